@@ -1,0 +1,70 @@
+// Package header holds the canonical names of the HTTP headers that Envoy,
+// extproc and inference exchange. Every component refers to these constants
+// instead of spelling header names itself, so a rename happens in one place.
+//
+// Names are lower-case because Envoy lower-cases header keys on the wire
+// (HTTP/2 requires it) and ext_proc/ext_authz hand them to us that way.
+package header
+
+const (
+	// APIKey carries the client's API key. It is removed by extproc before
+	// the request goes upstream.
+	APIKey = "x-api-key"
+	// Authorization may carry the API key as "Bearer <key>".
+	Authorization = "authorization"
+	// WWWAuthenticate is sent with every 401.
+	WWWAuthenticate = "www-authenticate"
+
+	// Client names the authenticated client; set by ext_authz for the
+	// ratelimit descriptors and usage records.
+	Client = "x-modelgate-client"
+	// Tier names the authenticated client's tier (free, pro, internal, ...).
+	Tier = "x-modelgate-tier"
+	// KeyID names the API key that authenticated the request (never the key).
+	KeyID = "x-modelgate-key-id"
+
+	// Model names the resolved model; Envoy routes on it.
+	Model = "x-model"
+	// ModelVersion names the concrete model version. On a request it pins the
+	// version (an alias such as "latest" is accepted); on a response it names
+	// the version that served.
+	ModelVersion = "x-model-version"
+
+	// RequestID correlates a request across Envoy, extproc and inference.
+	RequestID = "x-request-id"
+
+	// Cache reports the response cache result: HIT, MISS or BYPASS.
+	Cache = "x-cache"
+	// Age is the standard age of a cached response in seconds.
+	Age = "age"
+	// CacheControl is read for no-cache / no-store.
+	CacheControl = "cache-control"
+
+	// Deprecation is the RFC 9745 header.
+	Deprecation = "deprecation"
+	// Sunset is the RFC 8594 header.
+	Sunset = "sunset"
+	// Link carries rel="deprecation" on deprecated routes.
+	Link = "link"
+
+	// ContentType is the standard content type header.
+	ContentType = "content-type"
+	// ContentLength is the standard content length header.
+	ContentLength = "content-length"
+	// RetryAfter is the standard retry hint.
+	RetryAfter = "retry-after"
+
+	// Path, Method, Status and Authority are the HTTP/2 pseudo-headers that
+	// Envoy includes in ext_proc and ext_authz messages.
+	Path      = ":path"
+	Method    = ":method"
+	Status    = ":status"
+	Authority = ":authority"
+)
+
+// Media types used across the project.
+const (
+	MediaJSON        = "application/json"
+	MediaProblemJSON = "application/problem+json"
+	MediaEventStream = "text/event-stream"
+)
