@@ -1,0 +1,141 @@
+// Package app wires the inference service: configuration, the model
+// registry, the HTTP server, metrics, catalog reloads and graceful shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/modelgate/modelgate/inference/internal/config"
+	"github.com/modelgate/modelgate/inference/internal/httpapi"
+	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/logging"
+)
+
+// BuildVersion is reported by GET /v2; the Makefile sets it with -ldflags.
+var BuildVersion = "dev"
+
+// Run starts the service and blocks until ctx is cancelled and shutdown has
+// finished. ready, when not nil, receives the bound address once serving.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, args, getenv, stdout, stderr, nil)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, bound chan<- string) error {
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Load(cfg.Catalog, cfg.Serve)
+	if err != nil {
+		return fmt.Errorf("load models: %w", err)
+	}
+	if cfg.CheckConfig {
+		_, _ = fmt.Fprintf(stdout, "configuration OK; would serve %v\n", reg.Served())
+		return nil
+	}
+
+	promReg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(promReg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return fmt.Errorf("metrics exporter: %w", err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	meter := mp.Meter("github.com/modelgate/modelgate/inference")
+
+	var current atomic.Pointer[registry.Registry]
+	current.Store(reg)
+	var ready atomic.Bool
+	srv, err := httpapi.New(httpapi.Config{
+		MaxBatchRows: cfg.MaxBatchRows, MaxBodyBytes: cfg.MaxBodyBytes, BuildVersion: BuildVersion,
+	}, &current, &ready, log, meter, promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	if err != nil {
+		return err
+	}
+	reloads, err := newReloader(cfg, &current, log, meter)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	ready.Store(true)
+	log.Info("inference serving", slog.String("addr", ln.Addr().String()), slog.Any("versions", reg.Served()),
+		slog.String("catalog", cfg.Catalog))
+	if bound != nil {
+		bound <- ln.Addr().String()
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if cfg.Watch {
+		go reloads.watch(watchCtx)
+	}
+
+	for {
+		select {
+		case <-hup:
+			reloads.reload("sighup")
+			continue
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+		}
+		break
+	}
+
+	// Shutdown: fail readiness first so load balancers stop sending, wait
+	// the drain delay, then let in-flight requests finish.
+	ready.Store(false)
+	log.Info("shutting down", slog.Duration("drain_delay", cfg.DrainDelay), slog.Duration("timeout", cfg.ShutdownTimeout))
+	stopWatch()
+	if cfg.DrainDelay > 0 {
+		time.Sleep(cfg.DrainDelay)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Error("graceful shutdown incomplete; closing", slog.String("error", err.Error()))
+		_ = hs.Close()
+		return err
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// metrics are the service's OpenTelemetry instruments. Latency percentiles
+// come from the duration histogram; per-version traffic from its
+// model/model_version attributes.
+type metrics struct {
+	duration    metric.Float64Histogram
+	rows        metric.Int64Histogram
+	predictions metric.Int64Counter
+}
+
+func newMetrics(m metric.Meter) (*metrics, error) {
+	d, err := m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP requests served by inference."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.Int64Histogram("modelgate.inference.batch.rows", metric.WithUnit("{row}"),
+		metric.WithDescription("Rows per prediction request."),
+		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000))
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.Int64Counter("modelgate.inference.predictions", metric.WithUnit("{prediction}"),
+		metric.WithDescription("Rows predicted, per model version."))
+	if err != nil {
+		return nil, err
+	}
+	return &metrics{duration: d, rows: rows, predictions: p}, nil
+}
+
+func (m *metrics) record(ctx context.Context, route, method string, status int, info *reqInfo, d time.Duration) {
+	attrs := metric.WithAttributes(
+		attribute.String("http.route", route),
+		attribute.String("http.request.method", method),
+		attribute.String("http.response.status_code", strconv.Itoa(status)),
+		attribute.String("model", info.model),
+		attribute.String("model_version", info.version),
+	)
+	m.duration.Record(ctx, d.Seconds(), attrs)
+	if info.rows > 0 && status < 400 {
+		mv := metric.WithAttributes(attribute.String("model", info.model), attribute.String("model_version", info.version))
+		m.rows.Record(ctx, int64(info.rows), mv)
+		m.predictions.Add(ctx, int64(info.rows), mv)
+	}
+}

@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/modelgate/modelgate/api/oip"
+	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// CatalogEntry is one model in the GET /v2/models answer.
+type CatalogEntry struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Versions    []VersionEntry    `json:"versions"`
+	Aliases     map[string]string `json:"aliases"`
+	Default     bool              `json:"default,omitempty"`
+}
+
+// VersionEntry describes one version of a catalog model.
+type VersionEntry struct {
+	Version   string             `json:"version"`
+	Served    bool               `json:"served"`
+	Algorithm string             `json:"algorithm,omitempty"`
+	Format    string             `json:"format,omitempty"`
+	Inputs    []catalog.Feature  `json:"inputs,omitempty"`
+	Output    *catalog.Output    `json:"output,omitempty"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	Created   string             `json:"created,omitempty"`
+}
+
+// catalog serves GET /v2/models: every model, version and alias, with the
+// input schema of each version this process serves.
+func (s *Server) catalog(w http.ResponseWriter, _ *http.Request) {
+	reg := s.reg.Load()
+	out := struct {
+		Models []CatalogEntry `json:"models"`
+	}{}
+	for _, name := range reg.Catalog.ModelNames() {
+		m := reg.Catalog.Models[name]
+		e := CatalogEntry{Name: name, Description: m.Description, Aliases: m.Aliases, Default: name == reg.Catalog.DefaultModel}
+		for _, ver := range m.Versions {
+			ve := VersionEntry{Version: ver}
+			if v, ok := reg.Lookup(name, ver); ok {
+				mf := v.Manifest
+				ve.Served, ve.Algorithm, ve.Format, ve.Inputs, ve.Metrics, ve.Created = true, mf.Algorithm, mf.Format, mf.Inputs, mf.Metrics, mf.Created
+				ve.Output = &mf.Output
+			}
+			e.Versions = append(e.Versions, ve)
+		}
+		out.Models = append(out.Models, e)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, oip.ServerMetadata{Name: "modelgate-inference", Version: s.cfg.BuildVersion, Extensions: []string{}})
+}
+
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, oip.Live{Live: true})
+}
+
+func (s *Server) readyOIP(w http.ResponseWriter, _ *http.Request) {
+	ok := s.ready.Load()
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, oip.Ready{Ready: ok})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "serving": s.reg.Load().Served()})
+}
+
+// modelMetadata serves GET /v2/models/{name}[/versions/{version}].
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
+	reg := s.reg.Load()
+	v, err := reg.Resolve(r.PathValue("name"), versionChoice(r, r.PathValue("version")))
+	if err != nil {
+		writeProblem(w, r, err, true)
+		return
+	}
+	md := oip.ModelMetadata{
+		Name:     v.Name(),
+		Versions: reg.Catalog.Models[v.Name()].Versions,
+		Platform: v.Manifest.Format,
+		Inputs:   []oip.TensorMeta{{Name: inMatrix, Datatype: oip.FP64, Shape: []int64{-1, int64(len(v.Manifest.Inputs))}}},
+		Outputs:  outputMeta(v),
+	}
+	writeJSON(w, http.StatusOK, md)
+}
+
+func outputMeta(v *registry.Version) []oip.TensorMeta {
+	if v.Classification() {
+		return []oip.TensorMeta{
+			{Name: outLabel, Datatype: oip.BYTES, Shape: []int64{-1}},
+			{Name: outProbabilities, Datatype: oip.FP64, Shape: []int64{-1, int64(len(v.Manifest.Output.Classes))}},
+		}
+	}
+	return []oip.TensorMeta{{Name: outValue, Datatype: oip.FP64, Shape: []int64{-1}}}
+}
+
+// modelReady serves GET /v2/models/{name}[/versions/{version}]/ready.
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
+	reg := s.reg.Load()
+	name := r.PathValue("name")
+	if _, err := reg.Resolve(name, versionChoice(r, r.PathValue("version"))); err != nil {
+		writeProblem(w, r, err, true)
+		return
+	}
+	writeJSON(w, http.StatusOK, oip.ModelReady{Name: name, Ready: s.ready.Load()})
+}

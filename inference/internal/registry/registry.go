@@ -1,0 +1,169 @@
+// Package registry holds the model versions one inference process serves:
+// the catalog, each version's manifest and its loaded engine. A Registry is
+// immutable once built; reloads build a new one and swap it in whole.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"github.com/modelgate/modelgate/inference/internal/config"
+	"github.com/modelgate/modelgate/inference/internal/engine"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// Version is one loaded model version.
+type Version struct {
+	Manifest *catalog.Manifest
+	Engine   engine.Engine
+	// Index maps a feature name to its column in the engine's input.
+	Index map[string]int
+}
+
+// Name returns the model name.
+func (v *Version) Name() string { return v.Manifest.Name }
+
+// ID returns the concrete version.
+func (v *Version) ID() string { return v.Manifest.Version }
+
+// Classification reports whether the version predicts classes.
+func (v *Version) Classification() bool {
+	return v.Manifest.Output.Kind == catalog.KindClassification
+}
+
+// NotServedError reports a version that exists in the catalog but that this
+// process was not told to serve (production runs one process per version).
+type NotServedError struct {
+	Model, Version string
+	Served         []string
+}
+
+func (e *NotServedError) Error() string {
+	return fmt.Sprintf("model %q version %q is not served by this deployment", e.Model, e.Version)
+}
+
+// Registry is the set of versions a process serves.
+type Registry struct {
+	Catalog  *catalog.Catalog
+	versions map[string]*Version // "model/version"
+}
+
+func key(model, version string) string { return model + "/" + version }
+
+// Load reads the catalog at path and loads every selected version (all when
+// sel is empty). Every problem is reported at once.
+func Load(path string, sel []config.Selection) (*Registry, error) {
+	cat, err := catalog.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	var errs []error
+	if len(sel) == 0 {
+		for _, m := range cat.Models {
+			for _, v := range m.Versions {
+				want[key(m.Name, v)] = true
+			}
+		}
+	}
+	for _, s := range sel {
+		v, err := cat.Resolve(s.Model, s.Version)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("serve %s:%s: %w", s.Model, s.Version, err))
+			continue
+		}
+		want[key(s.Model, v)] = true
+	}
+	r := &Registry{Catalog: cat, versions: map[string]*Version{}}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		model, version := splitKey(k)
+		v, err := loadVersion(cat, model, version)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.versions[k] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func splitKey(k string) (string, string) {
+	for i := range len(k) {
+		if k[i] == '/' {
+			return k[:i], k[i+1:]
+		}
+	}
+	return k, ""
+}
+
+func loadVersion(cat *catalog.Catalog, model, version string) (*Version, error) {
+	dir := cat.VersionDir(model, version)
+	m, err := catalog.LoadManifest(dir, model, version)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.Load(m, dir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", filepath.Join(dir, m.Artifact), err)
+	}
+	idx := make(map[string]int, len(m.Inputs))
+	for i, f := range m.Inputs {
+		idx[f.Name] = i
+	}
+	return &Version{Manifest: m, Engine: eng, Index: idx}, nil
+}
+
+// Resolve finds the served version for a model and a version or alias.
+// Errors are *catalog.UnknownModelError, *catalog.UnknownVersionError or
+// *NotServedError.
+func (r *Registry) Resolve(model, version string) (*Version, error) {
+	v, err := r.Catalog.Resolve(model, version)
+	if err != nil {
+		return nil, err
+	}
+	if ver, ok := r.versions[key(model, v)]; ok {
+		return ver, nil
+	}
+	return nil, &NotServedError{Model: model, Version: v, Served: r.Served()}
+}
+
+// Served lists the served versions as "model:version", sorted.
+func (r *Registry) Served() []string {
+	out := make([]string, 0, len(r.versions))
+	for _, v := range r.versions {
+		out = append(out, v.Name()+":"+v.ID())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Versions returns the served versions sorted by model then version.
+func (r *Registry) Versions() []*Version {
+	out := make([]*Version, 0, len(r.versions))
+	for _, v := range r.versions {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name() != out[j].Name() {
+			return out[i].Name() < out[j].Name()
+		}
+		return out[i].ID() < out[j].ID()
+	})
+	return out
+}
+
+// Lookup returns a served version by exact model and version.
+func (r *Registry) Lookup(model, version string) (*Version, bool) {
+	v, ok := r.versions[key(model, version)]
+	return v, ok
+}
