@@ -1,0 +1,47 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/modelgate/modelgate/api/problem"
+)
+
+// MalformedError reports a body that is not one well-formed JSON value.
+type MalformedError struct{ Err error }
+
+func (e *MalformedError) Error() string { return "malformed json: " + e.Err.Error() }
+
+// Unwrap returns the decoder error.
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// ViolationsError lists every schema violation of a body, each located by a
+// JSON Pointer.
+type ViolationsError struct{ Violations []problem.Violation }
+
+func (e *ViolationsError) Error() string {
+	return fmt.Sprintf("body violates the schema in %d place(s)", len(e.Violations))
+}
+
+// MediaTypeError reports a content type other than JSON.
+type MediaTypeError struct{ Got string }
+
+func (e *MediaTypeError) Error() string {
+	if e.Got == "" {
+		return "content-type is missing; send application/json"
+	}
+	return fmt.Sprintf("content-type %q is not supported; send application/json", e.Got)
+}
+
+// TooLargeError reports a body over the configured byte limit.
+type TooLargeError struct{ Size, Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", e.Size, e.Limit)
+}
+
+// TooManyRowsError reports a batch over the configured row limit.
+type TooManyRowsError struct{ Rows, Limit int }
+
+func (e *TooManyRowsError) Error() string {
+	return fmt.Sprintf("%d rows exceed the limit of %d rows per request", e.Rows, e.Limit)
+}
