@@ -1,0 +1,131 @@
+// Package routing decides which API route a request addresses and which
+// concrete model version serves it. Envoy routes on the model and version
+// headers extproc sets from this package's answers. It is pure: no Envoy
+// types, no I/O.
+package routing
+
+import (
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// Kind is an API route that extproc processes.
+type Kind int
+
+// Route kinds. PassThrough covers everything extproc does not inspect.
+const (
+	PassThrough Kind = iota
+	V1Predict
+	V2Predict
+	Infer
+	ModelMetadata
+)
+
+// Route names, used as metric and log attributes and as part of cache keys.
+var kindNames = [...]string{
+	PassThrough:   "passthrough",
+	V1Predict:     "v1_predict",
+	V2Predict:     "v2_predict",
+	Infer:         "oip_infer",
+	ModelMetadata: "oip_model",
+}
+
+// String returns the route name.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Match is the route of one request and what its path names.
+type Match struct {
+	Kind Kind
+	// Path is the request path without its query.
+	Path string
+	// Model and Version are taken from Open Inference Protocol paths
+	// (/v2/models/{model}[/versions/{version}]/...); empty otherwise.
+	Model, Version string
+}
+
+// Route matches a request method and :path (the query is ignored) to a
+// route. Method mismatches fall through to PassThrough, so the upstream
+// answers 405 as it would without extproc.
+func Route(method, path string) Match {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	m := Match{Kind: PassThrough, Path: path}
+	switch {
+	case path == "/v1/predict":
+		if method == "POST" {
+			m.Kind = V1Predict
+		}
+		return m
+	case path == "/v2/predict":
+		if method == "POST" {
+			m.Kind = V2Predict
+		}
+		return m
+	}
+	rest, ok := strings.CutPrefix(path, "/v2/models/")
+	if !ok || rest == "" {
+		return m
+	}
+	seg := strings.Split(rest, "/")
+	model, seg := seg[0], seg[1:]
+	version := ""
+	if len(seg) >= 2 && seg[0] == "versions" {
+		version, seg = seg[1], seg[2:]
+		if version == "" {
+			return m
+		}
+	}
+	if model == "" {
+		return m
+	}
+	switch {
+	case len(seg) == 1 && seg[0] == "infer" && method == "POST":
+		m.Kind = Infer
+	case len(seg) == 0 && (method == "GET" || method == "HEAD"),
+		len(seg) == 1 && seg[0] == "ready" && (method == "GET" || method == "HEAD"):
+		m.Kind = ModelMetadata
+	default:
+		return m
+	}
+	m.Model, m.Version = model, version
+	return m
+}
+
+// Target is a resolved model version.
+type Target struct {
+	Model string
+	// Version is the concrete version.
+	Version string
+	// Requested is what the client asked for (a version or an alias;
+	// "latest" when it asked for nothing).
+	Requested string
+}
+
+// Resolve picks the first non-empty of candidates (in precedence order:
+// x-model-version header, then body or path) and resolves it, or latest,
+// against the catalog. Errors are *catalog.UnknownModelError or
+// *catalog.UnknownVersionError.
+func Resolve(c *catalog.Catalog, model string, candidates ...string) (Target, error) {
+	requested := ""
+	for _, v := range candidates {
+		if v != "" {
+			requested = v
+			break
+		}
+	}
+	v, err := c.Resolve(model, requested)
+	if err != nil {
+		return Target{}, err
+	}
+	if requested == "" {
+		requested = catalog.DefaultAlias
+	}
+	return Target{Model: model, Version: v, Requested: requested}, nil
+}

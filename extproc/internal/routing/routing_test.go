@@ -1,0 +1,79 @@
+package routing_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/extproc/internal/routing"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		method, path string
+		want         routing.Match
+	}{
+		{"POST", "/v1/predict", routing.Match{Kind: routing.V1Predict, Path: "/v1/predict"}},
+		{"POST", "/v1/predict?debug=1", routing.Match{Kind: routing.V1Predict, Path: "/v1/predict"}},
+		{"GET", "/v1/predict", routing.Match{Kind: routing.PassThrough, Path: "/v1/predict"}},
+		{"POST", "/v2/predict", routing.Match{Kind: routing.V2Predict, Path: "/v2/predict"}},
+		{"POST", "/v2/models/iris/infer", routing.Match{Kind: routing.Infer, Path: "/v2/models/iris/infer", Model: "iris"}},
+		{"POST", "/v2/models/iris/versions/stable/infer", routing.Match{Kind: routing.Infer, Path: "/v2/models/iris/versions/stable/infer", Model: "iris", Version: "stable"}},
+		{"GET", "/v2/models/iris/infer", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/iris/infer"}},
+		{"GET", "/v2/models/iris", routing.Match{Kind: routing.ModelMetadata, Path: "/v2/models/iris", Model: "iris"}},
+		{"GET", "/v2/models/iris/versions/1", routing.Match{Kind: routing.ModelMetadata, Path: "/v2/models/iris/versions/1", Model: "iris", Version: "1"}},
+		{"GET", "/v2/models/iris/versions/1/ready", routing.Match{Kind: routing.ModelMetadata, Path: "/v2/models/iris/versions/1/ready", Model: "iris", Version: "1"}},
+		{"GET", "/v2/models", routing.Match{Kind: routing.PassThrough, Path: "/v2/models"}},
+		{"GET", "/v2/models/", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/"}},
+		{"GET", "/v2/models/iris/versions//ready", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/iris/versions//ready"}},
+		{"GET", "/v2/models/iris/stats", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/iris/stats"}},
+		{"GET", "/v2/health/live", routing.Match{Kind: routing.PassThrough, Path: "/v2/health/live"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, routing.Route(tt.method, tt.path))
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	c, err := catalog.Parse([]byte(`default_model: iris
+models:
+  iris: {versions: ["1", "2"], aliases: {latest: "2", stable: "1"}}
+`))
+	require.NoError(t, err)
+	tests := []struct {
+		name       string
+		model      string
+		candidates []string
+		want       routing.Target
+		wantErr    any
+	}{
+		{name: "defaults to latest", model: "iris", want: routing.Target{Model: "iris", Version: "2", Requested: "latest"}},
+		{name: "header wins over body", model: "iris", candidates: []string{"stable", "2"}, want: routing.Target{Model: "iris", Version: "1", Requested: "stable"}},
+		{name: "falls back to the body", model: "iris", candidates: []string{"", "1"}, want: routing.Target{Model: "iris", Version: "1", Requested: "1"}},
+		{name: "unknown version lists what exists", model: "iris", candidates: []string{"9"}, wantErr: &catalog.UnknownVersionError{}},
+		{name: "unknown model lists what exists", model: "nope", wantErr: &catalog.UnknownModelError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := routing.Resolve(c, tt.model, tt.candidates...)
+			switch want := tt.wantErr.(type) {
+			case *catalog.UnknownVersionError:
+				require.ErrorAs(t, err, &want)
+				require.Equal(t, []string{"1", "2", "latest", "stable"}, want.Available)
+			case *catalog.UnknownModelError:
+				require.ErrorAs(t, err, &want)
+				require.Equal(t, []string{"iris"}, want.Available)
+			default:
+				require.NoError(t, err)
+				require.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
