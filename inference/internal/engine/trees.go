@@ -25,17 +25,19 @@ type treeArray struct {
 	Value     []float64 `json:"value"`
 }
 
-// node is one tree node in the compact form Predict walks. All trees share
-// one slice, each tree's nodes contiguous in the artifact's (depth-first)
-// order, so a row's path through a tree stays within a few cache lines.
+// node is one tree node in the compact form Predict walks: 16 bytes, four
+// to a cache line. All trees share one slice; each tree's nodes are
+// contiguous in breadth-first order with the two children of a split next
+// to each other, so the step to a child needs no branch on the comparison.
 type node struct {
 	// threshold of a split node; for a leaf, learning_rate*value, the
 	// amount the leaf adds to its raw score.
 	threshold float64
 	// feature of a split node; -1 marks a leaf.
 	feature int32
-	// left and right are absolute indices into treeModel.nodes.
-	left, right int32
+	// left is the absolute index of a split node's left child in
+	// treeModel.nodes; the right child is at left+1.
+	left int32
 }
 
 // treeModel evaluates a FormatTrees artifact: a gradient-boosted ensemble of
@@ -110,10 +112,11 @@ func parseTrees(m *catalog.Manifest, b []byte) (*treeModel, error) {
 	return t, nil
 }
 
-// add validates one tree and appends it to t.nodes. Every split node must
-// name an existing feature and have children after it in the same tree,
-// which also rules out cycles: every walk from the root ends at a leaf in
-// fewer steps than the tree has nodes.
+// add validates one tree and appends it to t.nodes. The arrays must form
+// a tree rooted at node 0: every split node names an existing feature and
+// has two children with larger indices, and every other node is the child
+// of exactly one node. So every node is reachable, and every walk from the
+// root ends at a leaf in fewer steps than the tree has nodes.
 func (t *treeModel) add(a *treeArray, features int, lr float64) error {
 	n := len(a.Left)
 	if n == 0 {
@@ -123,18 +126,19 @@ func (t *treeModel) add(a *treeArray, features int, lr float64) error {
 		return fmt.Errorf("node arrays differ in length: feature %d, threshold %d, left %d, right %d, value %d",
 			len(a.Feature), len(a.Threshold), n, len(a.Right), len(a.Value))
 	}
-	base := len(t.nodes)
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = -1
+	}
 	for i := 0; i < n; i++ {
 		left, right := a.Left[i], a.Right[i]
 		if left == -1 {
 			if right != -1 {
 				return fmt.Errorf("node %d: left is -1 (leaf) but right is %d", i, right)
 			}
-			v := lr * a.Value[i]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if v := lr * a.Value[i]; math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("node %d: leaf value %v times learning rate is not finite", i, a.Value[i])
 			}
-			t.nodes = append(t.nodes, node{threshold: v, feature: -1, left: -1, right: -1})
 			continue
 		}
 		if left <= i || left >= n {
@@ -146,16 +150,39 @@ func (t *treeModel) add(a *treeArray, features int, lr float64) error {
 		if a.Feature[i] < 0 || a.Feature[i] >= features {
 			return fmt.Errorf("node %d: feature %d out of range [0, %d)", i, a.Feature[i], features)
 		}
-		thr := a.Threshold[i]
-		if math.IsNaN(thr) {
+		if math.IsNaN(a.Threshold[i]) {
 			return fmt.Errorf("node %d: threshold is NaN", i)
 		}
-		t.nodes = append(t.nodes, node{
-			threshold: thr,
-			feature:   int32(a.Feature[i]),
-			left:      int32(base + left),
-			right:     int32(base + right),
-		})
+		for _, c := range [2]int{left, right} {
+			if parent[c] != -1 {
+				return fmt.Errorf("node %d: child of both node %d and node %d", c, parent[c], i)
+			}
+			parent[c] = i
+		}
+	}
+	for i := 1; i < n; i++ {
+		if parent[i] == -1 {
+			return fmt.Errorf("node %d: not reachable from the root", i)
+		}
+	}
+
+	// Lay the tree out breadth-first, siblings adjacent.
+	base := len(t.nodes)
+	t.nodes = append(t.nodes, node{})
+	at := parent // reuse: at[i] is node i's index in t.nodes
+	at[0] = base
+	queue := make([]int, 1, n)
+	for q := 0; q < len(queue); q++ {
+		i := queue[q]
+		if a.Left[i] == -1 {
+			t.nodes[at[i]] = node{threshold: lr * a.Value[i], feature: -1}
+			continue
+		}
+		l := len(t.nodes)
+		t.nodes = append(t.nodes, node{}, node{})
+		at[a.Left[i]], at[a.Right[i]] = l, l+1
+		queue = append(queue, a.Left[i], a.Right[i])
+		t.nodes[at[i]] = node{threshold: a.Threshold[i], feature: int32(a.Feature[i]), left: int32(l)}
 	}
 	t.roots = append(t.roots, int32(base))
 	return nil
@@ -185,10 +212,13 @@ func (t *treeModel) Predict(x []float64, n int, out []float64) {
 						raw[c] += nd.threshold
 						break
 					}
-					if float64(float32(row[nd.feature])) <= nd.threshold {
-						j = nd.left
-					} else {
-						j = nd.right
+					// Left when x <= threshold, as scikit-learn tests it
+					// (so a NaN, which it never lets through, goes right).
+					// A branch-free form (the sign bit of threshold-x)
+					// measured slower: the branches predict well.
+					j = nd.left
+					if !(float64(float32(row[nd.feature])) <= nd.threshold) {
+						j++
 					}
 				}
 			}
