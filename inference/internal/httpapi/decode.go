@@ -50,11 +50,13 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // decodeObject parses body as a JSON object and reports unknown members.
 func decodeObject(body []byte, known ...string) (map[string]json.RawMessage, []problem.Violation, error) {
-	if err := validJSON(body); err != nil {
-		return nil, nil, malformed(err)
-	}
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+	err := json.Unmarshal(body, &obj)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return nil, nil, malformed(fmt.Errorf("%s at byte %d", se.Error(), se.Offset))
+	}
+	if err != nil || obj == nil {
 		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: "the body must be a JSON object"}})
 	}
 	var vs []problem.Violation
@@ -161,6 +163,11 @@ func rowsOf(obj map[string]json.RawMessage, maxRows int) ([]predict.Row, []probl
 	if jsonKind(raw) != "array" {
 		return nil, []problem.Violation{{Pointer: "/inputs", Detail: "wrong type: expected array of objects, got " + jsonKind(raw)}}, nil
 	}
+	// Fast path: every element is an object (one pass over the rows).
+	var fast []predict.Row
+	if err := json.Unmarshal(raw, &fast); err == nil && len(fast) <= maxRows && len(fast) > 0 && !hasNil(fast) {
+		return fast, nil, nil
+	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, []problem.Violation{{Pointer: "/inputs", Detail: "wrong type: expected array of objects"}}, nil
@@ -237,6 +244,16 @@ func matrix(v *registry.Version, rows []predict.Row, x []float64) []problem.Viol
 func hasUnknown(row predict.Row, v *registry.Version) bool {
 	for k := range row {
 		if _, ok := v.Index[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNil reports a null row, which the fast path would otherwise accept.
+func hasNil(rows []predict.Row) bool {
+	for _, r := range rows {
+		if r == nil {
 			return true
 		}
 	}

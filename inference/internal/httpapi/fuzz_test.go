@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/modelgate/modelgate/api/header"
+)
+
+// FuzzDecoders throws arbitrary bodies at every route that parses client
+// JSON. Whatever the input, the answer is a 2xx JSON body or a 4xx
+// problem+json, never a 5xx or a panic.
+func FuzzDecoders(f *testing.F) {
+	seeds := []string{
+		`{"model":"iris","inputs":[` + irisRow + `],"options":{"return_probabilities":true}}`,
+		`{"inputs":[` + irisRow + `],"model_version":"stable","options":{}}`,
+		`{"id":"x","inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[[1,2,3,4]]}]}`,
+		`{"inputs":[{"name":"petal_width","shape":[1],"datatype":"FP64","data":[1]}]}`,
+		`{"model":"iris","inputs":[{"sepal_length":1e999}]}`,
+		`{"inputs":[[[[[[[[[[1]]]]]]]]]]}`,
+		`[]`, `null`, `{"model":7}`, `{"inputs":{}}`,
+	}
+	for _, s := range seeds {
+		for route := range uint8(3) {
+			f.Add(route, s)
+		}
+	}
+	s := newTestServer(f, nil)
+	paths := []string{"/v1/predict", "/v2/predict", "/v2/models/iris/infer"}
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		res := do(t, s, http.MethodPost, paths[int(route)%len(paths)], "application/json", body)
+		if res.status >= 500 {
+			t.Fatalf("status %d for %q: %s", res.status, body, res.body)
+		}
+		if !json.Valid(res.body) {
+			t.Fatalf("invalid JSON answer for %q: %s", body, res.body)
+		}
+		ct := res.header.Get(header.ContentType)
+		if res.status >= 400 && ct != header.MediaProblemJSON {
+			t.Fatalf("error without problem+json: %d %s", res.status, ct)
+		}
+		if res.status == 200 && ct != header.MediaJSON {
+			t.Fatalf("success with content type %q", ct)
+		}
+	})
+}
