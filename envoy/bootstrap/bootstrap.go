@@ -1,0 +1,281 @@
+// Package bootstrap renders modelgate's Envoy bootstrap from the model
+// catalog and one template (envoy.yaml.tmpl beside this file).
+//
+// The route table is derived from the catalog: one route and one cluster per
+// model version, so adding a version to models/catalog.yaml and regenerating
+// is the whole change. The local stack, the end-to-end tests and
+// compose.yaml render the same template and differ only in [Addresses].
+package bootstrap
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/problem"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+//go:embed envoy.yaml.tmpl
+var tmplText string
+
+// Endpoint is a host and port. Host may be an IP literal or a DNS name.
+type Endpoint struct {
+	Host string
+	Port int
+}
+
+// String returns host:port.
+func (e Endpoint) String() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
+
+// Target is one model version and the cluster that serves it.
+type Target struct {
+	Model   string
+	Version string
+	// Cluster is the Envoy cluster name, inference_<model>_<version>.
+	Cluster string
+	// Service is a DNS-friendly name, inference-<model>-<version>, used for
+	// compose services.
+	Service string
+	// Index is the target's position in [Targets] order; local ports are
+	// derived from it.
+	Index int
+}
+
+// Serve is the inference --serve value for the target.
+func (t Target) Serve() string { return t.Model + ":" + t.Version }
+
+// Targets lists every model version in the catalog, sorted by model then in
+// catalog version order. The order is stable, so derived ports are too.
+func Targets(c *catalog.Catalog) []Target {
+	var out []Target
+	for _, name := range c.ModelNames() {
+		for _, v := range c.Models[name].Versions {
+			out = append(out, Target{
+				Model:   name,
+				Version: v,
+				Cluster: "inference_" + sanitize(name, '_') + "_" + sanitize(v, '_'),
+				Service: "inference-" + sanitize(name, '-') + "-" + sanitize(v, '-'),
+				Index:   len(out),
+			})
+		}
+	}
+	return out
+}
+
+func sanitize(s string, sep rune) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' {
+			return sep
+		}
+		return r
+	}, s)
+}
+
+// DefaultTarget is the version that the gateway's catalog-level routes (such
+// as GET /v2/models and the OIP server health checks) go to: the catalog's
+// default model at its latest alias.
+func DefaultTarget(c *catalog.Catalog) (Target, error) {
+	v, err := c.Resolve(c.DefaultModel, catalog.DefaultAlias)
+	if err != nil {
+		return Target{}, fmt.Errorf("default target: %w", err)
+	}
+	for _, t := range Targets(c) {
+		if t.Model == c.DefaultModel && t.Version == v {
+			return t, nil
+		}
+	}
+	return Target{}, fmt.Errorf("default target: %s:%s not in targets", c.DefaultModel, v)
+}
+
+// Addresses says where everything listens. It is the only thing that
+// differs between the local stack and compose.
+type Addresses struct {
+	// Listen is the client-facing HTTP listener.
+	Listen Endpoint
+	// Admin is Envoy's admin interface.
+	Admin Endpoint
+	// Extproc is the plugin's gRPC address (ext_authz and ext_proc).
+	Extproc Endpoint
+	// RateLimit is the ratelimit service's gRPC address.
+	RateLimit Endpoint
+	// Inference maps Target.Serve() to where that version is served.
+	Inference map[string]Endpoint
+	// DNS makes clusters resolve names (STRICT_DNS); false means every host
+	// is an IP literal (STATIC).
+	DNS bool
+	// AccessLog is the access log file path ("/dev/stdout" in containers).
+	AccessLog string
+}
+
+// Options change the filter chain for measurements. The zero value is the
+// production chain.
+type Options struct {
+	// NoFilters renders a bare proxy: router only, no plugin, no quotas.
+	// It exists to measure the floor in make bench.
+	NoFilters bool
+	// SingleRateLimitStage drops ratelimit stage 1 (client + model). It
+	// exists to measure what the second ratelimit call costs.
+	SingleRateLimitStage bool
+}
+
+// Local returns the addresses of the local stack for the given ports.
+func Local(c *catalog.Catalog, p Ports, accessLog string) Addresses {
+	a := Addresses{
+		Listen:    Endpoint{"127.0.0.1", p.Envoy},
+		Admin:     Endpoint{"127.0.0.1", p.EnvoyAdmin},
+		Extproc:   Endpoint{"127.0.0.1", p.ExtprocGRPC},
+		RateLimit: Endpoint{"127.0.0.1", p.RateLimitGRPC},
+		Inference: map[string]Endpoint{},
+		AccessLog: accessLog,
+	}
+	for _, t := range Targets(c) {
+		a.Inference[t.Serve()] = Endpoint{"127.0.0.1", p.Inference(t)}
+	}
+	return a
+}
+
+// ComposePort is the port every container listens on inside compose.
+const (
+	ComposeEnvoyPort      = 8080
+	ComposeEnvoyAdminPort = 9901
+	ComposeExtprocGRPC    = 9000
+	ComposeRateLimitGRPC  = 8081
+	ComposeInferencePort  = 8201
+)
+
+// Compose returns the addresses inside the compose network: services by
+// name, every inference container on the same port.
+func Compose(c *catalog.Catalog) Addresses {
+	a := Addresses{
+		Listen:    Endpoint{"0.0.0.0", ComposeEnvoyPort},
+		Admin:     Endpoint{"0.0.0.0", ComposeEnvoyAdminPort},
+		Extproc:   Endpoint{"extproc", ComposeExtprocGRPC},
+		RateLimit: Endpoint{"ratelimit", ComposeRateLimitGRPC},
+		Inference: map[string]Endpoint{},
+		DNS:       true,
+		AccessLog: "/dev/stdout",
+	}
+	for _, t := range Targets(c) {
+		a.Inference[t.Serve()] = Endpoint{t.Service, ComposeInferencePort}
+	}
+	return a
+}
+
+// Ports are the local stack's ports. Zero values are not allowed; use
+// [DefaultPorts] and change what clashes.
+type Ports struct {
+	Envoy, EnvoyAdmin                            int
+	ExtprocGRPC, ExtprocAdmin                    int
+	RateLimitGRPC, RateLimitHTTP, RateLimitDebug int
+	// InferenceBase is the port of the first target; target i listens on
+	// InferenceBase+i.
+	InferenceBase int
+}
+
+// DefaultPorts are the documented ports of `make run`.
+func DefaultPorts() Ports {
+	return Ports{
+		Envoy: 8080, EnvoyAdmin: 9901,
+		ExtprocGRPC: 9000, ExtprocAdmin: 9001,
+		RateLimitGRPC: 8081, RateLimitHTTP: 8082, RateLimitDebug: 6070,
+		InferenceBase: 8201,
+	}
+}
+
+// Inference returns the local port of a target.
+func (p Ports) Inference(t Target) int { return p.InferenceBase + t.Index }
+
+// route is one catalog route in the template.
+type route struct {
+	Target
+	Endpoint Endpoint
+}
+
+type data struct {
+	Addresses
+	Options
+	Routes      []route
+	Default     Target
+	Header      headers
+	Domain      string
+	Problem     problems
+	ClusterType string
+}
+
+type problems struct {
+	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, Internal string
+}
+
+type headers struct {
+	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
+	// UnresolvedCluster is never set by anyone; see route predict-unresolved.
+	UnresolvedCluster string
+}
+
+// Render returns the bootstrap YAML for the catalog at the addresses.
+func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
+	def, err := DefaultTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	d := data{
+		Addresses: a,
+		Options:   o,
+		Default:   def,
+		Domain:    "modelgate",
+		Problem: problems{
+			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
+			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
+			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
+		},
+		ClusterType: "STATIC",
+		Header: headers{
+			Model: header.Model, ModelVersion: header.ModelVersion,
+			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
+			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
+			UnresolvedCluster: "x-modelgate-unresolved-cluster",
+		},
+	}
+	if a.DNS {
+		d.ClusterType = "STRICT_DNS"
+	}
+	for _, t := range Targets(c) {
+		ep, ok := a.Inference[t.Serve()]
+		if !ok {
+			return nil, fmt.Errorf("render: no address for %s", t.Serve())
+		}
+		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep})
+	}
+	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })
+	tmpl, err := template.New("envoy").Option("missingkey=error").Parse(tmplText)
+	if err != nil {
+		return nil, fmt.Errorf("render: parse template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// File is a checked-in rendering.
+type File struct {
+	// Path is relative to the repository root.
+	Path      string
+	Addresses Addresses
+}
+
+// CheckedIn lists the renderings kept in the repository: the local stack on
+// its default ports (for reading and `envoy --mode validate`) and the
+// compose network (mounted by compose.yaml).
+func CheckedIn(c *catalog.Catalog) []File {
+	return []File{
+		{Path: "envoy/envoy.yaml", Addresses: Local(c, DefaultPorts(), "/dev/stdout")},
+		{Path: "envoy/envoy.compose.yaml", Addresses: Compose(c)},
+	}
+}

@@ -1,0 +1,160 @@
+package bootstrap_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/tools/stack"
+)
+
+const repo = "../.."
+
+func loadCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Load(filepath.Join(repo, "models", "catalog.yaml"))
+	require.NoError(t, err)
+	return c
+}
+
+// variants are every bootstrap the project renders.
+func variants(t *testing.T, c *catalog.Catalog) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	render := func(name string, a bootstrap.Addresses, o bootstrap.Options) {
+		b, err := bootstrap.Render(c, a, o)
+		require.NoError(t, err, name)
+		out[name] = b
+	}
+	local := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout")
+	render("local", local, bootstrap.Options{})
+	render("compose", bootstrap.Compose(c), bootstrap.Options{})
+	render("local-single-ratelimit-stage", local, bootstrap.Options{SingleRateLimitStage: true})
+	render("local-no-filters", local, bootstrap.Options{NoFilters: true})
+	return out
+}
+
+func TestCheckedInFilesAreCurrent(t *testing.T) {
+	t.Parallel()
+	c := loadCatalog(t)
+	for _, f := range bootstrap.CheckedIn(c) {
+		want, err := bootstrap.Render(c, f.Addresses, bootstrap.Options{})
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(repo, f.Path))
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "%s is stale: run `go run ./tools/envoygen`", f.Path)
+	}
+}
+
+func TestCheck_everyRenderingRoutesEveryVersion(t *testing.T) {
+	t.Parallel()
+	c := loadCatalog(t)
+	for name, b := range variants(t, c) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.NoError(t, bootstrap.Check(b, c))
+		})
+	}
+}
+
+func TestCheck_findsMissingRoutesAndClusters(t *testing.T) {
+	t.Parallel()
+	c := loadCatalog(t)
+	b, err := bootstrap.Render(c, bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout"), bootstrap.Options{})
+	require.NoError(t, err)
+
+	t.Run("fails when the catalog gains a version the config lacks", func(t *testing.T) {
+		t.Parallel()
+		bigger, err := catalog.Parse([]byte(`
+default_model: iris
+models:
+  iris: {versions: ["1", "2", "3"], aliases: {latest: "3", stable: "1"}}
+  diabetes: {versions: ["1"]}
+`))
+		require.NoError(t, err)
+		err = bootstrap.Check(b, bigger)
+		require.ErrorContains(t, err, "catalog version iris:3 has no route")
+		require.ErrorContains(t, err, `catalog version iris:3 has no cluster "inference_iris_3"`)
+	})
+	t.Run("fails when the config routes a version the catalog dropped", func(t *testing.T) {
+		t.Parallel()
+		smaller, err := catalog.Parse([]byte(`
+default_model: iris
+models:
+  iris: {versions: ["2"]}
+  diabetes: {versions: ["1"]}
+`))
+		require.NoError(t, err)
+		require.ErrorContains(t, bootstrap.Check(b, smaller), "selects iris:1, which the catalog does not have")
+	})
+	t.Run("fails when a route names an undefined cluster", func(t *testing.T) {
+		t.Parallel()
+		broken := strings.Replace(string(b), "cluster: inference_iris_2\n", "cluster: inference_iris_typo\n", 1)
+		require.NotEqual(t, string(b), broken)
+		err := bootstrap.Check([]byte(broken), c)
+		require.ErrorContains(t, err, `names cluster "inference_iris_typo", which is not defined`)
+	})
+	t.Run("fails on a field Envoy does not know", func(t *testing.T) {
+		t.Parallel()
+		broken := strings.Replace(string(b), "stat_prefix: modelgate", "stat_prefix: modelgate\n                stat_prefx: typo", 1)
+		require.ErrorContains(t, bootstrap.Check([]byte(broken), c), "stat_prefx")
+	})
+	t.Run("fails on a value the proto rules forbid inside a typed_config", func(t *testing.T) {
+		t.Parallel()
+		broken := strings.Replace(string(b), "stage: 1", "stage: 11", 1)
+		require.ErrorContains(t, bootstrap.Check([]byte(broken), c), "Stage")
+	})
+}
+
+func TestTargets_derivesStablePortsAndNames(t *testing.T) {
+	t.Parallel()
+	c := loadCatalog(t)
+	p := bootstrap.DefaultPorts()
+	var got []string
+	for _, tg := range bootstrap.Targets(c) {
+		got = append(got, tg.Serve()+" "+tg.Cluster+" "+tg.Service+" "+strconv.Itoa(p.Inference(tg)))
+	}
+	require.Equal(t, []string{
+		"diabetes:1 inference_diabetes_1 inference-diabetes-1 8201",
+		"iris:1 inference_iris_1 inference-iris-1 8202",
+		"iris:2 inference_iris_2 inference-iris-2 8203",
+	}, got)
+	def, err := bootstrap.DefaultTarget(c)
+	require.NoError(t, err)
+	require.Equal(t, "iris:2", def.Serve())
+}
+
+// TestEnvoyValidate runs the real Envoy's `--mode validate` on every
+// rendering. Without an Envoy binary it skips, unless MODELGATE_REQUIRE_ENVOY
+// is set (CI sets it, so a missing install fails there).
+func TestEnvoyValidate(t *testing.T) {
+	t.Parallel()
+	root, err := stack.RepoRoot(".")
+	require.NoError(t, err)
+	envoy, err := stack.FindEnvoy(root)
+	if err != nil {
+		if os.Getenv("MODELGATE_REQUIRE_ENVOY") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	c := loadCatalog(t)
+	dir := t.TempDir()
+	for name, b := range variants(t, c) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(dir, name+".yaml")
+			require.NoError(t, os.WriteFile(path, b, 0o600))
+			out, err := exec.CommandContext(t.Context(), envoy, "--mode", "validate", "-c", path, "-l", "warn").CombinedOutput()
+			require.NoError(t, err, "envoy --mode validate %s:\n%s", name, out)
+			require.Contains(t, string(out), "OK")
+		})
+	}
+}
