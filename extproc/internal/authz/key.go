@@ -191,3 +191,10 @@ func isEnv(s string) bool {
 func isBase32(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')
 }
+
+// KeyIDOf returns the id embedded in a well-shaped key, or "" for anything
+// else. The id is not secret; it is what logs may name.
+func KeyIDOf(key string) string {
+	_, id, _ := splitKey(key)
+	return id
+}
