@@ -1,0 +1,107 @@
+package catalog
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const good = `
+default_model: iris
+models:
+  iris:
+    versions: ["1", "2"]
+    aliases: {latest: "2", stable: "1", canary: "2"}
+  diabetes:
+    versions: ["1"]
+`
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(good))
+	require.NoError(t, err)
+	tests := []struct {
+		name, model, version, want string
+		wantErr                    any
+	}{
+		{"empty version means latest", "iris", "", "2", nil},
+		{"latest alias", "iris", "latest", "2", nil},
+		{"stable alias", "iris", "stable", "1", nil},
+		{"custom alias", "iris", "canary", "2", nil},
+		{"concrete version", "iris", "1", "1", nil},
+		{"missing latest alias defaults to the last version", "diabetes", "latest", "1", nil},
+		{"unknown version lists versions and aliases", "iris", "3", "", &UnknownVersionError{}},
+		{"unknown model lists models", "tulip", "1", "", &UnknownModelError{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := c.Resolve(tc.model, tc.version)
+			switch want := tc.wantErr.(type) {
+			case nil:
+				require.NoError(t, err)
+				require.Equal(t, tc.want, got)
+			case *UnknownVersionError:
+				require.ErrorAs(t, err, &want)
+				require.Equal(t, []string{"1", "2", "canary", "latest", "stable"}, want.Available)
+			case *UnknownModelError:
+				require.ErrorAs(t, err, &want)
+				require.Equal(t, []string{"diabetes", "iris"}, want.Available)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte(`
+default_model: tulip
+models:
+  Iris:
+    versions: ["1", "1"]
+    aliases: {latest: "3", "1": "1"}
+  empty:
+    versions: []
+`))
+	require.Error(t, err)
+	for _, want := range []string{
+		`default_model: "tulip" is not a model`,
+		"models.Iris: name must match",
+		`models.Iris.versions[1]: duplicate version "1"`,
+		`models.Iris.aliases.latest: target "3" is not a version`,
+		"models.Iris.aliases.1: alias shadows a version",
+		"models.empty.versions: at least one version is required",
+	} {
+		require.ErrorContains(t, err, want)
+	}
+	var joined interface{ Unwrap() []error }
+	require.True(t, errors.As(err, &joined))
+	require.Len(t, joined.Unwrap(), 6)
+}
+
+func TestParseRejectsUnknownFields(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte("default_model: iris\nmodels:\n  iris:\n    versions: ['1']\n    verisons: ['2']\n"))
+	require.ErrorContains(t, err, "verisons")
+}
+
+func TestCommittedCatalogAndManifests(t *testing.T) {
+	t.Parallel()
+	c, err := Load("../../models/catalog.yaml")
+	require.NoError(t, err)
+	for _, name := range c.ModelNames() {
+		for _, v := range c.Models[name].Versions {
+			m, err := LoadManifest(c.VersionDir(name, v), name, v)
+			require.NoError(t, err, "%s/%s", name, v)
+			require.NotEmpty(t, m.Metrics, "%s/%s records its training metrics", name, v)
+			require.NotEmpty(t, m.Created)
+		}
+	}
+}
+
+func TestLoadManifestRejectsMismatch(t *testing.T) {
+	t.Parallel()
+	_, err := LoadManifest("../../models/iris/1", "iris", "2")
+	require.ErrorContains(t, err, `version "1", expected "2"`)
+}
