@@ -30,7 +30,7 @@ help: ## Show this help.
 build: ## Build the inference and extproc binaries into ./out.
 	@mkdir -p $(OUT)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/inference ./inference/cmd/inference
-	@if [ -d extproc/cmd/extproc ]; then $(GO) build -ldflags '-s -w' -o $(OUT)/extproc ./extproc/cmd/extproc; fi
+	@if [ -f extproc/cmd/extproc/main.go ]; then $(GO) build -ldflags '-s -w' -o $(OUT)/extproc ./extproc/cmd/extproc; fi
 
 .PHONY: models
 models: ## Retrain every model version with scikit-learn and rewrite models/ (deterministic).
@@ -45,8 +45,21 @@ run: build ## Serve every model version on :8000 (INFERENCE_* settings apply).
 ##@ Test
 
 .PHONY: test
-test: vet ## Run vet and every test with the race detector (what CI runs).
+test: vet test-go test-clients ## Everything CI runs: vet, Go tests with the race detector, real-client tests.
+
+.PHONY: test-go
+test-go: ## Go unit and integration tests with the race detector (fuzz seeds included).
 	$(GO) test -race -shuffle=on -count=1 ./...
+
+CLIENTS_VENV := .venv-clients
+$(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
+	python3 -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+	touch $@
+
+.PHONY: test-clients
+test-clients: build $(CLIENTS_VENV)/.installed ## The services driven by real third-party clients (tritonclient, ...).
+	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
 
 .PHONY: vet
 vet: ## go vet.

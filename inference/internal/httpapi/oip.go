@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -28,7 +29,7 @@ const (
 // feature named after it with shape [rows] or [rows, 1]. Data may be flat
 // (row-major) or nested.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSON(w, r, s.cfg.MaxBodyBytes)
+	body, bin, err := readInferBody(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		writeProblem(w, r, err, true)
 		return
@@ -53,7 +54,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	info.version = v.ID()
 	w.Header().Set(header.ModelVersion, v.ID())
 
-	x, n, vs := s.tensorsToMatrix(v, req.Inputs)
+	x, n, vs := s.tensorsToMatrix(v, req.Inputs, bin)
 	wanted, ovs := requestedOutputs(v, req.Outputs)
 	vs = append(vs, ovs...)
 	if len(vs) > 0 {
@@ -86,7 +87,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	} else if wanted[outValue] {
 		resp.Outputs = append(resp.Outputs, oip.OutputTensor{Name: outValue, Datatype: oip.FP64, Shape: []int64{int64(n)}, Data: out})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeInferResponse(w, &req, &resp)
 }
 
 func requestedOutputs(v *registry.Version, req []oip.RequestedOutput) (map[string]bool, []problem.Violation) {
@@ -118,7 +119,7 @@ func outputNames(v *registry.Version) []string {
 
 // tensorsToMatrix lays the request tensors out as the engine's row-major
 // input, reporting every problem with a pointer into the request.
-func (s *Server) tensorsToMatrix(v *registry.Version, inputs []oip.InputTensor) ([]float64, int, []problem.Violation) {
+func (s *Server) tensorsToMatrix(v *registry.Version, inputs []oip.InputTensor, bin []byte) ([]float64, int, []problem.Violation) {
 	nf := len(v.Manifest.Inputs)
 	if len(inputs) == 0 {
 		return nil, 0, []problem.Violation{{Pointer: "/inputs", Detail: "empty: at least one tensor is required"}}
@@ -135,20 +136,33 @@ func (s *Server) tensorsToMatrix(v *registry.Version, inputs []oip.InputTensor) 
 			vs = append(vs, problem.Violation{Pointer: p + "/datatype", Detail: fmt.Sprintf("datatype %q is not supported; use FP32 or FP64", t.Datatype)})
 			continue
 		}
-		vals, err := flatten(t.Data)
+		var vals []float64
+		var err string
+		size, serr := binarySize(t.Parameters)
+		switch {
+		case serr != nil:
+			err = serr.Error()
+		case size >= 0 && size > len(bin):
+			err = fmt.Sprintf("binary_data_size %d exceeds the %d binary bytes left", size, len(bin))
+		case size >= 0:
+			vals, err = decodeBinary(bin[:size], t.Datatype)
+			bin = bin[size:]
+		default:
+			vals, err = flatten(t.Data)
+		}
 		if err != "" {
 			vs = append(vs, problem.Violation{Pointer: p + "/data", Detail: err})
 			continue
 		}
-		size := int64(1)
+		elems := int64(1)
 		for _, d := range t.Shape {
-			if d < 0 {
-				size = -1
+			if d < 0 || (d > 0 && elems > math.MaxInt32/d) {
+				elems = -1
 				break
 			}
-			size *= d
+			elems *= d
 		}
-		if len(t.Shape) == 0 || size < 0 || size != int64(len(vals)) {
+		if len(t.Shape) == 0 || elems < 0 || elems != int64(len(vals)) {
 			vs = append(vs, problem.Violation{Pointer: p + "/shape", Detail: fmt.Sprintf("shape %v does not match %d data values", t.Shape, len(vals))})
 			continue
 		}

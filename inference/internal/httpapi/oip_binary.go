@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/oip"
+	"github.com/modelgate/modelgate/api/problem"
+)
+
+// The binary tensor data extension of the Open Inference Protocol, which
+// Triton's clients use by default: the body is a JSON header of
+// Inference-Header-Content-Length bytes followed by raw little-endian tensor
+// data, each binary tensor announcing its size in parameters.binary_data_size.
+const (
+	headerInferenceLength = "Inference-Header-Content-Length"
+	paramBinarySize       = "binary_data_size"
+	paramBinaryData       = "binary_data"
+	paramBinaryOutput     = "binary_data_output"
+)
+
+// readInferBody reads an infer request: plain JSON, or a JSON header plus
+// binary tensor data. OIP clients may omit the content type, so only an
+// explicit non-JSON type (other than octet-stream with the binary header) is
+// refused.
+func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPart, binPart []byte, err error) {
+	ct := r.Header.Get(header.ContentType)
+	hdrLen := r.Header.Get(headerInferenceLength)
+	if ct != "" {
+		mt, _, perr := mime.ParseMediaType(ct)
+		okType := perr == nil && (mt == header.MediaJSON || strings.HasSuffix(mt, "+json") || (mt == "application/octet-stream" && hdrLen != ""))
+		if !okType {
+			return nil, nil, &problem.Problem{
+				Type: problem.TypeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type",
+				Detail: fmt.Sprintf("content-type %q is not supported; send application/json (or octet-stream with %s)", ct, headerInferenceLength),
+			}
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, nil, err
+	}
+	if hdrLen == "" {
+		return body, nil, nil
+	}
+	n, perr := strconv.Atoi(hdrLen)
+	if perr != nil || n < 0 || n > len(body) {
+		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", headerInferenceLength, hdrLen, len(body))}})
+	}
+	return body[:n], body[n:], nil
+}
+
+// binarySize returns parameters.binary_data_size, or -1 when absent.
+func binarySize(params map[string]any) (int, error) {
+	v, ok := params[paramBinarySize]
+	if !ok {
+		return -1, nil
+	}
+	f, ok := v.(float64)
+	if !ok || f < 0 || f != math.Trunc(f) {
+		return 0, fmt.Errorf("%s must be a non-negative integer", paramBinarySize)
+	}
+	return int(f), nil
+}
+
+// decodeBinary reads little-endian FP32/FP64 values.
+func decodeBinary(b []byte, datatype string) ([]float64, string) {
+	size := 8
+	if datatype == oip.FP32 {
+		size = 4
+	}
+	if len(b)%size != 0 {
+		return nil, fmt.Sprintf("%d bytes is not a whole number of %s values", len(b), datatype)
+	}
+	out := make([]float64, len(b)/size)
+	for i := range out {
+		var f float64
+		if size == 4 {
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i*4:])))
+		} else {
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i*8:]))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Sprintf("value %d: not a finite number", i)
+		}
+		out[i] = f
+	}
+	return out, ""
+}
+
+// wantsBinary decides whether an output goes out as binary data: the
+// output's own binary_data parameter wins over the request's
+// binary_data_output.
+func wantsBinary(req *oip.InferRequest, name string) bool {
+	for _, o := range req.Outputs {
+		if o.Name == name {
+			if b, ok := o.Parameters[paramBinaryData].(bool); ok {
+				return b
+			}
+		}
+	}
+	b, _ := req.Parameters[paramBinaryOutput].(bool)
+	return b
+}
+
+// encodeBinaryOutput renders a tensor's data as the extension's bytes:
+// little-endian FP64, or BYTES elements each prefixed by a 4-byte length.
+func encodeBinaryOutput(t oip.OutputTensor) []byte {
+	var buf bytes.Buffer
+	switch d := t.Data.(type) {
+	case []float64:
+		b := make([]byte, 8*len(d))
+		for i, f := range d {
+			binary.LittleEndian.PutUint64(b[i*8:], math.Float64bits(f))
+		}
+		buf.Write(b)
+	case []string:
+		for _, s := range d {
+			var l [4]byte
+			binary.LittleEndian.PutUint32(l[:], uint32(len(s)))
+			buf.Write(l[:])
+			buf.WriteString(s)
+		}
+	}
+	return buf.Bytes()
+}
+
+// writeInferResponse writes JSON, or the binary form when any output asks
+// for it.
+func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.InferResponse) {
+	var blobs [][]byte
+	for i := range resp.Outputs {
+		o := &resp.Outputs[i]
+		if !wantsBinary(req, o.Name) {
+			continue
+		}
+		b := encodeBinaryOutput(*o)
+		blobs = append(blobs, b)
+		if o.Parameters == nil {
+			o.Parameters = map[string]any{}
+		}
+		o.Parameters[paramBinarySize] = len(b)
+		o.Data = nil
+	}
+	if len(blobs) == 0 {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	head, err := json.Marshal(resp)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "encoding the response failed"})
+		return
+	}
+	w.Header().Set(header.ContentType, "application/octet-stream")
+	w.Header().Set(headerInferenceLength, strconv.Itoa(len(head)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(head)
+	for _, b := range blobs {
+		_, _ = w.Write(b)
+	}
+}
