@@ -94,6 +94,7 @@ func TestEntry_Body(t *testing.T) {
 	e := cache.NewEntry(body, "request_id", "application/json", "2", now)
 	require.True(t, e.HasID)
 	require.JSONEq(t, `{"predictions":["setosa"],"request_id":"new\"id","model_version":"2"}`, string(e.Body(`new"id`)))
+	require.Equal(t, string(body), string(e.Body("")), "no new id keeps the stored one")
 	require.Equal(t, "0", e.Age(now.Add(999*time.Millisecond)))
 	require.Equal(t, "42", e.Age(now.Add(42*time.Second)))
 

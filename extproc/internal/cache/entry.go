@@ -15,6 +15,8 @@ type Entry struct {
 	// such member, Prefix is the whole body and HasID is false.
 	Prefix, Suffix []byte
 	HasID          bool
+	// storedID is the stored request-id value, JSON-encoded.
+	storedID []byte
 	ContentType    string
 	// ModelVersion is the version that served the stored response.
 	ModelVersion string
@@ -26,7 +28,7 @@ type Entry struct {
 func NewEntry(body []byte, idField, contentType, modelVersion string, storedAt time.Time) *Entry {
 	e := &Entry{ContentType: contentType, ModelVersion: modelVersion, StoredAt: storedAt}
 	if start, end, ok := findMember(body, idField); ok {
-		e.Prefix, e.Suffix, e.HasID = body[:start], body[end:], true
+		e.Prefix, e.Suffix, e.HasID, e.storedID = body[:start], body[end:], true, body[start:end]
 	} else {
 		e.Prefix = body
 	}
@@ -34,14 +36,18 @@ func NewEntry(body []byte, idField, contentType, modelVersion string, storedAt t
 }
 
 // Body renders the stored body with requestID in place of the stored
-// request id.
+// request id; an empty requestID keeps the stored one.
 func (e *Entry) Body(requestID string) []byte {
 	if !e.HasID {
 		return e.Prefix
 	}
-	out := make([]byte, 0, len(e.Prefix)+len(e.Suffix)+len(requestID)+2)
+	out := make([]byte, 0, len(e.Prefix)+len(e.Suffix)+len(requestID)+len(e.storedID)+2)
 	out = append(out, e.Prefix...)
-	out = appendString(out, requestID)
+	if requestID == "" {
+		out = append(out, e.storedID...)
+	} else {
+		out = appendString(out, requestID)
+	}
 	return append(out, e.Suffix...)
 }
 

@@ -1,0 +1,62 @@
+package processor
+
+import (
+	"context"
+	"strconv"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/modelgate/modelgate/api/header"
+)
+
+// passThrough lets every phase through unchanged, adding only the route's
+// deprecation headers to the response. It serves every route extproc does
+// not inspect and, because it needs no request headers, streams that begin
+// at response_headers (a local reply from ext_authz or ratelimit).
+type passThrough struct{ r *Request }
+
+var _ Processor = (*passThrough)(nil)
+
+// NewPassThrough is the [Factory] of the pass-through processor.
+func NewPassThrough(_ *Deps, r *Request) Processor { return &passThrough{r: r} }
+
+// RequestHeaders implements [Processor.RequestHeaders].
+func (p *passThrough) RequestHeaders(context.Context, *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	return requestHeadersResponse(nil), nil
+}
+
+// RequestBody implements [Processor.RequestBody].
+func (p *passThrough) RequestBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	p.r.RequestBytes += int64(len(b.GetBody()))
+	return requestBodyResponse(nil), nil
+}
+
+// ResponseHeaders implements [Processor.ResponseHeaders].
+func (p *passThrough) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	return responseHeadersResponse(observeResponse(p.r, h)), nil
+}
+
+// ResponseBody implements [Processor.ResponseBody].
+func (p *passThrough) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	p.r.addResponseBody(len(b.GetBody()))
+	return responseBodyResponse(nil), nil
+}
+
+// Close implements [Processor.Close].
+func (p *passThrough) Close() {}
+
+// observeResponse records the status and size of a response and returns
+// the CommonResponse with the route's deprecation headers, or nil.
+func observeResponse(r *Request, h *extprocv3.HttpHeaders) *extprocv3.CommonResponse {
+	hs := Headers(h)
+	r.Status = parseStatus(hs.Get(header.Status))
+	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil {
+		r.ResponseBytes = n
+	}
+	if r.Deprecation == nil {
+		return nil
+	}
+	var m Mutation
+	m.setDeprecation(r)
+	return &extprocv3.CommonResponse{HeaderMutation: m.Proto()}
+}

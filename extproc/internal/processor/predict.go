@@ -1,0 +1,404 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/extproc/internal/cache"
+	"github.com/modelgate/modelgate/extproc/internal/policy"
+	"github.com/modelgate/modelgate/extproc/internal/routing"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// predictRoute describes what differs between the prediction routes.
+type predictRoute struct {
+	schema string
+	// idField is the top-level response member carrying the request id.
+	idField string
+	// cacheFields are the body members that determine the prediction,
+	// sorted; everything else (model, version, ids) is in the key already
+	// or does not change the answer.
+	cacheFields []string
+	// target returns the model and the version or alias named by the body
+	// or path ("" when none).
+	target func(c *catalog.Catalog, m routing.Match, doc map[string]any) (model, version string)
+	rows   func(doc map[string]any) int
+	// bodyID returns the id the response must carry on a cache hit when
+	// the request names one itself.
+	bodyID func(doc map[string]any) string
+}
+
+var (
+	v1Route = predictRoute{
+		schema: policy.V1PredictRequest, idField: "request_id", cacheFields: []string{"inputs", "options"},
+		target: func(c *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
+			return c.DefaultModel, str(doc["model_version"])
+		},
+		rows:   rowCount,
+		bodyID: func(map[string]any) string { return "" },
+	}
+	v2Route = predictRoute{
+		schema: policy.V2PredictRequest, idField: "request_id", cacheFields: []string{"inputs", "options"},
+		target: func(_ *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
+			return str(doc["model"]), str(doc["version"])
+		},
+		rows:   rowCount,
+		bodyID: func(map[string]any) string { return "" },
+	}
+	inferRoute = predictRoute{
+		// The Open Inference Protocol echoes the request's "id" (or the
+		// request id when there is none), so it stays out of the key and
+		// is written into the body of a hit.
+		schema: policy.InferRequest, idField: "id", cacheFields: []string{"inputs", "outputs", "parameters"},
+		target: func(_ *catalog.Catalog, m routing.Match, _ map[string]any) (string, string) {
+			return m.Model, m.Version
+		},
+		rows:   tensorRows,
+		bodyID: func(doc map[string]any) string { return str(doc["id"]) },
+	}
+)
+
+// NewV1Predict is the [Factory] of POST /v1/predict.
+func NewV1Predict(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &v1Route} }
+
+// NewV2Predict is the [Factory] of POST /v2/predict.
+func NewV2Predict(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &v2Route} }
+
+// NewInfer is the [Factory] of POST /v2/models/{model}[/versions/{v}]/infer.
+func NewInfer(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &inferRoute} }
+
+// predict validates a prediction request, resolves the model version Envoy
+// routes to, and serves or fills the response cache.
+type predict struct {
+	d     *Deps
+	r     *Request
+	route *predictRoute
+
+	headerVersion     string
+	noLookup, noStore bool
+	// partial collects request body chunks when Envoy streams them.
+	partial []byte
+
+	// cached is true when the response cache takes part in this request.
+	cached bool
+	key    cache.Key
+	// flight is held while this request is the one identical requests
+	// wait for.
+	flight *cache.Flight
+	// hitID is the id a cached body must show for this request.
+	hitID string
+	// storing is true once the response body was switched to BUFFERED to
+	// fill the cache.
+	storing        bool
+	respType       string
+	respVersion    string
+	respHeaderSeen bool
+}
+
+var _ Processor = (*predict)(nil)
+
+// RequestHeaders implements [Processor.RequestHeaders]: everything that
+// can be refused before the body arrives is refused here.
+func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	hs := Headers(h)
+	p.headerVersion = hs.Get(header.ModelVersion)
+	p.noLookup, p.noStore = cacheDirectives(hs.Get(header.CacheControl))
+	if h.GetEndOfStream() {
+		// No body will ever come (Envoy sends no body message after
+		// headers with end_of_stream), so answer now.
+		return nil, &policy.MalformedError{Err: errors.New("the request has no body")}
+	}
+	if err := policy.CheckMediaType(hs.Get(header.ContentType)); err != nil {
+		return nil, err
+	}
+	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil {
+		if err := policy.CheckSize(n, p.d.Limits.MaxBodyBytes); err != nil {
+			return nil, err
+		}
+	}
+	return requestHeadersResponse(nil), nil
+}
+
+// RequestBody implements [Processor.RequestBody]. In BUFFERED mode the
+// whole body is one message; its end_of_stream is false when trailers
+// follow, so the body is processed whatever end_of_stream says. Only when
+// Envoy is configured to stream the body are chunks collected until the
+// last.
+func (p *predict) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	p.r.RequestBytes += int64(len(b.GetBody()))
+	if err := policy.CheckSize(p.r.RequestBytes, p.d.Limits.MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	body := b.GetBody()
+	if streamed(p.r.RequestBodyMode) {
+		p.partial = append(p.partial, body...)
+		if !b.GetEndOfStream() {
+			return requestBodyResponse(nil), nil
+		}
+		body = p.partial
+	}
+	return p.decide(ctx, body)
+}
+
+func streamed(m extprocfilterv3.ProcessingMode_BodySendMode) bool {
+	return m == extprocfilterv3.ProcessingMode_STREAMED || m == extprocfilterv3.ProcessingMode_FULL_DUPLEX_STREAMED
+}
+
+// decide validates the body, resolves the target, checks the key's scope
+// and consults the cache.
+func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.ProcessingResponse, error) {
+	parsed, err := p.d.Validator.Validate(p.route.schema, body)
+	if err != nil {
+		return nil, err
+	}
+	doc, _ := parsed.(map[string]any) // the schemas only admit objects
+	p.r.Rows = p.route.rows(doc)
+	if err := policy.CheckRows(p.r.Rows, p.d.Limits.MaxRows); err != nil {
+		return nil, err
+	}
+	c := p.d.Runtime.Catalog()
+	model, version := p.route.target(c, p.r.Match, doc)
+	p.r.Target.Model = model
+	t, err := routing.Resolve(c, model, p.headerVersion, version)
+	if err != nil {
+		return nil, err
+	}
+	p.r.Target = t
+	if err := p.d.checkScope(p.r); err != nil {
+		return nil, err
+	}
+	if p.d.Cache == nil {
+		return requestBodyResponse(routeTo(p.r)), nil
+	}
+	return p.consultCache(ctx, doc)
+}
+
+func (p *predict) consultCache(ctx context.Context, doc map[string]any) (*extprocv3.ProcessingResponse, error) {
+	canonical, err := canonicalFields(doc, p.route.cacheFields)
+	if err != nil { // cannot happen for decoded JSON; fail open
+		return requestBodyResponse(routeTo(p.r)), nil
+	}
+	scope := p.r.Client
+	if p.d.ShareCache {
+		scope = ""
+	}
+	p.cached = true
+	p.key = cache.NewKey(cache.KeyParts{Scope: scope, Route: p.r.Match.Kind.String(),
+		Model: p.r.Target.Model, Version: p.r.Target.Version, Canonical: canonical})
+	p.hitID = p.route.bodyID(doc)
+	if p.hitID == "" {
+		p.hitID = p.r.RequestID
+	}
+	p.r.Cache = cacheMiss
+	if p.noLookup || p.noStore {
+		p.r.Cache = cacheBypass
+	}
+	if !p.noLookup {
+		if e, ok := p.d.Cache.Get(p.key); ok {
+			return p.hit(e), nil
+		}
+		if !p.noStore {
+			f, leader := p.d.Cache.Join(p.key)
+			if leader {
+				p.flight = f
+			} else if e := f.Wait(ctx); e != nil {
+				return p.hit(e), nil
+			}
+			// The leader failed, its answer was not cacheable, or it took
+			// too long: go upstream like any miss.
+		}
+	}
+	return requestBodyResponse(routeTo(p.r)), nil
+}
+
+// Cache results, as in x-cache.
+const (
+	cacheHit    = "HIT"
+	cacheMiss   = "MISS"
+	cacheBypass = "BYPASS"
+)
+
+// hit answers from the cache with the current request id.
+func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
+	p.r.Cache = cacheHit
+	body := e.Body(p.hitID)
+	p.r.ResponseBytes = int64(len(body))
+	var m Mutation
+	m.Set(header.Cache, cacheHit)
+	m.Set(header.Age, e.Age(p.d.Now()))
+	return Immediate(p.r, 200, e.ContentType, body, "modelgate_cache_hit", &m)
+}
+
+// ResponseHeaders implements [Processor.ResponseHeaders]: it reports the
+// cache result and, for a response worth storing, switches the response
+// body to BUFFERED for this request only.
+func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	p.respHeaderSeen = true
+	common := observeResponse(p.r, h)
+	hs := Headers(h)
+	var m Mutation
+	if common != nil {
+		m.m = common.HeaderMutation
+	}
+	if p.cached {
+		m.Set(header.Cache, p.r.Cache)
+	}
+	served := hs.Get(header.ModelVersion)
+	if served == "" && p.r.Target.Version != "" {
+		m.Set(header.ModelVersion, p.r.Target.Version)
+		served = p.r.Target.Version
+	}
+	resp := responseHeadersResponse(nil)
+	if m.Proto() != nil {
+		resp = responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.Proto()})
+	}
+	if p.storable(hs, h.GetEndOfStream(), served) {
+		p.storing = true
+		p.respType = hs.Get(header.ContentType)
+		p.respVersion = served
+		// Body modes have no "unset": NONE is 0, so both are spelled out,
+		// the request one as configured.
+		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
+			RequestBodyMode:  p.r.RequestBodyMode,
+			ResponseBodyMode: extprocfilterv3.ProcessingMode_BUFFERED,
+		}
+	} else {
+		p.release()
+	}
+	return resp, nil
+}
+
+// storable reports whether the response may fill the cache: a 200
+// application/json answer (never an event stream) from the version the
+// request was routed to, within the entry size limit, that the client and
+// the upstream allow to be stored.
+func (p *predict) storable(hs HeaderList, eos bool, served string) bool {
+	if !p.cached || p.noStore || eos || p.r.Status != 200 || served != p.r.Target.Version {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(hs.Get(header.ContentType))
+	if err != nil || mt != header.MediaJSON {
+		return false
+	}
+	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil && n > p.d.MaxCacheEntryBytes {
+		return false
+	}
+	if _, noStore := cacheDirectives(hs.Get(header.CacheControl)); noStore ||
+		strings.Contains(strings.ToLower(hs.Get(header.CacheControl)), "private") {
+		return false
+	}
+	return true
+}
+
+// ResponseBody implements [Processor.ResponseBody]. After the override the
+// whole body arrives in one message (end_of_stream is false only when
+// trailers follow); it is stored unchanged, so content-length stays right.
+func (p *predict) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	p.r.addResponseBody(len(b.GetBody()))
+	if p.storing {
+		p.storing = false
+		body := b.GetBody()
+		if int64(len(body)) <= p.d.MaxCacheEntryBytes && json.Valid(body) {
+			e := cache.NewEntry(body, p.route.idField, p.respType, p.respVersion, p.d.Now())
+			if p.flight != nil {
+				p.flight.Finish(e)
+				p.flight = nil
+			} else {
+				p.d.Cache.Set(p.key, e)
+			}
+		}
+		p.release()
+	}
+	return responseBodyResponse(nil), nil
+}
+
+// Close implements [Processor.Close].
+func (p *predict) Close() { p.release() }
+
+// release lets waiting identical requests go upstream themselves.
+func (p *predict) release() {
+	if p.flight != nil {
+		p.flight.Finish(nil)
+		p.flight = nil
+	}
+}
+
+// cacheDirectives reads the no-cache and no-store request directives.
+func cacheDirectives(v string) (noCache, noStore bool) {
+	for d := range strings.SplitSeq(v, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch d {
+		case "no-cache", "max-age=0":
+			noCache = true
+		case "no-store":
+			noStore = true
+		}
+	}
+	return noCache, noStore
+}
+
+// canonicalFields renders the canonical JSON object of the given (sorted)
+// members of doc. Absent, null and empty-object members are left out, so
+// "options": {} and no options key the same answer.
+func canonicalFields(doc map[string]any, fields []string) ([]byte, error) {
+	out := make([]byte, 0, 256)
+	out = append(out, '{')
+	first := true
+	for _, f := range fields {
+		v, ok := doc[f]
+		if obj, isObj := v.(map[string]any); !ok || v == nil || (isObj && len(obj) == 0) {
+			continue
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(out, '"')
+		out = append(out, f...)
+		out = append(out, '"', ':')
+		var err error
+		if out, err = cache.AppendCanonical(out, v); err != nil {
+			return nil, err
+		}
+	}
+	return append(out, '}'), nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// rowCount counts the rows of a tabular body.
+func rowCount(doc map[string]any) int {
+	rows, _ := doc["inputs"].([]any)
+	return len(rows)
+}
+
+// tensorRows is the largest first dimension of the input tensors: the
+// batch size of an Open Inference Protocol request.
+func tensorRows(doc map[string]any) int {
+	inputs, _ := doc["inputs"].([]any)
+	n := 0
+	for _, in := range inputs {
+		t, _ := in.(map[string]any)
+		shape, _ := t["shape"].([]any)
+		if len(shape) == 0 {
+			continue
+		}
+		if d, ok := shape[0].(json.Number); ok {
+			if v, err := d.Int64(); err == nil && int(v) > n {
+				n = int(v)
+			}
+		}
+	}
+	return n
+}

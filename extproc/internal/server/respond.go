@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/problem"
+	"github.com/modelgate/modelgate/extproc/internal/deprecation"
+	"github.com/modelgate/modelgate/extproc/internal/policy"
+	"github.com/modelgate/modelgate/extproc/internal/processor"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// errorResponse is the one place where an error of any ext_proc phase
+// becomes what the client sees: an ImmediateResponse with a problem+json
+// body, the request id, the model version when known and the route's
+// deprecation headers.
+func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err error) *extprocv3.ProcessingResponse {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		s.logger.LogAttrs(ctx, slog.LevelError, "ext_proc request failed",
+			slog.String("request_id", r.RequestID), slog.String("route", r.Match.Kind.String()),
+			slog.String("error", err.Error()))
+	}
+	p.RequestID = r.RequestID
+	if p.Model == "" {
+		p.Model = r.Target.Model
+	}
+	if p.ModelVersion == "" {
+		p.ModelVersion = r.Target.Version
+	}
+	if r.IsOIP() {
+		p.WithOIPError()
+	}
+	r.Problem = p.Type
+	details := "modelgate_" + strings.ReplaceAll(strings.TrimPrefix(p.Type, problem.TypeBase), "-", "_")
+	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, nil)
+}
+
+// problemFor classifies an error. Unknown errors are internal errors whose
+// text is logged, never sent.
+func problemFor(err error) *problem.Problem {
+	var (
+		violations *policy.ViolationsError
+		malformed  *policy.MalformedError
+		mediaType  *policy.MediaTypeError
+		tooLarge   *policy.TooLargeError
+		tooMany    *policy.TooManyRowsError
+		noModel    *catalog.UnknownModelError
+		noVersion  *catalog.UnknownVersionError
+		forbidden  *processor.ForbiddenError
+		sunset     *deprecation.SunsetError
+		prob       *problem.Problem
+	)
+	switch {
+	case errors.As(err, &violations):
+		p := problem.New(problem.TypeValidation, http.StatusBadRequest, "Request validation failed",
+			fmt.Sprintf("the body violates the request schema in %d place(s)", len(violations.Violations)))
+		p.Errors = violations.Violations
+		return p
+	case errors.As(err, &malformed):
+		return problem.New(problem.TypeMalformedJSON, http.StatusBadRequest, "Malformed JSON", malformed.Err.Error())
+	case errors.As(err, &mediaType):
+		return problem.New(problem.TypeUnsupportedMediaType, http.StatusUnsupportedMediaType, "Unsupported media type", mediaType.Error())
+	case errors.As(err, &tooLarge):
+		return problem.New(problem.TypeBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large", tooLarge.Error())
+	case errors.As(err, &tooMany):
+		p := problem.New(problem.TypeTooManyRows, http.StatusBadRequest, "Too many rows", tooMany.Error())
+		p.Errors = []problem.Violation{{Pointer: "/inputs", Detail: tooMany.Error()}}
+		return p
+	case errors.As(err, &noModel):
+		p := problem.New(problem.TypeUnknownModel, http.StatusNotFound, "Unknown model", noModel.Error())
+		p.Model, p.Available = noModel.Model, noModel.Available
+		return p
+	case errors.As(err, &noVersion):
+		p := problem.New(problem.TypeUnknownVersion, http.StatusNotFound, "Unknown model version", noVersion.Error())
+		p.Model, p.ModelVersion, p.Available = noVersion.Model, noVersion.Version, noVersion.Available
+		return p
+	case errors.As(err, &forbidden):
+		p := problem.New(problem.TypeForbidden, http.StatusForbidden, "Model not allowed", forbidden.Error())
+		p.Model = forbidden.Model
+		return p
+	case errors.As(err, &sunset):
+		p := problem.New(problem.TypeGone, http.StatusGone, "Route retired", sunset.Error())
+		if sunset.Policy.Link != "" {
+			p.Detail += "; see " + sunset.Policy.Link
+		}
+		p.Deprecation, p.Sunset = sunset.Policy.DeprecationValue(), sunset.Policy.SunsetValue()
+		return p
+	case errors.As(err, &prob):
+		cp := *prob
+		return &cp
+	default:
+		return problem.New(problem.TypeInternal, http.StatusInternalServerError, "Internal error",
+			"the gateway could not process the request")
+	}
+}

@@ -1,0 +1,168 @@
+// Package usage writes one structured usage record per request and the
+// OpenTelemetry metrics an operator reads latency percentiles, error rate,
+// volume, cache hit rate and traffic per model version from.
+package usage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Metric names. The Prometheus exporter renders them with underscores and
+// unit suffixes (modelgate_extproc_request_duration_seconds, ...).
+const (
+	MetricDuration = "modelgate.extproc.request.duration"
+	MetricRequests = "modelgate.extproc.requests"
+	MetricErrors   = "modelgate.extproc.errors"
+	MetricCache    = "modelgate.extproc.cache.results"
+	MetricBytes    = "modelgate.extproc.body.size"
+)
+
+// DurationBuckets are the histogram bounds in seconds: fine below 10 ms
+// where cache hits and validation errors land, coarse above.
+var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Cache results as reported in x-cache and in records.
+const (
+	CacheHit    = "HIT"
+	CacheMiss   = "MISS"
+	CacheBypass = "BYPASS"
+)
+
+// Record is what one request did. Zero fields are omitted from the log.
+type Record struct {
+	RequestID string
+	Client    string
+	Tier      string
+	KeyID     string
+	Route     string
+	Method    string
+	Path      string
+	Model     string
+	// Version is the concrete version that served; Requested is what the
+	// client asked for (a version or an alias).
+	Version   string
+	Requested string
+	Status    int
+	// Cache is HIT, MISS, BYPASS or "" when the route is not cached.
+	Cache string
+	// Problem is the problem type URI of an error answered by extproc.
+	Problem       string
+	Latency       time.Duration
+	RequestBytes  int64
+	ResponseBytes int64
+	Rows          int
+}
+
+// Recorder emits records. It is safe for concurrent use.
+type Recorder struct {
+	logger   *slog.Logger
+	duration metric.Float64Histogram
+	requests metric.Int64Counter
+	errors   metric.Int64Counter
+	cache    metric.Int64Counter
+	bytes    metric.Int64Histogram
+}
+
+// New creates the instruments on meter.
+func New(logger *slog.Logger, meter metric.Meter) (*Recorder, error) {
+	r := &Recorder{logger: logger}
+	var err error
+	if r.duration, err = meter.Float64Histogram(MetricDuration,
+		metric.WithDescription("Time from Envoy's first ext_proc message of a request to the end of its stream."),
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(DurationBuckets...)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MetricDuration, err)
+	}
+	if r.requests, err = meter.Int64Counter(MetricRequests,
+		metric.WithDescription("Requests by route, model, model version, status class and cache result."),
+		metric.WithUnit("{request}")); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MetricRequests, err)
+	}
+	if r.errors, err = meter.Int64Counter(MetricErrors,
+		metric.WithDescription("Requests answered with a 4xx or 5xx status, by route, status and problem type."),
+		metric.WithUnit("{request}")); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MetricErrors, err)
+	}
+	if r.cache, err = meter.Int64Counter(MetricCache,
+		metric.WithDescription("Response cache results (HIT, MISS, BYPASS) by route and model."),
+		metric.WithUnit("{request}")); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MetricCache, err)
+	}
+	if r.bytes, err = meter.Int64Histogram(MetricBytes,
+		metric.WithDescription("Request and response body sizes seen by extproc, by direction."),
+		metric.WithUnit("By"), metric.WithExplicitBucketBoundaries(256, 1024, 4096, 16384, 65536, 262144, 1048576)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MetricBytes, err)
+	}
+	return r, nil
+}
+
+// StatusClass renders 404 as "4xx"; an unknown status is "unknown".
+func StatusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "unknown"
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// Record logs rec and updates the metrics.
+func (r *Recorder) Record(ctx context.Context, rec Record) {
+	class := StatusClass(rec.Status)
+	route := attribute.String("route", rec.Route)
+	model := attribute.String("model", rec.Model)
+	common := metric.WithAttributes(route, model,
+		attribute.String("model_version", rec.Version),
+		attribute.String("status_class", class),
+		attribute.String("cache", rec.Cache))
+	r.duration.Record(ctx, rec.Latency.Seconds(), common)
+	r.requests.Add(ctx, 1, common)
+	if rec.Status >= 400 {
+		r.errors.Add(ctx, 1, metric.WithAttributes(route,
+			attribute.String("status", strconv.Itoa(rec.Status)),
+			attribute.String("problem", rec.Problem)))
+	}
+	if rec.Cache != "" {
+		r.cache.Add(ctx, 1, metric.WithAttributes(route, model, attribute.String("result", rec.Cache)))
+	}
+	if rec.RequestBytes > 0 {
+		r.bytes.Record(ctx, rec.RequestBytes, metric.WithAttributes(route, attribute.String("direction", "request")))
+	}
+	if rec.ResponseBytes > 0 {
+		r.bytes.Record(ctx, rec.ResponseBytes, metric.WithAttributes(route, attribute.String("direction", "response")))
+	}
+	if !r.logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 20)
+	add := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	add("request_id", rec.RequestID)
+	add("client", rec.Client)
+	add("tier", rec.Tier)
+	add("key_id", rec.KeyID)
+	add("route", rec.Route)
+	add("method", rec.Method)
+	add("path", rec.Path)
+	add("model", rec.Model)
+	add("model_version", rec.Version)
+	add("requested_version", rec.Requested)
+	attrs = append(attrs, slog.Int("status", rec.Status))
+	add("cache", rec.Cache)
+	add("problem", rec.Problem)
+	attrs = append(attrs,
+		slog.Float64("latency_ms", float64(rec.Latency.Microseconds())/1000),
+		slog.Int64("request_bytes", rec.RequestBytes),
+		slog.Int64("response_bytes", rec.ResponseBytes))
+	if rec.Rows > 0 {
+		attrs = append(attrs, slog.Int("rows", rec.Rows))
+	}
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "usage", attrs...)
+}
