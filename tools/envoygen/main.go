@@ -1,9 +1,9 @@
 // Command envoygen renders modelgate's Envoy bootstraps from
 // models/catalog.yaml: envoy/envoy.yaml (the local stack on its default
-// ports) and envoy/envoy.compose.yaml (compose.yaml's network). A test
+// ports) and envoy/envoy.compose.yaml (compose.yaml's network), and compose.yaml. A test
 // fails when the checked-in files differ from what this writes.
 //
-//	go run ./tools/envoygen                       # rewrite both checked-in files
+//	go run ./tools/envoygen                       # rewrite the checked-in files
 //	go run ./tools/envoygen -profile local -out F # one file, e.g. for a run dir
 package main
 
@@ -46,6 +46,14 @@ func run(args []string) error {
 			}
 			fmt.Println("wrote", f.Path)
 		}
+		b, err := bootstrap.RenderCompose(cat)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(bootstrap.ComposeFile, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", bootstrap.ComposeFile)
 		return nil
 	}
 	var a bootstrap.Addresses
