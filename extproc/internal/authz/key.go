@@ -90,15 +90,19 @@ func HashKey(key string, pepper []byte) string {
 	return hashSHA256 + hex.EncodeToString(d[:])
 }
 
-// digest hashes key without allocating on the plain SHA-256 path.
+// digest hashes key; the plain SHA-256 path does not allocate.
 func digest(key string, pepper []byte) [sha256.Size]byte {
-	var buf [maxKeyLen]byte
-	b := append(buf[:0], key...)
 	if len(pepper) == 0 {
-		return sha256.Sum256(b)
+		var buf [maxKeyLen]byte
+		return sha256.Sum256(append(buf[:0], key...))
 	}
+	return peppered(key, pepper)
+}
+
+// peppered is HMAC-SHA-256 of key under pepper.
+func peppered(key string, pepper []byte) [sha256.Size]byte {
 	m := hmac.New(sha256.New, pepper)
-	m.Write(b)
+	_, _ = io.WriteString(m, key)
 	var out [sha256.Size]byte
 	m.Sum(out[:0])
 	return out

@@ -43,9 +43,9 @@ type Authz struct {
 	store  *authz.Store
 	logger *slog.Logger
 	checks metric.Int64Counter
-	// attrs holds the pre-built metric attribute option of each outcome,
-	// so counting allocates nothing.
-	attrs [numOutcomes]metric.MeasurementOption
+	// attrs holds the pre-built metric options of each outcome; passing a
+	// ready slice to the variadic Add allocates nothing.
+	attrs [numOutcomes][]metric.AddOption
 	// removeHeaders is shared by every OK response; protobuf marshalling
 	// only reads it.
 	removeHeaders []string
@@ -78,7 +78,7 @@ func NewAuthz(store *authz.Store, logger *slog.Logger, meter metric.Meter) *Auth
 	}
 	a.checks = checks
 	for o := range outcome(numOutcomes) {
-		a.attrs[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", o.info().result)))
+		a.attrs[o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("result", o.info().result)))}
 	}
 	return a
 }
@@ -92,7 +92,7 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (resp *auth
 		if r := recover(); r != nil {
 			a.logger.LogAttrs(ctx, slog.LevelError, "ext_authz check panicked; denying",
 				slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
-			a.checks.Add(ctx, 1, a.attrs[failed])
+			a.checks.Add(ctx, 1, a.attrs[failed]...)
 			resp, err = a.deny(failed, h.requestID), nil
 		}
 	}()
@@ -106,14 +106,14 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (resp *auth
 	if err != nil {
 		return a.refuse(ctx, err, h.requestID, key), nil
 	}
-	a.checks.Add(ctx, 1, a.attrs[allowed])
+	a.checks.Add(ctx, 1, a.attrs[allowed]...)
 	return allow(p, a.removeHeaders), nil
 }
 
 // refuse logs, counts and builds the denial for err.
 func (a *Authz) refuse(ctx context.Context, err error, requestID, key string) *authv3.CheckResponse {
 	o := outcomeOf(err)
-	a.checks.Add(ctx, 1, a.attrs[o])
+	a.checks.Add(ctx, 1, a.attrs[o]...)
 	level := slog.LevelDebug
 	if o == failed {
 		level = slog.LevelError
