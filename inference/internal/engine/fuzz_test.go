@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,6 +28,25 @@ func fuzzManifests(tb testing.TB) []*catalog.Manifest {
 	return ms
 }
 
+// shrinkSeed cuts a real tree artifact down to its first two stages: the
+// same structure, but small enough for the fuzzer to mutate and minimize
+// quickly (the full artifacts are about 100 KB).
+func shrinkSeed(tb testing.TB, m *catalog.Manifest, b []byte) []byte {
+	if m.Format != FormatTrees {
+		return b
+	}
+	var a treesArtifact
+	if err := json.Unmarshal(b, &a); err != nil {
+		tb.Fatal(err)
+	}
+	a.Stages = a.Stages[:min(2, len(a.Stages))]
+	out, err := json.Marshal(&a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
 // FuzzLoadArtifact feeds arbitrary bytes to the artifact parser: it must
 // return an error or an engine, never panic, and an engine it returns must
 // evaluate any rows without panicking.
@@ -44,7 +64,7 @@ func FuzzLoadArtifact(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(uint8(i), b)
+		f.Add(uint8(i), shrinkSeed(f, m, b))
 	}
 	fixtures, _ := filepath.Glob("testdata/*.json")
 	bad, _ := filepath.Glob("testdata/bad/*.json")

@@ -13,43 +13,43 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// Artifact formats, as named by a manifest's format field. The formats are
+// Artifact formats, as named by a manifest's format field. Both are
 // modelgate's own JSON files, written by training/train.py and documented
-// in training/README.md.
-//
-// FormatLinear is a linear model:
-//
-//	{"format": "modelgate.linear/v1", "n_features": F, "link": L,
-//	 "coef": [[F numbers] x K], "intercept": [K numbers]}
-//
-// with raw scores z[k] = sum_j coef[k][j]*x[j] + intercept[k].
-//
-// FormatTrees is an additive ensemble of binary decision trees (gradient
-// boosting):
-//
-//	{"format": "modelgate.trees/v1", "n_features": F, "link": L,
-//	 "learning_rate": lr, "init": [K numbers],
-//	 "stages": [[tree x K] x S]}
-//
-// where each tree is scikit-learn's flat node layout, node 0 the root:
-//
-//	{"feature": [...], "threshold": [...], "left": [...], "right": [...], "value": [...]}
-//
-// left[i] == -1 marks a leaf (right[i] must be -1 too); a split node has
-// 0 <= feature[i] < F and children with indices greater than i. A row goes
-// left when float64(float32(x[feature])) <= threshold: scikit-learn
-// converts inputs to float32 before it compares them with its float64
-// thresholds, and matching its predictions exactly needs the same rounding.
-// Raw scores start at init[k] and, stage by stage, add lr*value[leaf] of
-// tree k of the stage.
-//
-// In both formats the link L turns K raw scores into outputs: "softmax"
-// (K = number of classes, numerically stable), "logistic" (K = 1, two
-// classes, outputs [1-p, p] with p = 1/(1+exp(-z))) or "identity" (K = 1,
-// regression).
+// in training/README.md. In both, n_features must equal the number of
+// manifest inputs, features are in manifest input order, and the link L
+// turns K raw scores per row into the outputs: "softmax" (K = number of
+// classes, computed with the maximum subtracted first), "logistic" (K = 1,
+// two classes, outputs [1-p, p] with p = 1/(1+exp(-z))) or "identity"
+// (K = 1, regression). Unknown fields are rejected.
 const (
+	// FormatLinear names a linear model:
+	//
+	//	{"format": "modelgate.linear/v1", "n_features": F, "link": L,
+	//	 "coef": [[F numbers] x K], "intercept": [K numbers]}
+	//
+	// with raw scores z[k] = sum_j coef[k][j]*x[j] + intercept[k].
 	FormatLinear = "modelgate.linear/v1"
-	FormatTrees  = "modelgate.trees/v1"
+
+	// FormatTrees names an additive ensemble of binary decision trees
+	// (gradient boosting):
+	//
+	//	{"format": "modelgate.trees/v1", "n_features": F, "link": L,
+	//	 "learning_rate": lr, "init": [K numbers],
+	//	 "stages": [[tree x K] x S]}
+	//
+	// where each tree is scikit-learn's flat node layout, node 0 the root:
+	//
+	//	{"feature": [...], "threshold": [...], "left": [...], "right": [...], "value": [...]}
+	//
+	// left[i] == -1 marks a leaf (right[i] must be -1 too); a split node
+	// has 0 <= feature[i] < F and two children with indices greater than
+	// i, and every other node is the child of exactly one node. A row goes
+	// left when float64(float32(x[feature])) <= threshold: scikit-learn
+	// converts inputs to float32 before comparing them with its float64
+	// thresholds, and matching its predictions needs the same rounding.
+	// Raw scores start at init[k] and, stage by stage, add
+	// lr*value[leaf] of tree k of the stage.
+	FormatTrees = "modelgate.trees/v1"
 )
 
 // ErrUnknownFormat is wrapped by the error Load returns for a manifest
@@ -59,7 +59,10 @@ var ErrUnknownFormat = errors.New("unknown artifact format")
 // Load reads the artifact named by m from the version folder dir and
 // returns an engine for it. It validates the artifact against the manifest
 // (feature count, class count, output kind) and checks every index in it,
-// so Predict on the returned engine cannot fail.
+// so Predict on the returned engine cannot fail: it panics only when given
+// buffers of the wrong size, with a message saying so. Inputs must be
+// finite (the serving layer rejects others, as scikit-learn does); a NaN or
+// infinity gives a meaningless output, never a panic.
 func Load(m *catalog.Manifest, dir string) (Engine, error) {
 	if m == nil {
 		return nil, errors.New("engine: nil manifest")
