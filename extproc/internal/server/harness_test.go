@@ -205,7 +205,9 @@ func (st *stream) send(msg *extprocv3.ProcessingRequest) *extprocv3.ProcessingRe
 		require.NoError(st.t, r.err)
 		checkLikeEnvoy(st.t, msg, r.resp)
 		if r.resp.GetImmediateResponse() != nil {
+			// Envoy closes the stream after an ImmediateResponse.
 			st.done = true
+			require.NoError(st.t, st.s.CloseSend())
 		}
 		return r.resp
 	case <-time.After(messageTimeout):
@@ -218,7 +220,9 @@ func (st *stream) send(msg *extprocv3.ProcessingRequest) *extprocv3.ProcessingRe
 // answer and requires the server to end it cleanly.
 func (st *stream) finish() {
 	st.t.Helper()
-	require.NoError(st.t, st.s.CloseSend())
+	if !st.done {
+		require.NoError(st.t, st.s.CloseSend())
+	}
 	_, err := st.s.Recv()
 	require.ErrorIs(st.t, err, io.EOF, "the server returns nil on EOF")
 }
@@ -336,11 +340,22 @@ func set(m *extprocv3.HeaderMutation) map[string]string {
 
 // post returns the request headers of a JSON POST.
 func post(path, requestID string, extra ...string) *extprocv3.ProcessingRequest {
-	kv := append([]string{
+	kv := []string{
 		header.Method, "POST", header.Path, path, header.Authority, "api.example.com", ":scheme", "https",
 		header.ContentType, "application/json", header.RequestID, requestID,
 		header.Client, "acme", header.Tier, "pro", header.KeyID, "k-acme",
-	}, extra...)
+	}
+	// Extra headers replace defaults of the same name, as in a real map.
+next:
+	for i := 0; i+1 < len(extra); i += 2 {
+		for j := 0; j+1 < len(kv); j += 2 {
+			if kv[j] == extra[i] {
+				kv[j+1] = extra[i+1]
+				continue next
+			}
+		}
+		kv = append(kv, extra[i], extra[i+1])
+	}
 	return requestHeaders(false, kv...)
 }
 
