@@ -205,6 +205,8 @@ type data struct {
 	Domain      string
 	Problem     problems
 	ClusterType string
+	// Unresolved is the endpoint-less cluster of route predict-unresolved.
+	Unresolved string
 }
 
 type problems struct {
@@ -213,8 +215,7 @@ type problems struct {
 
 type headers struct {
 	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
-	// UnresolvedCluster is never set by anyone; see route predict-unresolved.
-	UnresolvedCluster string
+
 }
 
 // Render returns the bootstrap YAML for the catalog at the addresses.
@@ -234,11 +235,11 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
 		},
 		ClusterType: "STATIC",
+		Unresolved:  "modelgate_unresolved",
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
 			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
-			UnresolvedCluster: "x-modelgate-unresolved-cluster",
 		},
 	}
 	if a.DNS {

@@ -275,7 +275,7 @@ func (s *Stack) define() {
 	})
 	env := []string{
 		"EXTPROC_GRPC_ADDR=" + lo(p.ExtprocGRPC), "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
-		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog,
+		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
 	}
 	var args []string
 	if c.ExtprocConfig != "" {
