@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/modelgate/modelgate/extproc/internal/authz"
+	"github.com/modelgate/modelgate/extproc/internal/cache"
+	"github.com/modelgate/modelgate/extproc/internal/config"
+	"github.com/modelgate/modelgate/extproc/internal/policy"
+	"github.com/modelgate/modelgate/extproc/internal/processor"
+	"github.com/modelgate/modelgate/extproc/internal/routing"
+	"github.com/modelgate/modelgate/extproc/internal/server"
+	"github.com/modelgate/modelgate/extproc/internal/usage"
+)
+
+// meterName is the instrumentation scope of extproc's metrics.
+const meterName = "github.com/modelgate/modelgate/extproc"
+
+// serve runs the servers until ctx is done, then shuts down gracefully.
+func serve(ctx context.Context, path string, cfg *config.Config, getenv func(string) string, stderr io.Writer) error {
+	logger := newLogger(cfg.Log, stderr)
+
+	// Metrics go to a registry of our own (no globals), exported by the
+	// admin port.
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return fmt.Errorf("metrics exporter: %w", err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer func() {
+		if err := mp.Shutdown(context.Background()); err != nil {
+			logger.Error("metrics shutdown", slog.String("error", err.Error()))
+		}
+	}()
+	meter := mp.Meter(meterName)
+
+	rt, err := newRuntime(path, cfg, getenv, logger, meter)
+	if err != nil {
+		return err
+	}
+	validator, err := policy.Load(cfg.OpenAPI, policy.RequestSchemas...)
+	if err != nil {
+		return err
+	}
+	keys, err := authz.Open(cfg.KeysFile, authz.Options{Logger: logger, Meter: meter, Pepper: pepper(getenv)})
+	if err != nil {
+		return fmt.Errorf("keys file: %w", err)
+	}
+	rt.keys = keys
+	var store *cache.Store
+	if cfg.Cache.Enabled {
+		if store, err = cache.New(cache.Config{MaxBytes: cfg.Cache.MaxBytes, TTL: cfg.Cache.TTL, CoalesceWait: cfg.Cache.CoalesceWait}); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
+	recorder, err := usage.New(logger, meter)
+	if err != nil {
+		return err
+	}
+
+	deps := &processor.Deps{
+		Runtime:            rt,
+		Validator:          validator,
+		Cache:              store,
+		ShareCache:         cfg.Cache.ShareAcrossClients,
+		MaxCacheEntryBytes: cfg.Cache.MaxEntryBytes,
+		Scopes:             keyScopes{keys},
+		Limits:             processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
+		Now:                time.Now,
+	}
+	ep := server.NewExtProc(deps, recorder, logger)
+	ep.Register(routing.V1Predict, processor.NewV1Predict)
+	ep.Register(routing.V2Predict, processor.NewV2Predict)
+	ep.Register(routing.Infer, processor.NewInfer)
+	ep.Register(routing.ModelMetadata, processor.NewMetadata)
+
+	hs := health.NewServer()
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)))
+	authv3.RegisterAuthorizationServer(gs, server.NewAuthz(keys, logger, meter))
+	extprocv3.RegisterExternalProcessorServer(gs, ep)
+	healthpb.RegisterHealthServer(gs, hs)
+	for _, svc := range []string{"", authv3.Authorization_ServiceDesc.ServiceName, extprocv3.ExternalProcessor_ServiceDesc.ServiceName} {
+		hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	var ready atomic.Bool
+	admin := &http.Server{Handler: adminMux(reg, &ready), ReadHeaderTimeout: 5 * time.Second}
+
+	var lc net.ListenConfig
+	glis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc_addr: %w", err)
+	}
+	alis, err := lc.Listen(ctx, "tcp", cfg.AdminAddr)
+	if err != nil {
+		_ = glis.Close()
+		return fmt.Errorf("admin_addr: %w", err)
+	}
+	logger.Info("extproc serving",
+		slog.String("grpc_addr", glis.Addr().String()), slog.String("admin_addr", alis.Addr().String()),
+		slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(rt.Catalog().Models)))
+	ready.Store(true)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := gs.Serve(glis); err != nil {
+			return fmt.Errorf("grpc server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := admin.Serve(alis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("admin server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return keys.Watch(gctx) })
+	g.Go(func() error { return rt.watch(gctx, cfg.Watch) })
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdown(logger, cfg.Shutdown, hs, &ready, gs, admin)
+		return nil
+	})
+	return g.Wait()
+}
+
+// shutdown follows the same steps in every service: report NOT_SERVING,
+// wait the drain delay so Envoy moves traffic away, stop gracefully within
+// the timeout (then hard), and log every failure without returning early.
+func shutdown(logger *slog.Logger, cfg config.Shutdown, hs *health.Server, ready *atomic.Bool, gs *grpc.Server, admin *http.Server) {
+	ready.Store(false)
+	hs.Shutdown()
+	logger.Info("extproc shutting down", slog.Duration("drain_delay", cfg.DrainDelay))
+	time.Sleep(cfg.DrainDelay)
+
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(cfg.Timeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		logger.Warn("graceful stop timed out; closing open streams", slog.Duration("timeout", cfg.Timeout))
+		gs.Stop()
+		<-stopped
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	if err := admin.Shutdown(ctx); err != nil {
+		logger.Error("admin server shutdown", slog.String("error", err.Error()))
+	}
+	logger.Info("extproc stopped")
+}
+
+// maxRecvMsgSize lets whole buffered bodies through: a request body up to
+// the limit, or a response body being stored, plus room for headers.
+// grpc-go's 4 MiB default would turn larger bodies into Envoy 500s.
+func maxRecvMsgSize(cfg *config.Config) int {
+	n := max(cfg.Limits.MaxBodyBytes, cfg.Cache.MaxEntryBytes)
+	return int(2*n) + 4<<20
+}
+
+func adminMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	return mux
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Level))) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// keyScopes answers model scope questions from the API keys in force.
+type keyScopes struct{ store *authz.Store }
+
+// Allows implements [processor.Scopes].
+func (k keyScopes) Allows(keyID, model string) bool {
+	p, ok := k.store.Lookup(keyID)
+	return ok && p.Allows(model)
+}
