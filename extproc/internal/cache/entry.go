@@ -16,8 +16,8 @@ type Entry struct {
 	Prefix, Suffix []byte
 	HasID          bool
 	// storedID is the stored request-id value, JSON-encoded.
-	storedID []byte
-	ContentType    string
+	storedID    []byte
+	ContentType string
 	// ModelVersion is the version that served the stored response.
 	ModelVersion string
 	StoredAt     time.Time

@@ -53,7 +53,7 @@ func TestValidator_Validate(t *testing.T) {
 		{name: "rejects empty rows", schema: policy.V1PredictRequest, body: `{"inputs":[{}]}`,
 			wantViolations: []problem.Violation{{Pointer: "/inputs/0", Detail: "minProperties: got 0, want 1"}}},
 		{name: "rejects negative tensor dims", schema: policy.InferRequest,
-			body: `{"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]}`,
+			body:           `{"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]}`,
 			wantViolations: []problem.Violation{{Pointer: "/inputs/0/shape/0", Detail: "minimum: got -1, want 0"}}},
 	}
 	for _, tt := range tests {
@@ -86,11 +86,11 @@ func TestCompile_reportsEveryMissingSchema(t *testing.T) {
 func TestCheckMediaType(t *testing.T) {
 	t.Parallel()
 	for ct, ok := range map[string]bool{
-		"application/json":                true,
-		"application/json; charset=utf-8": true,
-		"application/vnd.api+json":        true,
-		"text/plain":                      false,
-		"":                                false,
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"application/vnd.api+json":          true,
+		"text/plain":                        false,
+		"":                                  false,
 		"application/x-www-form-urlencoded": false,
 	} {
 		err := policy.CheckMediaType(ct)

@@ -376,4 +376,3 @@ func (e *env) waitRecord(t testing.TB) usage.Record {
 		return usage.Record{}
 	}
 }
-
