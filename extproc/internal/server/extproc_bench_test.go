@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
-
 )
 
 // echoProcessor is the floor: an ExternalProcessor that answers every
@@ -50,7 +49,9 @@ func (echoProcessor) Process(s extprocv3.ExternalProcessor_ProcessServer) error 
 }
 
 // unaryEcho is the unary floor: gRPC health Check does no work.
-type unaryEcho struct{ healthpb.UnimplementedHealthServer }
+type unaryEcho struct {
+	healthpb.UnimplementedHealthServer
+}
 
 func (unaryEcho) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
