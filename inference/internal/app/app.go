@@ -92,6 +92,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if cfg.Watch {
+		if err := reloads.startWatch(watchCtx); err != nil {
+			log.Error("catalog watch unavailable; SIGHUP still reloads", slog.String("error", err.Error()))
+		}
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	ready.Store(true)
@@ -101,14 +111,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		bound <- ln.Addr().String()
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	if cfg.Watch {
-		go reloads.watch(watchCtx)
-	}
 
 	for {
 		select {

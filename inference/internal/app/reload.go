@@ -53,15 +53,14 @@ func (r *reloader) reload(trigger string) bool {
 	return true
 }
 
-// watch reloads after file changes under the catalog's folder, debounced so
-// that a training run writing many files triggers one reload.
-func (r *reloader) watch(ctx context.Context) {
+// startWatch registers the catalog folders before returning, so no change
+// made after the server is up can be missed, then reloads on changes in the
+// background until ctx ends.
+func (r *reloader) startWatch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		r.log.Error("catalog watch unavailable", slog.String("error", err.Error()))
-		return
+		return err
 	}
-	defer func() { _ = w.Close() }()
 	root := filepath.Dir(r.cfg.Catalog)
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
@@ -71,6 +70,16 @@ func (r *reloader) watch(ctx context.Context) {
 		}
 		return nil
 	})
+	go func() {
+		defer func() { _ = w.Close() }()
+		r.watch(ctx, w)
+	}()
+	return nil
+}
+
+// watch reloads after file changes under the catalog's folder, debounced so
+// that a training run writing many files triggers one reload.
+func (r *reloader) watch(ctx context.Context, w *fsnotify.Watcher) {
 	const debounce = 250 * time.Millisecond
 	var timer *time.Timer
 	fire := make(chan struct{}, 1)
