@@ -56,6 +56,35 @@ func (s *Server) putBuf(sc *scored) {
 	sc.out = nil
 }
 
+// resolveAndScore picks the version (header over body), reports every
+// violation found so far together with the rows' own, and evaluates the
+// rows. It writes the error answer itself and returns nil on failure.
+func (s *Server) resolveAndScore(w http.ResponseWriter, r *http.Request, reg *registry.Registry,
+	model, bodyVersion string, rows []predict.Row, vs []problem.Violation,
+) *scored {
+	info := infoFrom(r.Context())
+	info.model = model
+	v, err := reg.Resolve(model, versionChoice(r, bodyVersion))
+	if err != nil {
+		writeProblem(w, r, err, false)
+		return nil
+	}
+	info.version = v.ID()
+	w.Header().Set(header.ModelVersion, v.ID())
+	if len(vs) > 0 {
+		vs = append(vs, matrix(v, rows, make([]float64, len(rows)*len(v.Manifest.Inputs)))...)
+		writeProblem(w, r, validationProblem(vs), false)
+		return nil
+	}
+	sc, vs := s.score(v, rows)
+	if len(vs) > 0 {
+		writeProblem(w, r, validationProblem(vs), false)
+		return nil
+	}
+	info.rows = sc.n
+	return sc
+}
+
 func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	body, err := readJSON(w, r, s.cfg.MaxBodyBytes)
@@ -81,26 +110,11 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) {
 	}
 	vs = append(vs, rvs...)
 	info := infoFrom(r.Context())
-	info.model = model
-	v, err := reg.Resolve(model, versionChoice(r, bodyVersion))
-	if err != nil {
-		writeProblem(w, r, err, false)
+	sc := s.resolveAndScore(w, r, reg, model, bodyVersion, rows, vs)
+	if sc == nil {
 		return
 	}
-	info.version = v.ID()
-	w.Header().Set(header.ModelVersion, v.ID())
-	if len(vs) > 0 {
-		// Report row problems together with the body's other problems.
-		vs = append(vs, matrix(v, rows, make([]float64, len(rows)*len(v.Manifest.Inputs)))...)
-		writeProblem(w, r, validationProblem(vs), false)
-		return
-	}
-	sc, vs := s.score(v, rows)
-	if len(vs) > 0 {
-		writeProblem(w, r, validationProblem(vs), false)
-		return
-	}
-	info.rows = sc.n
+	v := sc.v
 	resp := predict.V1Response{
 		Predictions:  make([]any, sc.n),
 		ModelVersion: v.ID(),
@@ -154,27 +168,11 @@ func (s *Server) v2Predict(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, validationProblem(vs), false)
 		return
 	}
-	info.model = model
-	reg := s.reg.Load()
-	v, err := reg.Resolve(model, versionChoice(r, bodyVersion))
-	if err != nil {
-		writeProblem(w, r, err, false)
+	sc := s.resolveAndScore(w, r, s.reg.Load(), model, bodyVersion, rows, vs)
+	if sc == nil {
 		return
 	}
-	info.version = v.ID()
-	w.Header().Set(header.ModelVersion, v.ID())
-	if len(vs) > 0 {
-		// Report row problems together with the body's other problems.
-		vs = append(vs, matrix(v, rows, make([]float64, len(rows)*len(v.Manifest.Inputs)))...)
-		writeProblem(w, r, validationProblem(vs), false)
-		return
-	}
-	sc, vs := s.score(v, rows)
-	if len(vs) > 0 {
-		writeProblem(w, r, validationProblem(vs), false)
-		return
-	}
-	info.rows = sc.n
+	v := sc.v
 	resp := predict.V2Response{
 		Model: model, ModelVersion: v.ID(), RequestID: info.id,
 		Predictions: make([]predict.Prediction, sc.n),
