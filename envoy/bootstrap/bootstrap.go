@@ -172,6 +172,8 @@ type Ports struct {
 	Envoy, EnvoyAdmin                            int
 	ExtprocGRPC, ExtprocAdmin                    int
 	RateLimitGRPC, RateLimitHTTP, RateLimitDebug int
+	// RateLimitMetrics serves the ratelimit service's Prometheus metrics.
+	RateLimitMetrics int
 	// InferenceBase is the port of the first target; target i listens on
 	// InferenceBase+i.
 	InferenceBase int
@@ -182,7 +184,7 @@ func DefaultPorts() Ports {
 	return Ports{
 		Envoy: 8080, EnvoyAdmin: 9901,
 		ExtprocGRPC: 9000, ExtprocAdmin: 9001,
-		RateLimitGRPC: 8081, RateLimitHTTP: 8082, RateLimitDebug: 6070,
+		RateLimitGRPC: 8081, RateLimitHTTP: 8082, RateLimitDebug: 6070, RateLimitMetrics: 8083,
 		InferenceBase: 8201,
 	}
 }
@@ -215,7 +217,6 @@ type problems struct {
 
 type headers struct {
 	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
-
 }
 
 // Render returns the bootstrap YAML for the catalog at the addresses.

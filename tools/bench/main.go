@@ -76,7 +76,7 @@ func run(ctx context.Context) error {
 	}
 	ports := bootstrap.Ports{
 		Envoy: *base, EnvoyAdmin: *base + 1, ExtprocGRPC: *base + 2, ExtprocAdmin: *base + 3,
-		RateLimitGRPC: *base + 4, RateLimitHTTP: *base + 5, RateLimitDebug: *base + 6, InferenceBase: *base + 10,
+		RateLimitGRPC: *base + 4, RateLimitHTTP: *base + 5, RateLimitDebug: *base + 6, RateLimitMetrics: *base + 7, InferenceBase: *base + 10,
 	}
 
 	scenarios := []scenario{

@@ -35,9 +35,7 @@ type Config struct {
 	// must fit in 107 bytes.
 	RunDir string
 	Ports  bootstrap.Ports
-	// RateLimitMetricsPort serves the ratelimit service's Prometheus metrics.
-	RateLimitMetricsPort int
-	Bin                  Binaries
+	Bin    Binaries
 	// Catalog is the model catalog (default models/catalog.yaml).
 	Catalog string
 	// RateLimitRoot and RateLimitSubdir locate the ratelimit config: the
@@ -90,9 +88,6 @@ func (c *Config) defaults() error {
 	}
 	if c.Ports == (bootstrap.Ports{}) {
 		c.Ports = bootstrap.DefaultPorts()
-	}
-	if c.RateLimitMetricsPort == 0 {
-		c.RateLimitMetricsPort = c.Ports.RateLimitHTTP + 1
 	}
 	if c.Catalog == "" {
 		c.Catalog = filepath.Join(c.Root, "models", "catalog.yaml")
@@ -189,7 +184,7 @@ func (s *Stack) ports() map[int]string {
 		p.Envoy: "envoy", p.EnvoyAdmin: "envoy admin",
 		p.ExtprocGRPC: "extproc grpc", p.ExtprocAdmin: "extproc admin",
 		p.RateLimitGRPC: "ratelimit grpc", p.RateLimitHTTP: "ratelimit http", p.RateLimitDebug: "ratelimit debug",
-		s.cfg.RateLimitMetricsPort: "ratelimit metrics",
+		s.cfg.Ports.RateLimitMetrics: "ratelimit metrics",
 	}
 	for _, t := range s.targets {
 		m[p.Inference(t)] = "inference " + t.Serve()
@@ -264,7 +259,7 @@ func (s *Stack) define() {
 			"HOST=127.0.0.1", "PORT=" + strconv.Itoa(p.RateLimitHTTP),
 			"GRPC_HOST=127.0.0.1", "GRPC_PORT=" + strconv.Itoa(p.RateLimitGRPC),
 			"DEBUG_HOST=127.0.0.1", "DEBUG_PORT=" + strconv.Itoa(p.RateLimitDebug),
-			"USE_STATSD=false", "USE_PROMETHEUS=true", "PROMETHEUS_ADDR=" + lo(c.RateLimitMetricsPort),
+			"USE_STATSD=false", "USE_PROMETHEUS=true", "PROMETHEUS_ADDR=" + lo(p.RateLimitMetrics),
 			"BACKEND_TYPE=redis", "REDIS_SOCKET_TYPE=unix", "REDIS_URL=" + s.RedisSocket(),
 			"RUNTIME_ROOT=" + c.RateLimitRoot, "RUNTIME_SUBDIRECTORY=" + c.RateLimitSubdir,
 			"RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false", "RUNTIME_IGNOREDOTFILES=true",
@@ -295,7 +290,9 @@ func (s *Stack) define() {
 	add(&Proc{
 		Name: Envoy, bin: c.Bin.Envoy,
 		args: []string{"-c", s.EnvoyConfig, "--disable-hot-restart", "--log-level", "warn",
-			"--concurrency", "2", "--drain-time-s", "1", "--parent-shutdown-time-s", "2"},
+			"--concurrency", "2", "--drain-time-s", "1", "--parent-shutdown-time-s", "2",
+			// Access log lines reach the file within half a second.
+			"--file-flush-interval-msec", "500"},
 		health: httpBody("http://"+lo(p.EnvoyAdmin)+"/ready", "LIVE"),
 	})
 }
@@ -322,7 +319,7 @@ func (s *Stack) RateLimitDebugURL() string {
 
 // RateLimitMetricsURL serves the ratelimit service's Prometheus metrics.
 func (s *Stack) RateLimitMetricsURL() string {
-	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.cfg.RateLimitMetricsPort)
+	return fmt.Sprintf("http://127.0.0.1:%d/metrics", s.cfg.Ports.RateLimitMetrics)
 }
 
 // StopProc stops one process (SIGTERM, then SIGKILL after grace).
