@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# Stops what a stack run left behind (normally nothing: Ctrl-C on `make run`
-# stops everything, and the next run cleans up after a crash by itself).
-# Only processes recorded in <run dir>/pids whose executable still matches
-# are signalled, so unrelated processes are never touched.
+# Stops a running `make run` from another terminal, or what a crashed run
+# left behind (normally nothing: Ctrl-C stops everything, children die with
+# the runner, and the next run cleans up by itself). Only processes recorded
+# in <run dir> whose executable still matches are signalled, so unrelated
+# processes are never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${1:-.run}
 
+# matches FILE: the pid in FILE still runs the recorded executable.
+matches() {
+  local pid exe
+  [ -f "$1" ] || return 1
+  read -r pid exe <"$1" 2>/dev/null || return 1
+  [ -n "${pid:-}" ] && [ "$pid" -gt 1 ] 2>/dev/null || return 1
+  [ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" = "$exe" ] || return 1
+  echo "$pid"
+}
+
+# The runner first: it stops its children in order and removes its files.
+if pid=$(matches "$RUN_DIR/stackrun.pid"); then
+  echo "stopping the stack runner (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+fi
+
 shopt -s nullglob
 stopped=0
 for f in "$RUN_DIR"/pids/*.pid; do
-  read -r pid exe <"$f" || true
+  pid=$(matches "$f") || { rm -f "$f"; continue; }
   rm -f "$f"
-  [ -n "${pid:-}" ] && [ "$pid" -gt 1 ] 2>/dev/null || continue
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" = "$exe" ] || continue
-  name=$(basename "$f" .pid)
-  echo "stopping $name (pid $pid)"
+  echo "stopping $(basename "$f" .pid) (pid $pid)"
   kill -TERM -- "-$pid" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null || true
   stopped=$((stopped + 1))
 done
-echo "stopped $stopped process(es)"
+echo "nothing of the stack is left running ($stopped leftover process(es) stopped)"

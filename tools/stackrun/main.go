@@ -59,6 +59,12 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	// scripts/stop.sh signals the runner first, which stops everything.
+	if exe, err := os.Executable(); err == nil {
+		pidFile := filepath.Join(rd, "stackrun.pid")
+		_ = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %s\n", os.Getpid(), exe)), 0o644)
+		defer os.Remove(pidFile)
+	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
 	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout})
 	if err != nil {
