@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
+	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -180,4 +183,112 @@ func CheckRows(rows, limit int) error {
 		return &TooManyRowsError{Rows: rows, Limit: limit}
 	}
 	return nil
+}
+
+// The binary tensor data extension of the Open Inference Protocol, which
+// Triton's clients use by default: the body is a JSON header of
+// inference-header-content-length bytes followed by raw tensor bytes, each
+// binary input announcing its byte count in parameters.binary_data_size
+// instead of carrying data.
+const (
+	// InferenceHeaderContentLength is the length of the JSON header, as
+	// Envoy passes the header (lower-cased).
+	InferenceHeaderContentLength = "inference-header-content-length"
+	// MediaOctetStream is the content type a binary body may carry.
+	MediaOctetStream = "application/octet-stream"
+	// BinaryDataSize is the tensor parameter with a binary input's size.
+	BinaryDataSize = "binary_data_size"
+)
+
+// CheckInferMediaType is [CheckMediaType] for the Open Inference Protocol
+// infer route, whose clients (Triton's tritonclient.http) may send no
+// content type at all: an absent content type is JSON, and
+// application/octet-stream is accepted only when binary, that is when the
+// request carries inference-header-content-length. Anything else is a 415
+// problem.
+func CheckInferMediaType(contentType string, binary bool) error {
+	if contentType == "" || CheckMediaType(contentType) == nil {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == MediaOctetStream && binary {
+		return nil
+	}
+	return problem.New(problem.TypeUnsupportedMediaType, http.StatusUnsupportedMediaType, "Unsupported media type",
+		fmt.Sprintf("content-type %q is not supported; send application/json, or %s with %s",
+			contentType, MediaOctetStream, InferenceHeaderContentLength))
+}
+
+// SplitBinaryInfer splits a binary infer body into its JSON header of
+// headerLength bytes (the inference-header-content-length value) and the
+// binary tensor data after it. A length that is not a non-negative integer
+// within the body is a *ViolationsError.
+func SplitBinaryInfer(body []byte, headerLength string) (head, tail []byte, err error) {
+	n, perr := strconv.Atoi(headerLength)
+	if perr != nil || n < 0 || n > len(body) {
+		return nil, nil, &ViolationsError{Violations: []problem.Violation{{Pointer: "",
+			Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", InferenceHeaderContentLength, headerLength, len(body))}}}
+	}
+	return body[:n:n], body[n:], nil
+}
+
+// CheckBinaryData checks the binary_data_size parameters of an infer
+// request's inputs (doc is the JSON header as [Validator.Validate] returns
+// it) against the tail bytes that follow the JSON header: every size is a
+// non-negative integer and together they account for exactly tail bytes.
+// A plain JSON request has a tail of 0. Problems are a *ViolationsError.
+func CheckBinaryData(doc map[string]any, tail int) error {
+	inputs, _ := doc["inputs"].([]any)
+	var (
+		vs       []problem.Violation
+		sum      int64
+		declared bool
+	)
+	for i, in := range inputs {
+		t, _ := in.(map[string]any)
+		params, _ := t["parameters"].(map[string]any)
+		v, ok := params[BinaryDataSize]
+		if !ok {
+			continue
+		}
+		declared = true
+		ptr := fmt.Sprintf("/inputs/%d/parameters/%s", i, BinaryDataSize)
+		n, ok := byteCount(v)
+		switch {
+		case !ok:
+			vs = append(vs, problem.Violation{Pointer: ptr, Detail: "must be a non-negative integer"})
+		case n > float64(tail):
+			vs = append(vs, problem.Violation{Pointer: ptr,
+				Detail: fmt.Sprintf("%v bytes exceed the %d binary bytes after the JSON header", v, tail)})
+		default:
+			sum += int64(n) // each term is at most tail: no overflow
+		}
+	}
+	if len(vs) == 0 && sum != int64(tail) {
+		detail := fmt.Sprintf("binary_data_size values add up to %d bytes, but %d binary bytes follow the JSON header", sum, tail)
+		if !declared {
+			detail = fmt.Sprintf("%d binary bytes follow the JSON header, but no input declares binary_data_size", tail)
+		}
+		vs = append(vs, problem.Violation{Pointer: "/inputs", Detail: detail})
+	}
+	if len(vs) > 0 {
+		return &ViolationsError{Violations: vs}
+	}
+	return nil
+}
+
+// byteCount reads a non-negative JSON integer (1, 1.0 and 1e3 alike).
+func byteCount(v any) (float64, bool) {
+	var f float64
+	switch x := v.(type) {
+	case json.Number:
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return 0, false
+		}
+	case float64:
+		f = x
+	default:
+		return 0, false
+	}
+	return f, f >= 0 && f == math.Trunc(f) && !math.IsInf(f, 0)
 }

@@ -1,7 +1,9 @@
 package policy_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,6 +54,17 @@ func TestValidator_Validate(t *testing.T) {
 			wantViolations: []problem.Violation{{Pointer: "", Detail: "missing properties 'model', 'inputs'"}}},
 		{name: "rejects empty rows", schema: policy.V1PredictRequest, body: `{"inputs":[{}]}`,
 			wantViolations: []problem.Violation{{Pointer: "/inputs/0", Detail: "minProperties: got 0, want 1"}}},
+		{name: "accepts a binary OIP header: binary_data_size instead of data", schema: policy.InferRequest,
+			body: `{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}}],"parameters":{"binary_data_output":true}}`},
+		{name: "an OIP tensor needs data or binary_data_size", schema: policy.InferRequest,
+			body: `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","parameters":{"other":1}}]}`,
+			wantViolations: []problem.Violation{
+				{Pointer: "/inputs/0", Detail: "missing property 'data'"},
+				{Pointer: "/inputs/0/parameters", Detail: "missing property 'binary_data_size'"},
+			}},
+		{name: "binary_data_size is a byte count", schema: policy.InferRequest,
+			body:           `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":-4}}]}`,
+			wantViolations: []problem.Violation{{Pointer: "/inputs/0/parameters/binary_data_size", Detail: "minimum: got -4, want 0"}}},
 		{name: "rejects negative tensor dims", schema: policy.InferRequest,
 			body:           `{"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]}`,
 			wantViolations: []problem.Violation{{Pointer: "/inputs/0/shape/0", Detail: "minimum: got -1, want 0"}}},
@@ -103,6 +116,103 @@ func TestCheckMediaType(t *testing.T) {
 	}
 }
 
+func TestCheckInferMediaType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ct     string
+		binary bool
+		ok     bool
+	}{
+		{"", false, true}, // tritonclient.http sends none: JSON
+		{"", true, true},
+		{"application/json", false, true},
+		{"application/json; charset=utf-8", true, true},
+		{"application/octet-stream", true, true},
+		{"application/octet-stream", false, false}, // octet-stream only with the header length
+		{"text/plain", true, false},
+		{"text/csv", false, false},
+		{"not a media type", false, false},
+	}
+	for _, tt := range tests {
+		err := policy.CheckInferMediaType(tt.ct, tt.binary)
+		if tt.ok {
+			require.NoError(t, err, "%q binary=%v", tt.ct, tt.binary)
+			continue
+		}
+		var p *problem.Problem
+		require.ErrorAs(t, err, &p, "%q binary=%v", tt.ct, tt.binary)
+		require.Equal(t, problem.TypeUnsupportedMediaType, p.Type)
+		require.Equal(t, 415, p.Status)
+		require.Contains(t, p.Detail, policy.InferenceHeaderContentLength)
+	}
+}
+
+func TestSplitBinaryInfer(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"a":1}` + "\x01\x02\x03")
+	head, tail, err := policy.SplitBinaryInfer(body, "7")
+	require.NoError(t, err)
+	require.Equal(t, `{"a":1}`, string(head))
+	require.Equal(t, []byte{1, 2, 3}, tail)
+	head, tail, err = policy.SplitBinaryInfer(body, "10")
+	require.NoError(t, err)
+	require.Equal(t, body, head)
+	require.Empty(t, tail)
+	for _, n := range []string{"", "11", "-1", "x", "1.5", "99999999999999999999"} {
+		_, _, err := policy.SplitBinaryInfer(body, n)
+		var ve *policy.ViolationsError
+		require.ErrorAs(t, err, &ve, n)
+		require.Equal(t, []problem.Violation{{Pointer: "",
+			Detail: "inference-header-content-length \"" + n + "\" does not fit a 10-byte body"}}, ve.Violations, n)
+	}
+}
+
+func TestCheckBinaryData(t *testing.T) {
+	t.Parallel()
+	v := loadValidator(t)
+	tests := []struct {
+		name string
+		head string
+		tail int
+		want []problem.Violation
+	}{
+		{name: "sizes add up to the tail", tail: 48,
+			head: `{"inputs":[{"name":"a","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}},` +
+				`{"name":"b","shape":[2],"datatype":"FP64","parameters":{"binary_data_size":16.0}},{"name":"c","shape":[1],"datatype":"FP32","data":[1]}]}`},
+		{name: "JSON only", tail: 0, head: `{"inputs":[{"name":"c","shape":[1],"datatype":"FP32","data":[1]}]}`},
+		{name: "sizes short of the tail", tail: 40,
+			head: `{"inputs":[{"name":"a","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}}]}`,
+			want: []problem.Violation{{Pointer: "/inputs", Detail: "binary_data_size values add up to 32 bytes, but 40 binary bytes follow the JSON header"}}},
+		{name: "a size past the tail", tail: 8,
+			head: `{"inputs":[{"name":"a","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}}]}`,
+			want: []problem.Violation{{Pointer: "/inputs/0/parameters/binary_data_size", Detail: "32 bytes exceed the 8 binary bytes after the JSON header"}}},
+		{name: "binary sizes in a JSON-only request", tail: 0,
+			head: `{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}`,
+			want: []problem.Violation{{Pointer: "/inputs/0/parameters/binary_data_size", Detail: "4 bytes exceed the 0 binary bytes after the JSON header"}}},
+		{name: "a tail nobody claims", tail: 4,
+			head: `{"inputs":[{"name":"c","shape":[1],"datatype":"FP32","data":[1]}]}`,
+			want: []problem.Violation{{Pointer: "/inputs", Detail: "4 binary bytes follow the JSON header, but no input declares binary_data_size"}}},
+	}
+	for _, tt := range tests {
+		doc, err := v.Validate(policy.InferRequest, []byte(tt.head))
+		require.NoError(t, err, tt.name)
+		err = policy.CheckBinaryData(doc.(map[string]any), tt.tail)
+		if tt.want == nil {
+			require.NoError(t, err, tt.name)
+			continue
+		}
+		var ve *policy.ViolationsError
+		require.ErrorAs(t, err, &ve, tt.name)
+		require.Equal(t, tt.want, ve.Violations, tt.name)
+	}
+	// Values the schema would refuse are refused here too, without panics.
+	for _, bad := range []any{json.Number("-1"), json.Number("1.5"), json.Number("1e999"), "4", -2.0, nil} {
+		doc := map[string]any{"inputs": []any{map[string]any{"parameters": map[string]any{"binary_data_size": bad}}}}
+		var ve *policy.ViolationsError
+		require.ErrorAs(t, policy.CheckBinaryData(doc, 4), &ve, "%v", bad)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, policy.CheckSize(10, 10))
@@ -136,6 +246,47 @@ func FuzzValidate(f *testing.F) {
 			}
 			if ve != nil && len(ve.Violations) == 0 {
 				t.Fatal("violations error without violations")
+			}
+		}
+	})
+}
+
+// FuzzSplitBinaryInfer splits arbitrary bodies at arbitrary header lengths
+// and checks what a binary infer request then goes through: the split is
+// exact or a located violation, and validating the JSON header and checking
+// the binary sizes against the tail never fail untyped or panic.
+func FuzzSplitBinaryInfer(f *testing.F) {
+	v := loadValidator(f)
+	head := `{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}`
+	f.Add(head+"\x00\x00\x80\x3f\x00\x00\x00\x40", strconv.Itoa(len(head)))
+	f.Add(head+"\x00\x00", strconv.Itoa(len(head)))
+	f.Add(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}`, "0")
+	f.Add(`{"inputs":[]}`, "-1")
+	f.Add("", "")
+	f.Add("\xff\xfe", "+1")
+	f.Fuzz(func(t *testing.T, body, n string) {
+		h, tail, err := policy.SplitBinaryInfer([]byte(body), n)
+		if err != nil {
+			var ve *policy.ViolationsError
+			if !errors.As(err, &ve) || len(ve.Violations) != 1 {
+				t.Fatalf("want one located violation, got %T: %v", err, err)
+			}
+			return
+		}
+		if string(h)+string(tail) != body {
+			t.Fatal("head and tail do not make up the body")
+		}
+		if want, _ := strconv.Atoi(n); len(h) != want {
+			t.Fatalf("head of %d bytes, header says %s", len(h), n)
+		}
+		doc, err := v.Validate(policy.InferRequest, h)
+		if err != nil {
+			return
+		}
+		if err := policy.CheckBinaryData(doc.(map[string]any), len(tail)); err != nil {
+			var ve *policy.ViolationsError
+			if !errors.As(err, &ve) || len(ve.Violations) == 0 {
+				t.Fatalf("untyped or empty error %T: %v", err, err)
 			}
 		}
 	})

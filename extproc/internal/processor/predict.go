@@ -34,6 +34,9 @@ type predictRoute struct {
 	// bodyID returns the id the response must carry on a cache hit when
 	// the request names one itself.
 	bodyID func(doc map[string]any) string
+	// oip marks the Open Inference Protocol route: an absent content type
+	// means JSON, and the binary tensor data extension is accepted.
+	oip bool
 }
 
 var (
@@ -63,6 +66,7 @@ var (
 		},
 		rows:   tensorRows,
 		bodyID: func(doc map[string]any) string { return str(doc["id"]) },
+		oip:    true,
 	}
 )
 
@@ -84,6 +88,9 @@ type predict struct {
 
 	headerVersion     string
 	noLookup, noStore bool
+	// headerLength is the inference-header-content-length of a binary
+	// Open Inference Protocol request, "" for a JSON one.
+	headerLength string
 	// partial collects request body chunks when Envoy streams them.
 	partial []byte
 
@@ -116,7 +123,12 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 		// headers with end_of_stream), so answer now.
 		return nil, &policy.MalformedError{Err: errors.New("the request has no body")}
 	}
-	if err := policy.CheckMediaType(hs.Get(header.ContentType)); err != nil {
+	if p.route.oip {
+		p.headerLength = hs.Get(policy.InferenceHeaderContentLength)
+		if err := policy.CheckInferMediaType(hs.Get(header.ContentType), p.headerLength != ""); err != nil {
+			return nil, err
+		}
+	} else if err := policy.CheckMediaType(hs.Get(header.ContentType)); err != nil {
 		return nil, err
 	}
 	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil {
@@ -153,13 +165,27 @@ func streamed(m extprocfilterv3.ProcessingMode_BodySendMode) bool {
 }
 
 // decide validates the body, resolves the target, checks the key's scope
-// and consults the cache.
+// and consults the cache. A binary Open Inference Protocol body is split
+// first: the schema sees only its JSON header, and the binary tail must be
+// exactly what the inputs' binary_data_size announce.
 func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.ProcessingResponse, error) {
-	parsed, err := p.d.Validator.Validate(p.route.schema, body)
+	head, tail := body, []byte(nil)
+	if p.headerLength != "" {
+		var err error
+		if head, tail, err = policy.SplitBinaryInfer(body, p.headerLength); err != nil {
+			return nil, err
+		}
+	}
+	parsed, err := p.d.Validator.Validate(p.route.schema, head)
 	if err != nil {
 		return nil, err
 	}
 	doc, _ := parsed.(map[string]any) // the schemas only admit objects
+	if p.route.oip {
+		if err := policy.CheckBinaryData(doc, len(tail)); err != nil {
+			return nil, err
+		}
+	}
 	p.r.Rows = p.route.rows(doc)
 	if err := policy.CheckRows(p.r.Rows, p.d.Limits.MaxRows); err != nil {
 		return nil, err
@@ -178,13 +204,20 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 	if p.d.Cache == nil {
 		return requestBodyResponse(routeTo(p.r)), nil
 	}
-	return p.consultCache(ctx, doc)
+	return p.consultCache(ctx, doc, tail)
 }
 
-func (p *predict) consultCache(ctx context.Context, doc map[string]any) (*extprocv3.ProcessingResponse, error) {
+// consultCache keys the request on its canonical prediction fields and
+// binary tensor data. A request that asks for binary outputs bypasses the
+// cache: only JSON answers are stored.
+func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []byte) (*extprocv3.ProcessingResponse, error) {
 	canonical, err := canonicalFields(doc, p.route.cacheFields)
 	if err != nil { // cannot happen for decoded JSON; fail open
 		return requestBodyResponse(routeTo(p.r)), nil
+	}
+	canonical = appendBinaryTail(canonical, tail)
+	if p.route.oip && asksBinaryOutput(doc) {
+		p.noLookup, p.noStore = true, true
 	}
 	scope := p.r.Client
 	if p.d.ShareCache {
@@ -277,9 +310,11 @@ func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (
 }
 
 // storable reports whether the response may fill the cache: a 200
-// application/json answer (never an event stream) from the version the
-// request was routed to, within the entry size limit, that the client and
-// the upstream allow to be stored.
+// application/json answer (never an event stream, nor an Open Inference
+// Protocol binary answer, which is application/octet-stream with
+// inference-header-content-length) from the version the request was routed
+// to, within the entry size limit, that the client and the upstream allow
+// to be stored.
 func (p *predict) storable(hs HeaderList, eos bool, served string) bool {
 	if !p.cached || p.noStore || eos || p.r.Status != 200 || served != p.r.Target.Version {
 		return false
