@@ -66,7 +66,7 @@ func binarySize(params map[string]any) (int, error) {
 		return -1, nil
 	}
 	f, ok := v.(float64)
-	if !ok || f < 0 || f != math.Trunc(f) {
+	if !ok || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
 		return 0, fmt.Errorf("%s must be a non-negative integer", paramBinarySize)
 	}
 	return int(f), nil
