@@ -295,6 +295,10 @@ func allow(p authz.Principal, removeHeaders []string) *authv3.CheckResponse {
 	set := func(i int, k, v string) {
 		r.values[i].Key, r.values[i].Value = k, v
 		r.options[i].Header = &r.values[i]
+		// The legacy append flag rather than append_action: every Envoy
+		// with ext_authz honours it, while append_action support in
+		// ext_authz is recent (envoy-protocol.md §2.2).
+		//lint:ignore SA1019 deliberate, see above
 		r.options[i].Append = &r.replace
 		r.ptrs[i] = &r.options[i]
 	}
@@ -342,6 +346,7 @@ func (a *Authz) deny(o outcome, requestID string) *authv3.CheckResponse {
 	set := func(k, v string) {
 		r.values[n].Key, r.values[n].Value = k, v
 		r.options[n].Header = &r.values[n]
+		//lint:ignore SA1019 the legacy flag works on every Envoy (see allow)
 		r.options[n].Append = &r.replace
 		r.ptrs[n] = &r.options[n]
 		n++

@@ -144,8 +144,10 @@ func requireAllowed(t testing.TB, resp *authv3.CheckResponse, client, tier, keyI
 	require.NotNil(t, ok, "want an ok_response, got %v", resp)
 	got := map[string]string{}
 	for _, o := range ok.GetHeaders() {
-		require.NotNil(t, o.GetAppend(), "append must be set explicitly")
-		require.False(t, o.GetAppend().GetValue(), "headers must overwrite, not append")
+		//lint:ignore SA1019 the handler sets the legacy flag on purpose
+		appendFlag := o.GetAppend()
+		require.NotNil(t, appendFlag, "append must be set explicitly")
+		require.False(t, appendFlag.GetValue(), "headers must overwrite, not append")
 		require.Empty(t, o.GetHeader().GetRawValue(), "ext_authz reads value, not raw_value")
 		got[o.GetHeader().GetKey()] = o.GetHeader().GetValue()
 	}
