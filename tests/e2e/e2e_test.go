@@ -315,6 +315,11 @@ func testGateway(t *testing.T, e *env) {
 		a := e.do(t, call{path: "/v2/predict", body: irisBody(0)})
 		require.NotEmpty(t, a.header.Get("x-request-id"))
 	})
+	t.Run("a request id sent by the client is replaced", func(t *testing.T) {
+		a := e.do(t, call{path: "/v2/predict", client: clientPro, body: irisBody(0), headers: map[string]string{"x-request-id": "client-chosen"}})
+		require.Equal(t, 200, a.status, "%s", a)
+		require.NotEqual(t, "client-chosen", a.header.Get("x-request-id"))
+	})
 	t.Run("a client cannot claim another identity or tier", func(t *testing.T) {
 		a := e.do(t, call{path: "/v2/predict", client: clientPro, body: irisBody(0.7),
 			headers: map[string]string{"x-modelgate-client": "someone-else", "x-modelgate-tier": "internal"}})
