@@ -1,0 +1,81 @@
+package stack
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+)
+
+func TestKillStale_stopsRecordedProcessesOnly(t *testing.T) {
+	t.Parallel()
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	real, err := filepath.EvalSymlinks(sleep)
+	require.NoError(t, err)
+	start := func() *exec.Cmd {
+		c := exec.Command(sleep, "60")
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		require.NoError(t, c.Start())
+		t.Cleanup(func() { _ = c.Process.Kill() })
+		return c
+	}
+	stale, other := start(), start()
+	t.Cleanup(func() { _ = other.Wait() })
+	dir := t.TempDir()
+	write := func(name string, pid int, exe string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".pid"), fmt.Appendf(nil, "%d %s\n", pid, exe), 0o600))
+	}
+	write("stale", stale.Process.Pid, real)
+	// A recycled pid: the recorded executable is not what runs there now.
+	write("recycled", other.Process.Pid, "/usr/bin/not-what-runs")
+
+	// Reap the child as soon as it dies, as init does for a real leftover.
+	done := make(chan error, 1)
+	go func() { done <- stale.Wait() }()
+	killed, err := KillStale(dir)
+	require.NoError(t, err)
+	require.Len(t, killed, 1)
+	require.Contains(t, killed[0], "stale")
+
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stale process still running")
+	}
+	require.NoError(t, syscall.Kill(other.Process.Pid, 0), "the unrelated process must survive")
+	entries, _ := os.ReadDir(dir)
+	require.Empty(t, entries, "pid files are consumed")
+}
+
+func TestCheckPorts_reportsPortsInUse(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	s := &Stack{cfg: Config{Ports: bootstrap.Ports{
+		Envoy: busy, EnvoyAdmin: busy + 1, ExtprocGRPC: busy + 2, ExtprocAdmin: busy + 3,
+		RateLimitGRPC: busy + 4, RateLimitHTTP: busy + 5, RateLimitDebug: busy + 6, RateLimitMetrics: busy + 7,
+		InferenceBase: busy + 10,
+	}}, targets: []bootstrap.Target{{Model: "iris", Version: "1", Index: 0}}}
+	err = s.checkPorts()
+	require.ErrorContains(t, err, strconv.Itoa(busy)+" (envoy)")
+}
+
+func TestCheckPorts_rejectsSharedPorts(t *testing.T) {
+	t.Parallel()
+	p := bootstrap.DefaultPorts()
+	p.RateLimitMetrics = p.RateLimitDebug
+	s := &Stack{cfg: Config{Ports: p}}
+	require.ErrorContains(t, s.checkPorts(), "two services share a port")
+}
