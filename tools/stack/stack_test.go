@@ -30,7 +30,6 @@ func TestKillStale_stopsRecordedProcessesOnly(t *testing.T) {
 		return c
 	}
 	stale, other := start(), start()
-	t.Cleanup(func() { _ = other.Wait() })
 	dir := t.TempDir()
 	write := func(name string, pid int, exe string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".pid"), fmt.Appendf(nil, "%d %s\n", pid, exe), 0o600))
@@ -53,6 +52,8 @@ func TestKillStale_stopsRecordedProcessesOnly(t *testing.T) {
 		t.Fatal("stale process still running")
 	}
 	require.NoError(t, syscall.Kill(other.Process.Pid, 0), "the unrelated process must survive")
+	_ = other.Process.Kill()
+	_ = other.Wait()
 	entries, _ := os.ReadDir(dir)
 	require.Empty(t, entries, "pid files are consumed")
 }
