@@ -49,18 +49,11 @@ type scenario struct {
 func run(ctx context.Context) error {
 	n := flag.Int("n", 5000, "measured requests per scenario")
 	conc := flag.Int("c", 16, "concurrency")
-	outDir := flag.String("out", "out", "built binaries (scripts/install.sh + go build)")
+	outDir := flag.String("out", "", "prebuilt binaries; empty builds extproc, inference and ratelimit into a temp dir")
 	base := flag.Int("port-base", 18000, "first of the ports the bench stack uses")
 	flag.Parse()
 
 	root, err := stack.RepoRoot(".")
-	if err != nil {
-		return err
-	}
-	if !filepath.IsAbs(*outDir) {
-		*outDir = filepath.Join(root, *outDir)
-	}
-	bins, err := stack.LookupBinaries(root, *outDir)
 	if err != nil {
 		return err
 	}
@@ -69,6 +62,19 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(runDir)
+	if *outDir == "" {
+		*outDir = filepath.Join(runDir, "bin")
+		fmt.Fprintln(os.Stderr, "== building extproc, inference and ratelimit")
+		if err := stack.Build(ctx, root, *outDir); err != nil {
+			return err
+		}
+	} else if !filepath.IsAbs(*outDir) {
+		*outDir = filepath.Join(root, *outDir)
+	}
+	bins, err := stack.LookupBinaries(root, *outDir)
+	if err != nil {
+		return err
+	}
 	keys := filepath.Join(runDir, "keys.yaml")
 	key, err := stack.CreateKey(ctx, bins.Extproc, keys, "bench", "internal", "*", "--env", "test")
 	if err != nil {
