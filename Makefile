@@ -45,7 +45,7 @@ run: build ## Serve every model version on :8000 (INFERENCE_* settings apply).
 ##@ Test
 
 .PHONY: test
-test: vet test-go test-clients ## Everything CI runs: vet, Go tests with the race detector, real-client tests.
+test: vet lint test-go test-clients ## Everything CI runs: vet, staticcheck, Go tests with the race detector, real-client tests.
 
 .PHONY: test-go
 test-go: ## Go unit and integration tests with the race detector (fuzz seeds included).

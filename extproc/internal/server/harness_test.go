@@ -286,6 +286,7 @@ func checkMutation(t testing.TB, m *extprocv3.HeaderMutation) {
 	for _, h := range m.GetSetHeaders() {
 		require.Empty(t, h.GetHeader().GetValue(), "%s: value must be empty (Envoy reads raw_value)", h.GetHeader().GetKey())
 		require.NotEmpty(t, h.GetHeader().GetRawValue(), "%s: raw_value must carry the value", h.GetHeader().GetKey())
+		//lint:ignore SA1019 ext_proc reads only the legacy append flag (envoy-protocol.md §1.7); asserting it stays unset is the point.
 		require.Nil(t, h.GetAppend(), "%s: append unset means overwrite", h.GetHeader().GetKey())
 		require.Equal(t, corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD, h.GetAppendAction(), "%s: append_action must stay unset", h.GetHeader().GetKey())
 	}
