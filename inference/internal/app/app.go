@@ -111,7 +111,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		bound <- ln.Addr().String()
 	}
 
-
 	for {
 		select {
 		case <-hup:
