@@ -155,3 +155,27 @@ func TestCheckConfig(t *testing.T) {
 		func(string) string { return "" }, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "max-batch-rows")
 }
+
+// TestMetrics checks that an operator gets latency percentiles and traffic
+// per model version from /metrics.
+func TestMetrics(t *testing.T) {
+	addr, _, _ := start(t, "--catalog", "../../../models/catalog.yaml")
+	require.Equal(t, "2", latestVersion(t, addr))
+	resp, err := http.Post("http://"+addr+"/v2/predict", "text/plain", strings.NewReader("x"))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	resp, err = http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	text := string(b)
+	for _, want := range []string{
+		`http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="200",http_route="POST /v2/predict",model="iris",model_version="2"`,
+		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="415"`,
+		`modelgate_inference_predictions_total{model="iris",model_version="2"} 1`,
+		`modelgate_inference_batch_rows_bucket{model="iris",model_version="2"`,
+	} {
+		require.Contains(t, text, want)
+	}
+}
