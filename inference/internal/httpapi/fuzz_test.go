@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/modelgate/modelgate/api/header"
@@ -42,6 +43,28 @@ func FuzzDecoders(f *testing.F) {
 		}
 		if res.status == 200 && ct != header.MediaJSON {
 			t.Fatalf("success with content type %q", ct)
+		}
+	})
+}
+
+// FuzzBinaryInfer drives the binary tensor data extension: a JSON head of
+// the announced length followed by raw tensor bytes. Any input gets a 2xx
+// or a 4xx problem, never a 5xx or a panic.
+func FuzzBinaryInfer(f *testing.F) {
+	head := `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"parameters":{"binary_data_output":true}}`
+	tensor := string([]byte{0, 0, 0xa0, 0x40, 0, 0, 0x60, 0x40, 0x33, 0x33, 0xb3, 0x3f, 0xcd, 0xcc, 0x4c, 0x3e})
+	f.Add(head+tensor, len(head))
+	f.Add(head+tensor[:8], len(head))
+	f.Add(head, len(head)+5)
+	f.Add(`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","parameters":{"binary_data_size":1e300}}]}`, 10)
+	s := newTestServer(f, nil)
+	f.Fuzz(func(t *testing.T, body string, headLen int) {
+		res := do(t, s, http.MethodPost, "/v2/models/iris/infer", "", body, "Inference-Header-Content-Length", strconv.Itoa(headLen))
+		if res.status >= 500 {
+			t.Fatalf("status %d for %q (head %d): %s", res.status, body, headLen, res.body)
+		}
+		if res.status >= 400 && res.header.Get(header.ContentType) != header.MediaProblemJSON {
+			t.Fatalf("error without problem+json: %d", res.status)
 		}
 	})
 }
