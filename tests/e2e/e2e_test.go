@@ -108,6 +108,23 @@ func testValidation(t *testing.T, e *env) {
 			},
 		},
 		{
+			name:       "lists a wrong type and the missing features in one answer (400)",
+			call:       call{path: "/v2/predict", client: clientPro, body: `{"model":"iris","inputs":[{"sepal_length":"x"}]}`},
+			wantStatus: 400, wantType: problem.TypeValidation,
+			check: func(t *testing.T, p problem.Problem) {
+				byPtr := map[string]string{}
+				for _, v := range p.Errors {
+					require.NotContains(t, byPtr, v.Pointer, "reported twice: %+v", p)
+					byPtr[v.Pointer] = v.Detail
+				}
+				require.Len(t, byPtr, 4, "%+v", p)
+				require.Contains(t, byPtr, "/inputs/0/sepal_length", "%+v", p)
+				for _, f := range []string{"sepal_width", "petal_length", "petal_width"} {
+					require.Equal(t, "missing", byPtr["/inputs/0/"+f], "%+v", p)
+				}
+			},
+		},
+		{
 			name:       "rejects malformed JSON (400)",
 			call:       call{path: "/v2/predict", client: clientPro, body: `{"model":"iris",`},
 			wantStatus: 400, wantType: problem.TypeMalformedJSON,

@@ -20,6 +20,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/authz"
 	"github.com/modelgate/modelgate/extproc/internal/config"
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
+	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
@@ -31,6 +32,12 @@ type snapshot struct {
 	catalogPath string
 	cat         *catalog.Catalog
 	dep         *deprecation.Table
+	// features holds each version's input features (model → version →
+	// set), read from the manifests once per load; a version whose
+	// manifest could not be read has none and is not feature-checked.
+	features map[string]map[string]*policy.Features
+	// manifestErrs are the manifests that could not be read, for the log.
+	manifestErrs []error
 }
 
 // runtime holds the reloadable configuration (catalog, deprecations) and
@@ -60,6 +67,7 @@ func newRuntime(cfgPath string, cfg *config.Config, getenv func(string) string, 
 		return nil, err
 	}
 	rt.snap.Store(s)
+	rt.logManifests(context.Background(), s)
 	return rt, nil
 }
 
@@ -72,7 +80,52 @@ func build(cfg *config.Config) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep}, nil
+	features, manifestErrs := loadFeatures(cat)
+	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, manifestErrs: manifestErrs}, nil
+}
+
+// loadFeatures reads the manifest of every catalogued version. A manifest
+// that is missing or broken is not fatal: the gateway then leaves that
+// version's feature check to inference, which refuses to serve it anyway.
+func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features, []error) {
+	out := make(map[string]map[string]*policy.Features, len(cat.Models))
+	var errs []error
+	for _, name := range cat.ModelNames() {
+		versions := make(map[string]*policy.Features, len(cat.Models[name].Versions))
+		for _, v := range cat.Models[name].Versions {
+			m, err := catalog.LoadManifest(cat.VersionDir(name, v), name, v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("model %s version %s: %w", name, v, err))
+				continue
+			}
+			names := make([]string, len(m.Inputs))
+			for i, f := range m.Inputs {
+				names[i] = f.Name
+			}
+			versions[v] = policy.NewFeatures(names)
+		}
+		out[name] = versions
+	}
+	return out, errs
+}
+
+// logManifests reports the versions that will not be feature-checked.
+func (r *runtime) logManifests(ctx context.Context, s *snapshot) {
+	for _, err := range s.manifestErrs {
+		r.logger.LogAttrs(ctx, slog.LevelWarn, "model manifest unavailable; the gateway does not check this version's features",
+			slog.String("error", err.Error()))
+	}
+}
+
+// Features implements processor.FeatureRuntime: the input features of a
+// concrete version of c, nil when unknown or when c is no longer the
+// catalog in force (a reload happened in between).
+func (r *runtime) Features(c *catalog.Catalog, model, version string) *policy.Features {
+	s := r.snap.Load()
+	if s.cat != c {
+		return nil
+	}
+	return s.features[model][version]
 }
 
 // Catalog implements processor.Runtime.
@@ -102,6 +155,7 @@ func (r *runtime) Reload(ctx context.Context) error {
 		return err
 	}
 	r.snap.Store(s)
+	r.logManifests(ctx, s)
 	r.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "ok")))
 	r.logger.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded",
 		slog.String("path", r.cfgPath), slog.Int("models", len(s.cat.Models)))

@@ -103,7 +103,9 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 // Validate parses body as JSON and validates it against the named schema.
 // It returns the parsed document (objects as map[string]any, numbers as
 // json.Number) so callers parse each body once. Errors are *MalformedError
-// or *ViolationsError.
+// or *ViolationsError; with a *ViolationsError the parsed document is
+// returned too, so that callers can add checks of their own to the same
+// answer.
 func (v *Validator) Validate(schema string, body []byte) (any, error) {
 	s, ok := v.schemas[schema]
 	if !ok {
@@ -118,7 +120,7 @@ func (v *Validator) Validate(schema string, body []byte) (any, error) {
 		if !errors.As(err, &ve) {
 			return nil, fmt.Errorf("validate: %w", err)
 		}
-		return nil, &ViolationsError{Violations: v.violations(ve)}
+		return doc, &ViolationsError{Violations: v.violations(ve)}
 	}
 	return doc, nil
 }

@@ -164,8 +164,10 @@ func streamed(m extprocfilterv3.ProcessingMode_BodySendMode) bool {
 	return m == extprocfilterv3.ProcessingMode_STREAMED || m == extprocfilterv3.ProcessingMode_FULL_DUPLEX_STREAMED
 }
 
-// decide validates the body, resolves the target, checks the key's scope
-// and consults the cache. A binary Open Inference Protocol body is split
+// decide validates the body, resolves the target, checks the key's scope,
+// checks the rows against the version's input features and consults the
+// cache. Schema and feature violations are answered together (see
+// [predict.withFeatures]). A binary Open Inference Protocol body is split
 // first: the schema sees only its JSON header, and the binary tail must be
 // exactly what the inputs' binary_data_size announce.
 func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.ProcessingResponse, error) {
@@ -177,10 +179,16 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 		}
 	}
 	parsed, err := p.d.Validator.Validate(p.route.schema, head)
+	doc, _ := parsed.(map[string]any) // the schemas only admit objects
 	if err != nil {
+		var schema *policy.ViolationsError
+		if errors.As(err, &schema) {
+			// One answer lists every violation: the schema's and, when
+			// the body says which version it is for, the features'.
+			return nil, p.withFeatures(schema, doc)
+		}
 		return nil, err
 	}
-	doc, _ := parsed.(map[string]any) // the schemas only admit objects
 	if p.route.oip {
 		if err := policy.CheckBinaryData(doc, len(tail)); err != nil {
 			return nil, err
@@ -200,6 +208,9 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 	p.r.Target = t
 	if err := p.d.checkScope(p.r); err != nil {
 		return nil, err
+	}
+	if vs := p.featureViolations(c, t, doc); len(vs) > 0 {
+		return nil, &policy.ViolationsError{Violations: policy.MergeViolations(nil, vs)}
 	}
 	if p.d.Cache == nil {
 		return requestBodyResponse(routeTo(p.r)), nil
