@@ -103,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		{"OIP shape mismatch", "/v2/models/iris/infer", "application/json", `{"inputs":[{"name":"input","shape":[2,4],"datatype":"FP32","data":[1,2,3,4]}]}`, 400, problem.TypeValidation, []string{"/inputs/0/shape"}, true},
 		{"OIP unknown output", "/v2/models/iris/infer", "application/json", `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"logits"}]}`, 400, problem.TypeValidation, []string{"/outputs/0/name"}, true},
 		{"OIP string in data", "/v2/models/iris/infer", "application/json", `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,"2",3,4]}]}`, 400, problem.TypeValidation, []string{"/inputs/0/data"}, true},
+		{"OIP null member", "/v2/models/iris/infer", "application/json", `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":null}`, 400, problem.TypeValidation, []string{"/outputs"}, true},
 		{"OIP malformed JSON", "/v2/models/iris/infer", "application/json", `{`, 400, problem.TypeMalformedJSON, nil, true},
 		{"unknown route", "/v3/predict", "application/json", `{}`, 404, problem.TypeNotFound, nil, false},
 	}

@@ -38,6 +38,21 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, malformed(err), true)
 		return
 	}
+	// encoding/json turns an explicit null into a zero value; the protocol
+	// has no null members, so refuse them rather than guess.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err == nil {
+		var nulls []problem.Violation
+		for _, name := range []string{"id", "parameters", "inputs", "outputs"} {
+			if raw, ok := members[name]; ok && jsonKind(raw) == "null" {
+				nulls = append(nulls, problem.Violation{Pointer: "/" + name, Detail: "wrong type: got null"})
+			}
+		}
+		if len(nulls) > 0 {
+			writeProblem(w, r, validationProblem(nulls), true)
+			return
+		}
+	}
 	var req oip.InferRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeProblem(w, r, validationProblem([]problem.Violation{{Pointer: "", Detail: "the body does not match the inference request shape: " + err.Error()}}), true)
