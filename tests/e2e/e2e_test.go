@@ -8,9 +8,11 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -292,6 +294,36 @@ func testCache(t *testing.T, e *env) {
 		a := e.do(t, call{path: "/v2/predict", client: clientPro, body: body, headers: map[string]string{"cache-control": "no-cache"}})
 		require.Equal(t, 200, a.status, "%s", a)
 		require.NotEqual(t, "HIT", a.header.Get("x-cache"), "%s", a)
+	})
+	t.Run("binary Open Inference Protocol answers are cached with the new id", func(t *testing.T) {
+		// tritonclient.http's default: binary input tensor, binary outputs.
+		row := make([]byte, 32)
+		for i, v := range []float64{5.1 + seed, 3.5, 1.4, 0.2} {
+			binary.LittleEndian.PutUint64(row[i*8:], math.Float64bits(v))
+		}
+		infer := func(id string) (answer, map[string]any, []byte) {
+			head := `{"id":"` + id + `","inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","parameters":{"binary_data_size":32}}],"parameters":{"binary_data_output":true}}`
+			a := e.do(t, call{path: "/v2/models/iris/infer", client: clientPro, body: head + string(row),
+				headers: map[string]string{"content-type": "application/octet-stream", "inference-header-content-length": strconv.Itoa(len(head))}})
+			require.Equal(t, 200, a.status, "%s", a)
+			require.Equal(t, "application/octet-stream", a.header.Get("content-type"), "%s", a)
+			n, err := strconv.Atoi(a.header.Get("inference-header-content-length"))
+			require.NoError(t, err, "%s", a)
+			require.LessOrEqual(t, n, len(a.body))
+			var got map[string]any
+			require.NoError(t, json.Unmarshal(a.body[:n], &got), "the head is the announced %d bytes: %s", n, a.body)
+			return a, got, a.body[n:]
+		}
+		first, firstHead, firstTensors := infer("first")
+		require.Equal(t, "MISS", first.header.Get("x-cache"), "%s", first)
+		require.Equal(t, "first", firstHead["id"])
+		require.NotEmpty(t, firstTensors, "the outputs came back as binary data")
+		second, secondHead, secondTensors := infer("the-second-request")
+		require.Equal(t, "HIT", second.header.Get("x-cache"), "%s", second)
+		require.Equal(t, "the-second-request", secondHead["id"], "the current request's id")
+		require.Equal(t, firstTensors, secondTensors, "the tensor bytes are replayed unchanged")
+		require.Equal(t, firstHead["outputs"], secondHead["outputs"])
+		require.Equal(t, strconv.Itoa(len(second.body)), second.header.Get("content-length"), "%s", second)
 	})
 }
 

@@ -209,3 +209,62 @@ func TestFlight_waitIsBounded(t *testing.T) {
 	require.Nil(t, g.Wait(t.Context()))
 	require.Less(t, time.Since(start), time.Second)
 }
+
+func TestBinaryEntry(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	head := `{"model_name":"iris","id":"t1","outputs":[{"name":"label","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":10}}]}`
+	// Tensor bytes that look like the id, a quote and invalid UTF-8: they
+	// must come back untouched.
+	tail := "\x06\x00\x00\x00\"t1\"\xff\x00"
+	e, err := cache.NewBinaryEntry([]byte(head+tail), len(head), "id", "application/octet-stream", "2", now)
+	require.NoError(t, err)
+	require.True(t, e.Binary)
+	require.Equal(t, "application/octet-stream", e.ContentType)
+
+	for _, id := range []string{"a-much-longer-request-id", "x", `quo"te`} {
+		body := e.Body(id)
+		n := e.HeadLength(body)
+		require.Equal(t, tail, string(body[n:]), "the tensor bytes are unchanged")
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(body[:n], &got), "the head is exactly the first %d bytes", n)
+		require.Equal(t, id, got["id"])
+		require.Equal(t, "iris", got["model_name"])
+	}
+	body := e.Body("")
+	require.Equal(t, head+tail, string(body), "an empty id keeps the stored one")
+	require.Equal(t, len(head), e.HeadLength(body))
+	require.GreaterOrEqual(t, e.Size(), int64(len(head)+len(tail)), "the tensor bytes count against the bound")
+
+	t.Run("a head without an id is replayed as stored", func(t *testing.T) {
+		t.Parallel()
+		noID := `{"model_name":"iris","outputs":[]}`
+		e, err := cache.NewBinaryEntry([]byte(noID+tail), len(noID), "id", "application/octet-stream", "2", now)
+		require.NoError(t, err)
+		body := e.Body("new")
+		require.Equal(t, noID+tail, string(body))
+		require.Equal(t, len(noID), e.HeadLength(body))
+	})
+	t.Run("refuses what is not a binary answer", func(t *testing.T) {
+		t.Parallel()
+		for name, tc := range map[string]struct {
+			body string
+			n    int
+		}{
+			"length past the body": {head + tail, len(head + tail + "x")},
+			"negative length":      {head + tail, -1},
+			"length cutting head":  {head + tail, len(head) - 1},
+			"head not an object":   {`[1,2]` + tail, 5},
+			"empty head":           {tail, 0},
+		} {
+			_, err := cache.NewBinaryEntry([]byte(tc.body), tc.n, "id", "application/octet-stream", "2", now)
+			require.Error(t, err, name)
+		}
+	})
+	t.Run("a JSON entry has no head length", func(t *testing.T) {
+		t.Parallel()
+		j := cache.NewEntry([]byte(head), "id", "application/json", "2", now)
+		require.False(t, j.Binary)
+		require.Zero(t, j.HeadLength(j.Body("x")))
+	})
+}

@@ -3,6 +3,8 @@ package cache
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -10,11 +12,20 @@ import (
 // Entry is one stored response. The body is kept split around the value of
 // its request-id member so that a hit can show the current request id
 // without re-encoding the body.
+//
+// A binary Open Inference Protocol answer (the binary tensor data
+// extension: a JSON head of inference-header-content-length bytes, then raw
+// tensor bytes) is split the same way inside its head; the tensor bytes end
+// Suffix and are never touched.
 type Entry struct {
 	// Prefix and Suffix surround the request-id value; when the body has no
 	// such member, Prefix is the whole body and HasID is false.
 	Prefix, Suffix []byte
 	HasID          bool
+	// Binary marks a binary Open Inference Protocol answer; tailLen is the
+	// number of tensor bytes after its JSON head.
+	Binary  bool
+	tailLen int
 	// storedID is the stored request-id value, JSON-encoded.
 	storedID    []byte
 	ContentType string
@@ -33,6 +44,39 @@ func NewEntry(body []byte, idField, contentType, modelVersion string, storedAt t
 		e.Prefix = body
 	}
 	return e
+}
+
+// NewBinaryEntry stores a binary Open Inference Protocol answer whose JSON
+// head is the first headLength bytes of body, splitting the head around
+// the string value of its top-level idField member. It fails when
+// headLength does not fit body or the head is not a JSON object.
+func NewBinaryEntry(body []byte, headLength int, idField, contentType, modelVersion string, storedAt time.Time) (*Entry, error) {
+	if headLength < 0 || headLength > len(body) {
+		return nil, fmt.Errorf("cache: a %d-byte JSON head does not fit a %d-byte body", headLength, len(body))
+	}
+	head := body[:headLength]
+	if !json.Valid(head) || bytes.TrimSpace(head)[0] != '{' {
+		return nil, errors.New("cache: the JSON head of a binary answer is not a JSON object")
+	}
+	e := NewEntry(head, idField, contentType, modelVersion, storedAt)
+	e.Binary, e.tailLen = true, len(body)-headLength
+	tail := body[headLength:]
+	if e.HasID {
+		e.Suffix = append(e.Suffix[:len(e.Suffix):len(e.Suffix)], tail...)
+	} else {
+		e.Prefix = append(e.Prefix[:len(e.Prefix):len(e.Prefix)], tail...)
+	}
+	return e, nil
+}
+
+// HeadLength is the inference-header-content-length of a body that Body
+// rendered from a binary entry: its length less the unchanged tensor bytes.
+// It is 0 for a JSON entry.
+func (e *Entry) HeadLength(body []byte) int {
+	if !e.Binary {
+		return 0
+	}
+	return len(body) - e.tailLen
 }
 
 // Body renders the stored body with requestID in place of the stored

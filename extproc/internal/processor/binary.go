@@ -1,12 +1,9 @@
 package processor
 
-import "crypto/sha256"
-
-// Parameters of the Open Inference Protocol binary tensor data extension
-// that decide whether inference answers with binary outputs.
-const (
-	paramBinaryData   = "binary_data"
-	paramBinaryOutput = "binary_data_output"
+import (
+	"crypto/sha256"
+	"strconv"
+	"strings"
 )
 
 // appendBinaryTail adds the binary tensor data of a request to its
@@ -24,22 +21,12 @@ func appendBinaryTail(canonical, tail []byte) []byte {
 	return append(canonical, sum[:]...)
 }
 
-// asksBinaryOutput reports whether an infer request may be answered with
-// binary outputs (application/octet-stream with
-// inference-header-content-length): the request's binary_data_output or any
-// requested output's binary_data is true. Such answers are not cached, so
-// these requests bypass the cache instead of waiting on each other for an
-// answer that will not be stored.
-func asksBinaryOutput(doc map[string]any) bool {
-	if params, _ := doc["parameters"].(map[string]any); params[paramBinaryOutput] == true {
-		return true
+// binaryHeadLength reads the inference-header-content-length of a binary
+// answer: a non-negative decimal integer, else -1.
+func binaryHeadLength(v string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return -1
 	}
-	outputs, _ := doc["outputs"].([]any)
-	for _, o := range outputs {
-		out, _ := o.(map[string]any)
-		if params, _ := out["parameters"].(map[string]any); params[paramBinaryData] == true {
-			return true
-		}
-	}
-	return false
+	return n
 }

@@ -104,8 +104,11 @@ type predict struct {
 	hitID string
 	// storing is true once the response body was switched to BUFFERED to
 	// fill the cache.
-	storing        bool
-	respType       string
+	storing  bool
+	respType string
+	// respHeadLength is the JSON head length of a binary Open Inference
+	// Protocol answer being stored, -1 for a JSON answer.
+	respHeadLength int
 	respVersion    string
 	respHeaderSeen bool
 }
@@ -219,17 +222,16 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 }
 
 // consultCache keys the request on its canonical prediction fields and
-// binary tensor data. A request that asks for binary outputs bypasses the
-// cache: only JSON answers are stored.
+// binary tensor data. Requests asking for binary outputs take part like any
+// other: what decides binary outputs (parameters.binary_data_output and the
+// outputs' binary_data) is in the canonical form, so they never share an
+// entry with requests asking for JSON outputs.
 func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []byte) (*extprocv3.ProcessingResponse, error) {
 	canonical, err := canonicalFields(doc, p.route.cacheFields)
 	if err != nil { // cannot happen for decoded JSON; fail open
 		return requestBodyResponse(routeTo(p.r)), nil
 	}
 	canonical = appendBinaryTail(canonical, tail)
-	if p.route.oip && asksBinaryOutput(doc) {
-		p.noLookup, p.noStore = true, true
-	}
 	scope := p.r.Client
 	if p.d.ShareCache {
 		scope = ""
@@ -270,7 +272,9 @@ const (
 	cacheBypass = "BYPASS"
 )
 
-// hit answers from the cache with the current request id.
+// hit answers from the cache with the current request id. A binary Open
+// Inference Protocol answer gets the inference-header-content-length of its
+// rewritten JSON head; Envoy sets the content-length of the local reply.
 func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
 	p.r.Cache = cacheHit
 	body := e.Body(p.hitID)
@@ -278,6 +282,9 @@ func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
 	var m Mutation
 	m.Set(header.Cache, cacheHit)
 	m.Set(header.Age, e.Age(p.d.Now()))
+	if e.Binary {
+		m.Set(policy.InferenceHeaderContentLength, strconv.Itoa(e.HeadLength(body)))
+	}
 	return Immediate(p.r, 200, e.ContentType, body, "modelgate_cache_hit", &m)
 }
 
@@ -304,9 +311,10 @@ func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (
 	if m.Proto() != nil {
 		resp = responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.Proto()})
 	}
-	if p.storable(hs, h.GetEndOfStream(), served) {
+	if headLength, ok := p.storable(hs, h.GetEndOfStream(), served); ok {
 		p.storing = true
 		p.respType = hs.Get(header.ContentType)
+		p.respHeadLength = headLength
 		p.respVersion = served
 		// Body modes have no "unset": NONE is 0, so both are spelled out,
 		// the request one as configured.
@@ -321,39 +329,48 @@ func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (
 }
 
 // storable reports whether the response may fill the cache: a 200
-// application/json answer (never an event stream, nor an Open Inference
-// Protocol binary answer, which is application/octet-stream with
-// inference-header-content-length) from the version the request was routed
-// to, within the entry size limit, that the client and the upstream allow
-// to be stored.
-func (p *predict) storable(hs HeaderList, eos bool, served string) bool {
+// application/json answer (never an event stream) or, on the Open Inference
+// Protocol route, a binary answer (application/octet-stream with
+// inference-header-content-length, whose value it returns; -1 for JSON)
+// from the version the request was routed to, within the entry size limit,
+// that the client and the upstream allow to be stored.
+func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength int, ok bool) {
 	if !p.cached || p.noStore || eos || p.r.Status != 200 || served != p.r.Target.Version {
-		return false
+		return 0, false
 	}
 	mt, _, err := mime.ParseMediaType(hs.Get(header.ContentType))
-	if err != nil || mt != header.MediaJSON {
-		return false
+	if err != nil {
+		return 0, false
+	}
+	headLength = -1
+	switch {
+	case mt == header.MediaJSON:
+	case mt == policy.MediaOctetStream && p.route.oip:
+		if headLength = binaryHeadLength(hs.Get(policy.InferenceHeaderContentLength)); headLength < 0 {
+			return 0, false
+		}
+	default:
+		return 0, false
 	}
 	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil && n > p.d.MaxCacheEntryBytes {
-		return false
+		return 0, false
 	}
 	if _, noStore := cacheDirectives(hs.Get(header.CacheControl)); noStore ||
 		strings.Contains(strings.ToLower(hs.Get(header.CacheControl)), "private") {
-		return false
+		return 0, false
 	}
-	return true
+	return headLength, true
 }
 
 // ResponseBody implements [Processor.ResponseBody]. After the override the
 // whole body arrives in one message (end_of_stream is false only when
-// trailers follow); it is stored unchanged, so content-length stays right.
+// trailers follow); it is passed on unchanged, so content-length stays
+// right, and stored when it is what its headers announced.
 func (p *predict) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	p.r.addResponseBody(len(b.GetBody()))
 	if p.storing {
 		p.storing = false
-		body := b.GetBody()
-		if int64(len(body)) <= p.d.MaxCacheEntryBytes && json.Valid(body) {
-			e := cache.NewEntry(body, p.route.idField, p.respType, p.respVersion, p.d.Now())
+		if e := p.entry(b.GetBody()); e != nil {
 			if p.flight != nil {
 				p.flight.Finish(e)
 				p.flight = nil
@@ -364,6 +381,26 @@ func (p *predict) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extpr
 		p.release()
 	}
 	return responseBodyResponse(nil), nil
+}
+
+// entry makes the cache entry of a response body within the entry size
+// limit: valid JSON, or a binary answer whose head is a JSON object of the
+// announced length. It is nil when the body is not worth storing.
+func (p *predict) entry(body []byte) *cache.Entry {
+	if int64(len(body)) > p.d.MaxCacheEntryBytes {
+		return nil
+	}
+	if p.respHeadLength >= 0 {
+		e, err := cache.NewBinaryEntry(body, p.respHeadLength, p.route.idField, p.respType, p.respVersion, p.d.Now())
+		if err != nil {
+			return nil
+		}
+		return e
+	}
+	if !json.Valid(body) {
+		return nil
+	}
+	return cache.NewEntry(body, p.route.idField, p.respType, p.respVersion, p.d.Now())
 }
 
 // Close implements [Processor.Close].

@@ -102,21 +102,22 @@ func TestOIPBinary_routesWithoutContentType(t *testing.T) {
 			require.True(t, common.GetClearRouteCache(), "in the same CommonResponse as the routing headers")
 			require.Nil(t, common.GetBodyMutation(), "the binary body goes upstream unchanged")
 
-			// Inference answers in binary, as asked: never stored, so the
-			// request bypassed the cache and the body is not buffered.
+			// Inference answers in binary, as asked: a cache miss whose
+			// body is buffered to be stored (oip_binary_cache_test.go).
 			respHead := `{"model_name":"iris","model_version":"1","id":"t1","outputs":[{"name":"label","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":21}}]}`
 			respBody := respHead + "\x06\x00\x00\x00setosa\x09\x00\x00\x00virginica"
 			resp = st.send(responseHeaders(false, header.Status, "200", header.ContentType, "application/octet-stream",
 				inferLength, strconv.Itoa(len(respHead)), header.ContentLength, strconv.Itoa(len(respBody)), header.ModelVersion, "1"))
-			require.Nil(t, resp.GetModeOverride(), "a binary answer is not buffered for the cache")
-			require.Equal(t, map[string]string{header.Cache: "BYPASS"}, set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation()))
+			require.NotNil(t, resp.GetModeOverride(), "a binary answer is buffered for the cache")
+			require.Equal(t, map[string]string{header.Cache: "MISS"}, set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation()))
+			st.send(responseBody(respBody, true))
 			st.finish()
 
 			rec := e.waitRecord(t)
 			require.Equal(t, "oip_infer", rec.Route)
 			require.Equal(t, 200, rec.Status)
 			require.Equal(t, "1", rec.Version)
-			require.Equal(t, "BYPASS", rec.Cache)
+			require.Equal(t, "MISS", rec.Cache)
 			require.Equal(t, 2, rec.Rows, "rows from shape[0]")
 			require.Equal(t, int64(len(body)), rec.RequestBytes)
 		})
@@ -296,44 +297,6 @@ func TestOIPBinary_cacheKeyIncludesTheTensorBytes(t *testing.T) {
 	require.Equal(t, "2", h[header.ModelVersion])
 	require.NotContains(t, h, inferLength, "a JSON answer has no binary header")
 	require.JSONEq(t, answer, string(ir.GetBody()), "the request id t1 is echoed unchanged")
-}
-
-func TestOIPBinary_binaryAnswersAreNeverStored(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	respHead := `{"model_name":"iris","model_version":"2","id":"t1","outputs":[{"name":"label","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":21}}]}`
-	respBody := respHead + "\x06\x00\x00\x00setosa\x09\x00\x00\x00virginica"
-	binaryAnswer := responseHeaders(false, header.Status, "200", header.ContentType, "application/octet-stream",
-		inferLength, strconv.Itoa(len(respHead)), header.ContentLength, strconv.Itoa(len(respBody)), header.ModelVersion, "2")
-
-	t.Run("requests asking for binary outputs bypass the cache", func(t *testing.T) {
-		for _, params := range []string{`{"binary_data_output":true}`, ""} {
-			head := binaryHead(2, params)
-			if params == "" {
-				head = head[:len(head)-1] + `,"outputs":[{"name":"label","parameters":{"binary_data":true}}]}`
-			}
-			for range 2 {
-				st := e.open(t)
-				st.send(tritonPost("/v2/models/iris/infer", "req-bo", len(head)))
-				resp := st.send(requestBody(head+irisRows, true))
-				require.NotNil(t, resp.GetRequestBody(), "never answered from the cache: %v", resp)
-				resp = st.send(binaryAnswer)
-				require.Nil(t, resp.GetModeOverride())
-				require.Equal(t, "BYPASS", set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation())[header.Cache])
-				st.finish()
-			}
-		}
-	})
-	t.Run("a binary answer the request did not announce is not stored", func(t *testing.T) {
-		for range 2 {
-			st, resp := e.binaryRequest(t, "req-x", irisRows)
-			require.NotNil(t, resp.GetRequestBody(), "nothing was stored, so no hit: %v", resp)
-			resp = st.send(binaryAnswer)
-			require.Nil(t, resp.GetModeOverride(), "octet-stream is not buffered for the cache")
-			require.Equal(t, "MISS", set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation())[header.Cache])
-			st.finish()
-		}
-	})
 }
 
 // The header value arrives in raw_value; an older sender's value works too.
