@@ -11,6 +11,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
@@ -23,14 +24,33 @@ import (
 //go:embed envoy.yaml.tmpl
 var tmplText string
 
-// Endpoint is a host and port. Host may be an IP literal or a DNS name.
+// Endpoint is a host and port, or a unix socket. Host may be an IP literal
+// or a DNS name.
 type Endpoint struct {
 	Host string
 	Port int
+	// Path, when set, is a unix domain socket and Host and Port are unused.
+	Path string
 }
 
-// String returns host:port.
-func (e Endpoint) String() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
+// Unix returns the endpoint of a unix domain socket.
+func Unix(path string) Endpoint { return Endpoint{Path: path} }
+
+// String returns host:port, or unix:path for a socket.
+func (e Endpoint) String() string {
+	if e.Path != "" {
+		return "unix:" + e.Path
+	}
+	return fmt.Sprintf("%s:%d", e.Host, e.Port)
+}
+
+// Address is the endpoint as an Envoy core.v3.Address in YAML flow style.
+func (e Endpoint) Address() string {
+	if e.Path != "" {
+		return fmt.Sprintf("{pipe: {path: %q}}", e.Path)
+	}
+	return fmt.Sprintf("{socket_address: {address: %s, port_value: %d}}", e.Host, e.Port)
+}
 
 // Target is one model version and the cluster that serves it.
 type Target struct {
@@ -99,9 +119,10 @@ type Addresses struct {
 	Listen Endpoint
 	// Admin is Envoy's admin interface.
 	Admin Endpoint
-	// Extproc is the plugin's gRPC address (ext_authz and ext_proc).
+	// Extproc is the plugin's gRPC address (ext_authz and ext_proc). The
+	// local stack uses a unix socket (see [Addresses.WithSockets]).
 	Extproc Endpoint
-	// RateLimit is the ratelimit service's gRPC address.
+	// RateLimit is the ratelimit service's gRPC address (unix socket locally).
 	RateLimit Endpoint
 	// Inference maps Target.Serve() to where that version is served.
 	Inference map[string]Endpoint
@@ -126,16 +147,33 @@ type Options struct {
 // Local returns the addresses of the local stack for the given ports.
 func Local(c *catalog.Catalog, p Ports, accessLog string) Addresses {
 	a := Addresses{
-		Listen:    Endpoint{"127.0.0.1", p.Envoy},
-		Admin:     Endpoint{"127.0.0.1", p.EnvoyAdmin},
-		Extproc:   Endpoint{"127.0.0.1", p.ExtprocGRPC},
-		RateLimit: Endpoint{"127.0.0.1", p.RateLimitGRPC},
+		Listen:    Endpoint{Host: "127.0.0.1", Port: p.Envoy},
+		Admin:     Endpoint{Host: "127.0.0.1", Port: p.EnvoyAdmin},
+		Extproc:   Endpoint{Host: "127.0.0.1", Port: p.ExtprocGRPC},
+		RateLimit: Endpoint{Host: "127.0.0.1", Port: p.RateLimitGRPC},
 		Inference: map[string]Endpoint{},
 		AccessLog: accessLog,
 	}
 	for _, t := range Targets(c) {
-		a.Inference[t.Serve()] = Endpoint{"127.0.0.1", p.Inference(t)}
+		a.Inference[t.Serve()] = Endpoint{Host: "127.0.0.1", Port: p.Inference(t)}
 	}
+	return a
+}
+
+// Socket file names of the gRPC services, in the directory given to
+// [Addresses.WithSockets].
+const (
+	ExtprocSocket   = "extproc.sock"
+	RateLimitSocket = "ratelimit.sock"
+)
+
+// WithSockets returns a with Envoy reaching extproc and ratelimit over unix
+// domain sockets in dir instead of loopback TCP. Each of Envoy's ~7 gRPC
+// round trips per cache miss then skips the TCP/IP stack (envoy/README.md,
+// Latency). Only for processes on one host; compose keeps TCP.
+func (a Addresses) WithSockets(dir string) Addresses {
+	a.Extproc = Unix(filepath.Join(dir, ExtprocSocket))
+	a.RateLimit = Unix(filepath.Join(dir, RateLimitSocket))
 	return a
 }
 
@@ -152,16 +190,16 @@ const (
 // name, every inference container on the same port.
 func Compose(c *catalog.Catalog) Addresses {
 	a := Addresses{
-		Listen:    Endpoint{"0.0.0.0", ComposeEnvoyPort},
-		Admin:     Endpoint{"0.0.0.0", ComposeEnvoyAdminPort},
-		Extproc:   Endpoint{"extproc", ComposeExtprocGRPC},
-		RateLimit: Endpoint{"ratelimit", ComposeRateLimitGRPC},
+		Listen:    Endpoint{Host: "0.0.0.0", Port: ComposeEnvoyPort},
+		Admin:     Endpoint{Host: "0.0.0.0", Port: ComposeEnvoyAdminPort},
+		Extproc:   Endpoint{Host: "extproc", Port: ComposeExtprocGRPC},
+		RateLimit: Endpoint{Host: "ratelimit", Port: ComposeRateLimitGRPC},
 		Inference: map[string]Endpoint{},
 		DNS:       true,
 		AccessLog: "/dev/stdout",
 	}
 	for _, t := range Targets(c) {
-		a.Inference[t.Serve()] = Endpoint{t.Service, ComposeInferencePort}
+		a.Inference[t.Serve()] = Endpoint{Host: t.Service, Port: ComposeInferencePort}
 	}
 	return a
 }
@@ -245,6 +283,9 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 	}
 	if a.DNS {
 		d.ClusterType = "STRICT_DNS"
+		if a.Extproc.Path != "" || a.RateLimit.Path != "" {
+			return nil, fmt.Errorf("render: unix sockets need STATIC clusters, not DNS")
+		}
 	}
 	for _, t := range Targets(c) {
 		ep, ok := a.Inference[t.Serve()]
@@ -277,7 +318,7 @@ type File struct {
 // compose network (mounted by compose.yaml).
 func CheckedIn(c *catalog.Catalog) []File {
 	return []File{
-		{Path: "envoy/envoy.yaml", Addresses: Local(c, DefaultPorts(), "/dev/stdout")},
+		{Path: "envoy/envoy.yaml", Addresses: Local(c, DefaultPorts(), "/dev/stdout").WithSockets(".run")},
 		{Path: "envoy/envoy.compose.yaml", Addresses: Compose(c)},
 	}
 }

@@ -33,8 +33,10 @@ func variants(t *testing.T, c *catalog.Catalog) map[string][]byte {
 		require.NoError(t, err, name)
 		out[name] = b
 	}
-	local := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout")
+	tcp := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout")
+	local := tcp.WithSockets(".run")
 	render("local", local, bootstrap.Options{})
+	render("local-tcp", tcp, bootstrap.Options{})
 	render("compose", bootstrap.Compose(c), bootstrap.Options{})
 	render("local-single-ratelimit-stage", local, bootstrap.Options{SingleRateLimitStage: true})
 	render("local-no-filters", local, bootstrap.Options{NoFilters: true})
@@ -157,4 +159,18 @@ func TestEnvoyValidate(t *testing.T) {
 			require.Contains(t, string(out), "OK")
 		})
 	}
+}
+
+func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
+	t.Parallel()
+	c := loadCatalog(t)
+	local := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout")
+	b, err := bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/extproc.sock"}}}`)
+	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/ratelimit.sock"}}}`)
+	require.NotContains(t, string(b), "port_value: 9000", "extproc is not on TCP too")
+
+	_, err = bootstrap.Render(c, bootstrap.Compose(c).WithSockets("/run/mg"), bootstrap.Options{})
+	require.ErrorContains(t, err, "STATIC", "STRICT_DNS clusters cannot use pipes")
 }

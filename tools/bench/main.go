@@ -51,6 +51,7 @@ func run(ctx context.Context) error {
 	conc := flag.Int("c", 16, "concurrency")
 	outDir := flag.String("out", "", "prebuilt binaries; empty builds extproc, inference and ratelimit into a temp dir")
 	base := flag.Int("port-base", 18000, "first of the ports the bench stack uses")
+	grpcTCP := flag.Bool("grpc-tcp", false, "Envoy reaches extproc and ratelimit over loopback TCP instead of unix sockets")
 	flag.Parse()
 
 	root, err := stack.RepoRoot(".")
@@ -97,6 +98,7 @@ func run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "== %s: starting stack\n", sc.name)
 		s, err := stack.Start(ctx, stack.Config{
 			Root: root, RunDir: runDir, Ports: ports, Bin: bins, KeysFile: keys, Options: sc.opts,
+			GRPCOverTCP: *grpcTCP,
 		})
 		if err != nil {
 			return err
@@ -139,7 +141,11 @@ func run(ctx context.Context) error {
 	}
 
 	floor := results["floor"]
-	fmt.Printf("\nmodelgate bench: POST /v2/predict (iris v2, 1 row), %d requests per scenario, concurrency %d, loopback, %s\n\n", *n, *conc, time.Now().Format(time.DateOnly))
+	transport := "unix sockets"
+	if *grpcTCP {
+		transport = "loopback TCP"
+	}
+	fmt.Printf("\nmodelgate bench: POST /v2/predict (iris v2, 1 row), %d requests per scenario, concurrency %d, gRPC to extproc and ratelimit over %s, %s\n\n", *n, *conc, transport, time.Now().Format(time.DateOnly))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tp50 ms\tp95 ms\tp99 ms\treq/s\tadded p50 ms\tadded p95 ms\t")
 	for _, sc := range scenarios {

@@ -59,7 +59,7 @@ func run(args []string) error {
 	var a bootstrap.Addresses
 	switch *profile {
 	case "local":
-		a = bootstrap.Local(cat, bootstrap.DefaultPorts(), "/dev/stdout")
+		a = bootstrap.Local(cat, bootstrap.DefaultPorts(), "/dev/stdout").WithSockets(".run")
 	case "compose":
 		a = bootstrap.Compose(cat)
 	default:

@@ -26,6 +26,8 @@ type Proc struct {
 	dir     string
 	pidFile string
 	health  func(context.Context) error
+	// prestart, if set, runs before every start (e.g. removes a stale socket).
+	prestart func()
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -45,6 +47,9 @@ func (p *Proc) start() error {
 	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("%s: open log: %w", p.Name, err)
+	}
+	if p.prestart != nil {
+		p.prestart()
 	}
 	fmt.Fprintf(logf, "---- %s start %s %s\n", time.Now().Format(time.RFC3339), p.bin, strings.Join(p.args, " "))
 	cmd := exec.Command(p.bin, p.args...)

@@ -31,8 +31,8 @@ type Config struct {
 	// Root is the repository root; relative paths below are under it.
 	Root string
 	// RunDir holds logs, pid files, the rendered Envoy config, the Redis
-	// socket and the keys file. Keep it short: the Redis unix socket path
-	// must fit in 107 bytes.
+	// socket, the extproc and ratelimit gRPC sockets and the keys file. Keep
+	// it short: unix socket paths must fit in 107 bytes.
 	RunDir string
 	Ports  bootstrap.Ports
 	Bin    Binaries
@@ -49,6 +49,10 @@ type Config struct {
 	KeysFile string
 	// Envoy options (bench variants).
 	Options bootstrap.Options
+	// GRPCOverTCP puts extproc's and ratelimit's gRPC on loopback TCP ports
+	// instead of unix sockets in RunDir (the default, and faster). It exists
+	// so the bench can compare the two.
+	GRPCOverTCP bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -62,6 +66,8 @@ type Stack struct {
 	procs   map[string]*Proc
 	order   []string
 	targets []bootstrap.Target
+	// sockets are the gRPC unix sockets (none with GRPCOverTCP).
+	sockets []string
 	// EnvoyConfig is the rendered bootstrap path.
 	EnvoyConfig string
 	// AccessLog is Envoy's JSON access log.
@@ -219,6 +225,9 @@ func (s *Stack) checkPorts() error {
 func (s *Stack) renderEnvoy() error {
 	s.AccessLog = filepath.Join(s.cfg.RunDir, "logs", "access.log")
 	a := bootstrap.Local(s.cat, s.cfg.Ports, s.AccessLog)
+	if !s.cfg.GRPCOverTCP {
+		a = a.WithSockets(s.cfg.RunDir)
+	}
 	b, err := bootstrap.Render(s.cat, a, s.cfg.Options)
 	if err != nil {
 		return err
@@ -253,9 +262,25 @@ func (s *Stack) define() {
 			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"},
 		health: func(ctx context.Context) error { return redisPing(ctx, s.RedisSocket()) },
 	})
+	// gRPC listeners: unix sockets in RunDir unless GRPCOverTCP. The ports
+	// stay reserved either way (checkPorts), so switching needs no new ports.
+	extprocGRPC, rlGRPC := lo(p.ExtprocGRPC), []string(nil)
+	var rlPrestart func()
+	s.sockets = nil
+	if !c.GRPCOverTCP {
+		es, rs := filepath.Join(c.RunDir, bootstrap.ExtprocSocket), filepath.Join(c.RunDir, bootstrap.RateLimitSocket)
+		extprocGRPC, rlGRPC, s.sockets = "unix:"+es, []string{"GRPC_UDS=" + rs}, []string{es, rs}
+		// ratelimit will not listen where a socket file exists, and one is
+		// left behind when it is killed. (extproc replaces a stale one.)
+		rlPrestart = func() {
+			if fi, err := os.Lstat(rs); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				_ = os.Remove(rs)
+			}
+		}
+	}
 	add(&Proc{
-		Name: RateLimit, bin: c.Bin.RateLimit,
-		env: []string{
+		Name: RateLimit, bin: c.Bin.RateLimit, prestart: rlPrestart,
+		env: append([]string{
 			"HOST=127.0.0.1", "PORT=" + strconv.Itoa(p.RateLimitHTTP),
 			"GRPC_HOST=127.0.0.1", "GRPC_PORT=" + strconv.Itoa(p.RateLimitGRPC),
 			"DEBUG_HOST=127.0.0.1", "DEBUG_PORT=" + strconv.Itoa(p.RateLimitDebug),
@@ -265,11 +290,11 @@ func (s *Stack) define() {
 			"RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false", "RUNTIME_IGNOREDOTFILES=true",
 			"HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED=true",
 			"LOG_LEVEL=info", "LOG_FORMAT=json",
-		},
+		}, rlGRPC...),
 		health: httpOK("http://" + lo(p.RateLimitHTTP) + "/healthcheck"),
 	})
 	env := []string{
-		"EXTPROC_GRPC_ADDR=" + lo(p.ExtprocGRPC), "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
+		"EXTPROC_GRPC_ADDR=" + extprocGRPC, "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
 		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
 	}
 	var args []string
@@ -361,6 +386,9 @@ func (s *Stack) Stop() {
 		_ = s.procs[s.order[i]].stop(syscall.SIGTERM, 5*time.Second)
 	}
 	_ = os.Remove(s.RedisSocket())
+	for _, p := range s.sockets {
+		_ = os.Remove(p)
+	}
 }
 
 // Exited returns a channel that yields the name of the first process that

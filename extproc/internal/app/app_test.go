@@ -246,3 +246,49 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestRun_serveUnixSocket serves gRPC on a unix socket (how the local stack
+// runs it): a socket file left by a killed process is replaced, a live one
+// is not taken over, and the file is gone after shutdown.
+func TestRun_serveUnixSocket(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, _, err := f.run(t, t.Context(), "keys", "create", "--file", f.keys, "--client", "acme", "--tier", "pro", "--models", "iris")
+	require.NoError(t, err)
+	sock := filepath.Join(f.dir, "x.sock")
+	// What a SIGKILLed server leaves behind: a socket file nobody answers on.
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	require.NoError(t, err)
+	stale.SetUnlinkOnClose(false)
+	require.NoError(t, stale.Close())
+	f.env["EXTPROC_GRPC_ADDR"] = "unix:" + sock
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, []string{"serve"}, f.getenv, io.Discard, io.Discard) }()
+
+	conn, err := grpc.NewClient("unix:"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Eventually(t, func() bool {
+		hc, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
+		return err == nil && hc.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}, 5*time.Second, 20*time.Millisecond, "serving on the socket")
+
+	// A second server on the same socket must not steal it.
+	f2 := *f
+	f2.env = map[string]string{"EXTPROC_CONFIG": f.cfgPath, "EXTPROC_GRPC_ADDR": "unix:" + sock, "EXTPROC_ADMIN_ADDR": freeAddr(t)}
+	err = app.Run(t.Context(), []string{"serve"}, f2.getenv, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "in use")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "a clean shutdown")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	_, err = os.Stat(sock)
+	require.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed on shutdown")
+}

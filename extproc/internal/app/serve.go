@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -109,7 +110,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	admin := &http.Server{Handler: adminMux(reg, &ready), ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
-	glis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+	glis, err := listenGRPC(ctx, cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("grpc_addr: %w", err)
 	}
@@ -144,6 +145,28 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		return nil
 	})
 	return g.Wait()
+}
+
+// listenGRPC listens on host:port, or on a unix socket for unix:/path. A
+// socket file left behind by a process that was killed is replaced; one that
+// something still answers on is not (the listen fails).
+func listenGRPC(ctx context.Context, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	network, address := config.ListenAddr(addr)
+	if network == "unix" {
+		if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			d := net.Dialer{Timeout: time.Second}
+			if c, err := d.DialContext(ctx, "unix", address); err == nil {
+				_ = c.Close()
+				return nil, fmt.Errorf("%s: in use by another process", address)
+			}
+			if err := os.Remove(address); err != nil {
+				return nil, fmt.Errorf("remove stale socket: %w", err)
+			}
+		}
+	}
+	// A unix listener removes its socket file when closed.
+	return lc.Listen(ctx, network, address)
 }
 
 // shutdown follows the same steps in every service: report NOT_SERVING,

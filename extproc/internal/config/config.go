@@ -28,7 +28,8 @@ const EnvConfig = "EXTPROC_CONFIG"
 
 // Config is the whole extproc configuration.
 type Config struct {
-	// GRPCAddr serves ext_authz, ext_proc and gRPC health.
+	// GRPCAddr serves ext_authz, ext_proc and gRPC health: host:port, or
+	// unix:/path for a unix domain socket (see [ListenAddr]).
 	GRPCAddr string `yaml:"grpc_addr"`
 	// AdminAddr serves /metrics, /healthz and /readyz.
 	AdminAddr string `yaml:"admin_addr"`
@@ -151,7 +152,7 @@ func Settings() []Setting {
 	d := Default()
 	return []Setting{
 		{EnvConfig, "(flag --config)", DefaultPath, "configuration file"},
-		{"EXTPROC_GRPC_ADDR", "grpc_addr", d.GRPCAddr, "gRPC address: ext_authz, ext_proc, health"},
+		{"EXTPROC_GRPC_ADDR", "grpc_addr", d.GRPCAddr, "gRPC address: ext_authz, ext_proc, health; host:port or unix:/path"},
 		{"EXTPROC_ADMIN_ADDR", "admin_addr", d.AdminAddr, "admin HTTP address: /metrics, /healthz, /readyz"},
 		{"EXTPROC_CATALOG", "catalog", d.Catalog, "model catalog file"},
 		{"EXTPROC_OPENAPI", "openapi", d.OpenAPI, "OpenAPI document with the request schemas"},
@@ -238,6 +239,22 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// UnixPrefix marks a unix domain socket path in grpc_addr.
+const UnixPrefix = "unix:"
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path is
+// 108 bytes including the terminating NUL).
+const maxSocketPath = 107
+
+// ListenAddr returns the network and address to listen on for grpc_addr:
+// ("unix", path) for unix:/path, ("tcp", addr) otherwise.
+func ListenAddr(addr string) (network, address string) {
+	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
+		return "unix", path
+	}
+	return "tcp", addr
+}
+
 // MaxBodyLimit is the largest body limit accepted; Envoy buffers the whole
 // body in memory for ext_proc.
 const MaxBodyLimit = 64 << 20
@@ -248,10 +265,18 @@ const MaxBodyLimit = 64 << 20
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	for _, a := range []struct{ key, v string }{{"grpc_addr", c.GRPCAddr}, {"admin_addr", c.AdminAddr}} {
-		if _, _, err := net.SplitHostPort(a.v); err != nil {
-			add("%s: %q is not host:port", a.key, a.v)
+	if path, ok := strings.CutPrefix(c.GRPCAddr, UnixPrefix); ok {
+		switch {
+		case path == "":
+			add("grpc_addr: %q names no socket path", c.GRPCAddr)
+		case len(path) > maxSocketPath:
+			add("grpc_addr: socket path is %d bytes, longer than the %d a unix socket allows", len(path), maxSocketPath)
 		}
+	} else if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		add("grpc_addr: %q is neither host:port nor unix:/path", c.GRPCAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		add("admin_addr: %q is not host:port", c.AdminAddr)
 	}
 	if c.GRPCAddr == c.AdminAddr && c.GRPCAddr != "" && !strings.HasSuffix(c.GRPCAddr, ":0") {
 		add("admin_addr: must differ from grpc_addr")

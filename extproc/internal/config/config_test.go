@@ -97,7 +97,7 @@ func TestConfig_Validate(t *testing.T) {
 				c.Shutdown.DrainDelay = -time.Second
 			},
 			want: []string{
-				`grpc_addr: "nine-thousand" is not host:port`,
+				`grpc_addr: "nine-thousand" is neither host:port nor unix:/path`,
 				"catalog: stat ",
 				"keys_file: required",
 				"cache.ttl: must be positive",
@@ -110,6 +110,20 @@ func TestConfig_Validate(t *testing.T) {
 				"shutdown.timeout: must be positive",
 				"shutdown.drain_delay: must not be negative",
 			},
+		},
+		{
+			name:   "a unix socket path is a valid grpc_addr",
+			change: func(c *config.Config) { c.GRPCAddr = "unix:/run/modelgate/extproc.sock" },
+		},
+		{
+			name:   "a unix socket needs a path that fits",
+			change: func(c *config.Config) { c.GRPCAddr = "unix:" },
+			want:   []string{`grpc_addr: "unix:" names no socket path`},
+		},
+		{
+			name:   "a unix socket path longer than the kernel allows",
+			change: func(c *config.Config) { c.GRPCAddr = "unix:/" + strings.Repeat("s", 107) },
+			want:   []string{"grpc_addr: socket path is 108 bytes, longer than the 107"},
 		},
 		{
 			name:   "the same address twice",
@@ -160,4 +174,17 @@ func TestSettings_documentEveryOverride(t *testing.T) {
 		seen[s.Env] = true
 	}
 	require.GreaterOrEqual(t, len(seen), 19)
+}
+
+func TestListenAddr(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string][2]string{
+		":9000":                  {"tcp", ":9000"},
+		"127.0.0.1:9000":         {"tcp", "127.0.0.1:9000"},
+		"unix:/tmp/extproc.sock": {"unix", "/tmp/extproc.sock"},
+		"unix:run/extproc.sock":  {"unix", "run/extproc.sock"},
+	} {
+		network, address := config.ListenAddr(addr)
+		require.Equal(t, want, [2]string{network, address}, addr)
+	}
 }
