@@ -27,10 +27,11 @@ help: ## Show this help.
 ##@ Build
 
 .PHONY: build
-build: ## Build the inference and extproc binaries into ./out.
+build: ## Build inference, extproc and the stack runner into ./out.
 	@mkdir -p $(OUT)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/inference ./inference/cmd/inference
-	@if [ -f extproc/cmd/extproc/main.go ]; then $(GO) build -ldflags '-s -w' -o $(OUT)/extproc ./extproc/cmd/extproc; fi
+	$(GO) build -ldflags '-s -w' -o $(OUT)/extproc ./extproc/cmd/extproc
+	$(GO) build -o $(OUT)/stackrun ./tools/stackrun
 
 .PHONY: models
 models: ## Retrain every model version with scikit-learn and rewrite models/ (deterministic).
@@ -85,7 +86,7 @@ $(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
 	touch $@
 
 .PHONY: test-clients
-test-clients: build $(CLIENTS_VENV)/.installed ## The services driven by real third-party clients (tritonclient, ...).
+test-clients: deps build $(CLIENTS_VENV)/.installed ## Real third-party clients (tritonclient, schemathesis) against inference and the whole stack.
 	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
 
 .PHONY: vet
