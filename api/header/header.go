@@ -6,6 +6,8 @@
 // (HTTP/2 requires it) and ext_proc/ext_authz hand them to us that way.
 package header
 
+import "strings"
+
 const (
 	// APIKey carries the client's API key. It is removed by extproc before
 	// the request goes upstream.
@@ -54,6 +56,11 @@ const (
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
 
+	// InferenceHeaderContentLength is the length of the JSON head of an
+	// Open Inference Protocol request or response in the binary tensor data
+	// extension.
+	InferenceHeaderContentLength = "inference-header-content-length"
+
 	// Path, Method, Status and Authority are the HTTP/2 pseudo-headers that
 	// Envoy includes in ext_proc and ext_authz messages.
 	Path      = ":path"
@@ -67,4 +74,11 @@ const (
 	MediaJSON        = "application/json"
 	MediaProblemJSON = "application/problem+json"
 	MediaEventStream = "text/event-stream"
+	MediaOctetStream = "application/octet-stream"
 )
+
+// IsJSON reports whether a parsed media type (no parameters) is JSON:
+// application/json or any +json structured syntax suffix.
+func IsJSON(mediaType string) bool {
+	return mediaType == MediaJSON || strings.HasSuffix(mediaType, "+json")
+}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/extproc/internal/server"
 	"github.com/modelgate/modelgate/extproc/internal/usage"
+	"github.com/modelgate/modelgate/internal/logging"
 )
 
 // meterName is the instrumentation scope of extproc's metrics.
@@ -39,7 +39,10 @@ const meterName = "github.com/modelgate/modelgate/extproc"
 
 // serve runs the servers until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, path string, cfg *config.Config, getenv func(string) string, stderr io.Writer) error {
-	logger := newLogger(cfg.Log, stderr)
+	logger, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
 
 	// Metrics go to a registry of our own (no globals), exported by the
 	// admin port.
@@ -222,16 +225,6 @@ func adminMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	return mux
-}
-
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Level))) // validated already
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // keyScopes answers model scope questions from the API keys in force.

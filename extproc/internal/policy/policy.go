@@ -165,7 +165,7 @@ func Pointer(tokens []string) string {
 // content type, is a *MediaTypeError.
 func CheckMediaType(contentType string) error {
 	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || (mt != header.MediaJSON && !strings.HasSuffix(mt, "+json")) {
+	if err != nil || !header.IsJSON(mt) {
 		return &MediaTypeError{Got: contentType}
 	}
 	return nil
@@ -193,11 +193,6 @@ func CheckRows(rows, limit int) error {
 // binary input announcing its byte count in parameters.binary_data_size
 // instead of carrying data.
 const (
-	// InferenceHeaderContentLength is the length of the JSON header, as
-	// Envoy passes the header (lower-cased).
-	InferenceHeaderContentLength = "inference-header-content-length"
-	// MediaOctetStream is the content type a binary body may carry.
-	MediaOctetStream = "application/octet-stream"
 	// BinaryDataSize is the tensor parameter with a binary input's size.
 	BinaryDataSize = "binary_data_size"
 )
@@ -212,12 +207,12 @@ func CheckInferMediaType(contentType string, binary bool) error {
 	if contentType == "" || CheckMediaType(contentType) == nil {
 		return nil
 	}
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == MediaOctetStream && binary {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == header.MediaOctetStream && binary {
 		return nil
 	}
 	return problem.New(problem.TypeUnsupportedMediaType, http.StatusUnsupportedMediaType, "Unsupported media type",
 		fmt.Sprintf("content-type %q is not supported; send application/json, or %s with %s",
-			contentType, MediaOctetStream, InferenceHeaderContentLength))
+			contentType, header.MediaOctetStream, header.InferenceHeaderContentLength))
 }
 
 // SplitBinaryInfer splits a binary infer body into its JSON header of
@@ -228,7 +223,7 @@ func SplitBinaryInfer(body []byte, headerLength string) (head, tail []byte, err 
 	n, perr := strconv.Atoi(headerLength)
 	if perr != nil || n < 0 || n > len(body) {
 		return nil, nil, &ViolationsError{Violations: []problem.Violation{{Pointer: "",
-			Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", InferenceHeaderContentLength, headerLength, len(body))}}}
+			Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", header.InferenceHeaderContentLength, headerLength, len(body))}}}
 	}
 	return body[:n:n], body[n:], nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 )
@@ -143,7 +144,7 @@ func TestCheckInferMediaType(t *testing.T) {
 		require.ErrorAs(t, err, &p, "%q binary=%v", tt.ct, tt.binary)
 		require.Equal(t, problem.TypeUnsupportedMediaType, p.Type)
 		require.Equal(t, 415, p.Status)
-		require.Contains(t, p.Detail, policy.InferenceHeaderContentLength)
+		require.Contains(t, p.Detail, header.InferenceHeaderContentLength)
 	}
 }
 

@@ -127,7 +127,7 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 		return nil, &policy.MalformedError{Err: errors.New("the request has no body")}
 	}
 	if p.route.oip {
-		p.headerLength = hs.Get(policy.InferenceHeaderContentLength)
+		p.headerLength = hs.Get(header.InferenceHeaderContentLength)
 		if err := policy.CheckInferMediaType(hs.Get(header.ContentType), p.headerLength != ""); err != nil {
 			return nil, err
 		}
@@ -283,7 +283,7 @@ func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
 	m.Set(header.Cache, cacheHit)
 	m.Set(header.Age, e.Age(p.d.Now()))
 	if e.Binary {
-		m.Set(policy.InferenceHeaderContentLength, strconv.Itoa(e.HeadLength(body)))
+		m.Set(header.InferenceHeaderContentLength, strconv.Itoa(e.HeadLength(body)))
 	}
 	return Immediate(p.r, 200, e.ContentType, body, "modelgate_cache_hit", &m)
 }
@@ -345,8 +345,8 @@ func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength i
 	headLength = -1
 	switch {
 	case mt == header.MediaJSON:
-	case mt == policy.MediaOctetStream && p.route.oip:
-		if headLength = binaryHeadLength(hs.Get(policy.InferenceHeaderContentLength)); headLength < 0 {
+	case mt == header.MediaOctetStream && p.route.oip:
+		if headLength = binaryHeadLength(hs.Get(header.InferenceHeaderContentLength)); headLength < 0 {
 			return 0, false
 		}
 	default:

@@ -206,51 +206,41 @@ type outcomeInfo struct {
 // info returns what an outcome says; a switch rather than a package-level
 // table keeps the package free of globals.
 func (o outcome) info() outcomeInfo {
-	const unauthorized = "Unauthorized"
+	const challenge = `Bearer realm="` + realm + `"`
 	switch o {
 	case allowed:
 		return outcomeInfo{result: "allowed"}
 	case missing:
-		return outcomeInfo{
-			result: "missing", httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
-			title:        unauthorized,
-			detail:       "The request carries no API key. Send it in the x-api-key header or as Authorization: Bearer <key>.",
-			authenticate: `Bearer realm="` + realm + `"`,
-		}
+		return refused("missing",
+			"The request carries no API key. Send it in the x-api-key header or as Authorization: Bearer <key>.",
+			challenge)
 	case malformed:
-		return outcomeInfo{
-			result: "malformed", httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
-			title:        unauthorized,
-			detail:       "The API key is malformed. Send exactly one modelgate key (mg_...), in the x-api-key header or as Authorization: Bearer <key>.",
-			authenticate: `Bearer realm="` + realm + `", error="invalid_request", error_description="malformed API key"`,
-		}
+		return refused("malformed",
+			"The API key is malformed. Send exactly one modelgate key (mg_...), in the x-api-key header or as Authorization: Bearer <key>.",
+			challenge+`, error="invalid_request", error_description="malformed API key"`)
 	case unknown:
-		return outcomeInfo{
-			result: "unknown", httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
-			title:        unauthorized,
-			detail:       "The API key is not valid.",
-			authenticate: `Bearer realm="` + realm + `", error="invalid_token", error_description="unknown API key"`,
-		}
+		return refused("unknown", "The API key is not valid.",
+			challenge+`, error="invalid_token", error_description="unknown API key"`)
 	case revoked:
-		return outcomeInfo{
-			result: "revoked", httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
-			title:        unauthorized,
-			detail:       "The API key has been revoked. Ask your administrator for a new key.",
-			authenticate: `Bearer realm="` + realm + `", error="invalid_token", error_description="API key revoked"`,
-		}
+		return refused("revoked", "The API key has been revoked. Ask your administrator for a new key.",
+			challenge+`, error="invalid_token", error_description="API key revoked"`)
 	case expired:
-		return outcomeInfo{
-			result: "expired", httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
-			title:        unauthorized,
-			detail:       "The API key has expired. Ask your administrator for a new key.",
-			authenticate: `Bearer realm="` + realm + `", error="invalid_token", error_description="API key expired"`,
-		}
+		return refused("expired", "The API key has expired. Ask your administrator for a new key.",
+			challenge+`, error="invalid_token", error_description="API key expired"`)
 	default:
 		return outcomeInfo{
 			result: "error", httpStatus: http.StatusInternalServerError, grpcCode: code.Code_INTERNAL,
 			title:  "Internal error",
 			detail: "The API key could not be checked. Try again later.",
 		}
+	}
+}
+
+// refused is the 401 of a request whose key did not pass.
+func refused(result, detail, authenticate string) outcomeInfo {
+	return outcomeInfo{
+		result: result, httpStatus: http.StatusUnauthorized, grpcCode: code.Code_UNAUTHENTICATED,
+		title: "Unauthorized", detail: detail, authenticate: authenticate,
 	}
 }
 

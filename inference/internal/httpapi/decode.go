@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ const maxViolations = 1000
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	ct := r.Header.Get(header.ContentType)
 	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != header.MediaJSON && !strings.HasSuffix(mt, "+json")) {
+	if ct == "" || err != nil || !header.IsJSON(mt) {
 		return nil, &problem.Problem{
 			Type: problem.TypeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
 			Title:  "Unsupported media type",
@@ -52,17 +53,16 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 func decodeObject(body []byte, known ...string) (map[string]json.RawMessage, []problem.Violation, error) {
 	var obj map[string]json.RawMessage
 	err := json.Unmarshal(body, &obj)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return nil, nil, malformed(fmt.Errorf("%s at byte %d", se.Error(), se.Offset))
+	if p := syntaxProblem(err); p != nil {
+		return nil, nil, p
 	}
 	if err != nil || obj == nil {
 		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: "the body must be a JSON object"}})
 	}
 	var vs []problem.Violation
-	unknown := make([]string, 0)
+	var unknown []string
 	for k := range obj {
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -73,30 +73,14 @@ func decodeObject(body []byte, known ...string) (map[string]json.RawMessage, []p
 	return obj, vs, nil
 }
 
-// validJSON reports syntax errors with their byte offset.
-func validJSON(b []byte) error {
-	if json.Valid(b) {
-		return nil
-	}
-	var v any
-	err := json.Unmarshal(b, &v)
+// syntaxProblem turns a JSON syntax error from json.Unmarshal into the
+// malformed-JSON problem, with the byte offset; other errors give nil.
+func syntaxProblem(err error) *problem.Problem {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("%s at byte %d", se.Error(), se.Offset)
+		return malformed(fmt.Errorf("%s at byte %d", se.Error(), se.Offset))
 	}
-	if err == nil {
-		err = errors.New("invalid JSON")
-	}
-	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // escapePointer escapes one JSON Pointer reference token (RFC 6901).
@@ -225,29 +209,18 @@ func matrix(v *registry.Version, rows []predict.Row, x []float64) []problem.Viol
 			}
 			x[i*nf+j] = val
 		}
-		if len(row) > nf || hasUnknown(row, v) {
-			names := make([]string, 0)
-			for k := range row {
-				if _, ok := v.Index[k]; !ok {
-					names = append(names, k)
-				}
+		var unknown []string
+		for k := range row {
+			if _, ok := v.Index[k]; !ok {
+				unknown = append(unknown, k)
 			}
-			sort.Strings(names)
-			for _, k := range names {
-				add(prefix+escapePointer(k), "unknown feature")
-			}
+		}
+		sort.Strings(unknown)
+		for _, k := range unknown {
+			add(prefix+escapePointer(k), "unknown feature")
 		}
 	}
 	return vs
-}
-
-func hasUnknown(row predict.Row, v *registry.Version) bool {
-	for k := range row {
-		if _, ok := v.Index[k]; !ok {
-			return true
-		}
-	}
-	return false
 }
 
 // hasNil reports a null row, which the fast path would otherwise accept.

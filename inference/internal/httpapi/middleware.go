@@ -105,7 +105,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					writeProblem(rec, r, &problem.Problem{
 						Type: problem.TypeInternal, Status: http.StatusInternalServerError, Title: "Internal error",
 						Detail: "the server failed to process the request; the request id identifies it in the logs",
-					}, len(r.URL.Path) >= 3 && r.URL.Path[:3] == "/v2")
+					}, isOIP(r))
 				}
 			}
 			elapsed := time.Since(start)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/modelgate/modelgate/api/header"
@@ -34,14 +35,15 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, err, true)
 		return
 	}
-	if err := validJSON(body); err != nil {
-		writeProblem(w, r, malformed(err), true)
-		return
-	}
 	// encoding/json turns an explicit null into a zero value; the protocol
 	// has no null members, so refuse them rather than guess.
 	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err == nil {
+	err = json.Unmarshal(body, &members)
+	if p := syntaxProblem(err); p != nil {
+		writeProblem(w, r, p, true)
+		return
+	}
+	if err == nil {
 		var nulls []problem.Violation
 		for _, name := range []string{"id", "parameters", "inputs", "outputs"} {
 			if raw, ok := members[name]; ok && jsonKind(raw) == "null" {
@@ -116,7 +118,7 @@ func requestedOutputs(v *registry.Version, req []oip.RequestedOutput) (map[strin
 	}
 	var vs []problem.Violation
 	for i, o := range req {
-		if !contains(avail, o.Name) {
+		if !slices.Contains(avail, o.Name) {
 			vs = append(vs, problem.Violation{Pointer: fmt.Sprintf("/outputs/%d/name", i), Detail: fmt.Sprintf("unknown output %q (available: %v)", o.Name, avail)})
 			continue
 		}

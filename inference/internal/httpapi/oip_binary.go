@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/api/oip"
@@ -22,10 +21,9 @@ import (
 // Inference-Header-Content-Length bytes followed by raw little-endian tensor
 // data, each binary tensor announcing its size in parameters.binary_data_size.
 const (
-	headerInferenceLength = "Inference-Header-Content-Length"
-	paramBinarySize       = "binary_data_size"
-	paramBinaryData       = "binary_data"
-	paramBinaryOutput     = "binary_data_output"
+	paramBinarySize   = "binary_data_size"
+	paramBinaryData   = "binary_data"
+	paramBinaryOutput = "binary_data_output"
 )
 
 // readInferBody reads an infer request: plain JSON, or a JSON header plus
@@ -34,14 +32,14 @@ const (
 // refused.
 func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPart, binPart []byte, err error) {
 	ct := r.Header.Get(header.ContentType)
-	hdrLen := r.Header.Get(headerInferenceLength)
+	hdrLen := r.Header.Get(header.InferenceHeaderContentLength)
 	if ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
-		okType := perr == nil && (mt == header.MediaJSON || strings.HasSuffix(mt, "+json") || (mt == "application/octet-stream" && hdrLen != ""))
+		okType := perr == nil && (header.IsJSON(mt) || (mt == header.MediaOctetStream && hdrLen != ""))
 		if !okType {
 			return nil, nil, &problem.Problem{
 				Type: problem.TypeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type",
-				Detail: fmt.Sprintf("content-type %q is not supported; send application/json (or octet-stream with %s)", ct, headerInferenceLength),
+				Detail: fmt.Sprintf("content-type %q is not supported; send application/json (or octet-stream with %s)", ct, header.InferenceHeaderContentLength),
 			}
 		}
 	}
@@ -54,7 +52,7 @@ func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPar
 	}
 	n, perr := strconv.Atoi(hdrLen)
 	if perr != nil || n < 0 || n > len(body) {
-		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", headerInferenceLength, hdrLen, len(body))}})
+		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", header.InferenceHeaderContentLength, hdrLen, len(body))}})
 	}
 	return body[:n], body[n:], nil
 }
@@ -160,8 +158,8 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "encoding the response failed"})
 		return
 	}
-	w.Header().Set(header.ContentType, "application/octet-stream")
-	w.Header().Set(headerInferenceLength, strconv.Itoa(len(head)))
+	w.Header().Set(header.ContentType, header.MediaOctetStream)
+	w.Header().Set(header.InferenceHeaderContentLength, strconv.Itoa(len(head)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(head)
 	for _, b := range blobs {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -82,7 +83,7 @@ func withProblems(mux *http.ServeMux) http.Handler {
 		}
 		rec := &statusOnly{header: http.Header{}}
 		h.ServeHTTP(rec, r)
-		oip := len(r.URL.Path) >= 3 && r.URL.Path[:3] == "/v2"
+		oip := isOIP(r)
 		if rec.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
 			writeProblem(w, r, methodNotAllowed(r), oip)
@@ -91,6 +92,10 @@ func withProblems(mux *http.ServeMux) http.Handler {
 		writeProblem(w, r, notFound(r), oip)
 	})
 }
+
+// isOIP reports whether a request is on the /v2 tree, whose error bodies
+// also carry the Open Inference Protocol's error member.
+func isOIP(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v2") }
 
 // statusOnly captures the status and headers of the mux's fallback handler.
 type statusOnly struct {

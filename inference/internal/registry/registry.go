@@ -4,10 +4,14 @@
 package registry
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/engine"
@@ -47,10 +51,11 @@ func (e *NotServedError) Error() string {
 // Registry is the set of versions a process serves.
 type Registry struct {
 	Catalog  *catalog.Catalog
-	versions map[string]*Version // "model/version"
+	versions map[key]*Version
 }
 
-func key(model, version string) string { return model + "/" + version }
+// key names one model version.
+type key struct{ model, version string }
 
 // Load reads the catalog at path and loads every selected version (all when
 // sel is empty). Every problem is reported at once.
@@ -59,12 +64,12 @@ func Load(path string, sel []config.Selection) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
+	want := map[key]bool{}
 	var errs []error
 	if len(sel) == 0 {
 		for _, m := range cat.Models {
 			for _, v := range m.Versions {
-				want[key(m.Name, v)] = true
+				want[key{m.Name, v}] = true
 			}
 		}
 	}
@@ -74,17 +79,15 @@ func Load(path string, sel []config.Selection) (*Registry, error) {
 			errs = append(errs, fmt.Errorf("serve %s:%s: %w", s.Model, s.Version, err))
 			continue
 		}
-		want[key(s.Model, v)] = true
+		want[key{s.Model, v}] = true
 	}
-	r := &Registry{Catalog: cat, versions: map[string]*Version{}}
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	r := &Registry{Catalog: cat, versions: map[key]*Version{}}
+	// Load in a stable order so errors are reported in one.
+	keys := slices.SortedFunc(maps.Keys(want), func(a, b key) int {
+		return cmp.Or(strings.Compare(a.model, b.model), strings.Compare(a.version, b.version))
+	})
 	for _, k := range keys {
-		model, version := splitKey(k)
-		v, err := loadVersion(cat, model, version)
+		v, err := loadVersion(cat, k.model, k.version)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -95,15 +98,6 @@ func Load(path string, sel []config.Selection) (*Registry, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-func splitKey(k string) (string, string) {
-	for i := range len(k) {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 func loadVersion(cat *catalog.Catalog, model, version string) (*Version, error) {
@@ -131,7 +125,7 @@ func (r *Registry) Resolve(model, version string) (*Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ver, ok := r.versions[key(model, v)]; ok {
+	if ver, ok := r.versions[key{model, v}]; ok {
 		return ver, nil
 	}
 	return nil, &NotServedError{Model: model, Version: v, Served: r.Served()}
@@ -164,6 +158,6 @@ func (r *Registry) Versions() []*Version {
 
 // Lookup returns a served version by exact model and version.
 func (r *Registry) Lookup(model, version string) (*Version, bool) {
-	v, ok := r.versions[key(model, version)]
+	v, ok := r.versions[key{model, version}]
 	return v, ok
 }
