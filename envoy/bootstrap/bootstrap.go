@@ -142,6 +142,11 @@ type Options struct {
 	// SingleRateLimitStage drops ratelimit stage 1 (client + model). It
 	// exists to measure what the second ratelimit call costs.
 	SingleRateLimitStage bool
+	// ExtAuthz renders the classic chain: the key check in Envoy's ext_authz
+	// filter and quotas in two Envoy ratelimit filter stages, for meshes
+	// that already run an ext_authz provider. The zero value checks keys
+	// and quotas inside the plugin's ext_proc stream (envoy/README.md).
+	ExtAuthz bool
 }
 
 // Local returns the addresses of the local stack for the given ports.
