@@ -63,6 +63,7 @@ deprecations:
   - {path: /v1/predict, deprecated: 2026-01-01T00:00:00Z, link: "https://modelgate.dev/docs/v1"}
 log: {format: json, level: info}
 shutdown: {drain_delay: 0s, timeout: 2s}
+gateway: {mode: ext_authz}
 `, freeAddr(t), freeAddr(t), f.catalog, openapi, f.keys)
 	require.NoError(t, os.WriteFile(f.cfgPath, []byte(cfg), 0o600))
 	f.env = map[string]string{"EXTPROC_CONFIG": f.cfgPath}

@@ -28,6 +28,8 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/config"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/processor"
+	"github.com/modelgate/modelgate/extproc/internal/quota"
+	"github.com/modelgate/modelgate/extproc/internal/ratelimit"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/extproc/internal/server"
 	"github.com/modelgate/modelgate/extproc/internal/usage"
@@ -94,6 +96,15 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		Limits:             processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
 		Now:                time.Now,
 	}
+	checker := server.NewAuthz(keys, logger, meter)
+	if cfg.Gateway.Mode == config.ModeExtProc {
+		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), quota.Domain, cfg.Gateway.RateLimit.Timeout, meter, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rl.Close() }()
+		deps.Keys, deps.Quota = checker, rl
+	}
 	ep := server.NewExtProc(deps, recorder, logger)
 	ep.Register(routing.V1Predict, processor.NewV1Predict)
 	ep.Register(routing.V2Predict, processor.NewV2Predict)
@@ -102,7 +113,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 
 	hs := health.NewServer()
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)))
-	authv3.RegisterAuthorizationServer(gs, server.NewAuthz(keys, logger, meter))
+	authv3.RegisterAuthorizationServer(gs, checker)
 	extprocv3.RegisterExternalProcessorServer(gs, ep)
 	healthpb.RegisterHealthServer(gs, hs)
 	for _, svc := range []string{"", authv3.Authorization_ServiceDesc.ServiceName, extprocv3.ExternalProcessor_ServiceDesc.ServiceName} {
@@ -124,7 +135,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}
 	logger.Info("extproc serving",
 		slog.String("grpc_addr", glis.Addr().String()), slog.String("admin_addr", alis.Addr().String()),
-		slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(rt.Catalog().Models)))
+		slog.String("gateway_mode", cfg.Gateway.Mode), slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(rt.Catalog().Models)))
 	ready.Store(true)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -170,6 +181,14 @@ func listenGRPC(ctx context.Context, addr string) (net.Listener, error) {
 	}
 	// A unix listener removes its socket file when closed.
 	return lc.Listen(ctx, network, address)
+}
+
+// grpcTarget turns host:port or unix:/path into a gRPC dial target.
+func grpcTarget(addr string) string {
+	if network, path := config.ListenAddr(addr); network == "unix" {
+		return "unix://" + path
+	}
+	return "passthrough:///" + addr
 }
 
 // shutdown follows the same steps in every service: report NOT_SERVING,

@@ -41,6 +41,7 @@ type Config struct {
 	KeysFile string `yaml:"keys_file"`
 	// Deprecations lists deprecated routes (reloaded on change).
 	Deprecations []deprecation.Rule `yaml:"deprecations"`
+	Gateway      Gateway            `yaml:"gateway"`
 	Cache        Cache              `yaml:"cache"`
 	Limits       Limits             `yaml:"limits"`
 	Log          Log                `yaml:"log"`
@@ -48,6 +49,34 @@ type Config struct {
 	// Watch reloads the configuration and catalog when their files change
 	// (SIGHUP always reloads).
 	Watch bool `yaml:"watch"`
+}
+
+// Gateway modes: which Envoy filter chain the plugin serves.
+const (
+	// ModeExtProc: the plugin checks keys and counts quotas inside the
+	// ext_proc stream (Envoy runs no ext_authz or ratelimit filter).
+	ModeExtProc = "ext_proc"
+	// ModeExtAuthz: Envoy's ext_authz filter asks the plugin's Check and
+	// Envoy's ratelimit filters ask the ratelimit service; the ext_proc
+	// stream trusts the identity headers ext_authz set.
+	ModeExtAuthz = "ext_authz"
+)
+
+// Gateway says which checks the plugin makes itself; it must match the
+// Envoy filter chain in front of it (envoy/README.md).
+type Gateway struct {
+	// Mode is ext_proc or ext_authz.
+	Mode      string    `yaml:"mode"`
+	RateLimit RateLimit `yaml:"ratelimit"`
+}
+
+// RateLimit locates the envoyproxy/ratelimit service the plugin asks in
+// ext_proc mode.
+type RateLimit struct {
+	// Addr is host:port or unix:/path.
+	Addr string `yaml:"addr"`
+	// Timeout bounds one call; past it the request is served (fail open).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Cache configures the response cache.
@@ -99,6 +128,10 @@ func Default() *Config {
 		Catalog:   "models/catalog.yaml",
 		OpenAPI:   "api/openapi.yaml",
 		KeysFile:  "extproc/keys.yaml",
+		Gateway: Gateway{
+			Mode:      ModeExtProc,
+			RateLimit: RateLimit{Addr: "127.0.0.1:8081", Timeout: 100 * time.Millisecond},
+		},
 		Cache: Cache{
 			Enabled:       true,
 			MaxBytes:      64 << 20,
@@ -158,6 +191,9 @@ func Settings() []Setting {
 		{"EXTPROC_OPENAPI", "openapi", d.OpenAPI, "OpenAPI document with the request schemas"},
 		{"EXTPROC_KEYS_FILE", "keys_file", d.KeysFile, "API keys file (hashes only)"},
 		{"EXTPROC_KEYS_PEPPER", "(env only)", "", "HMAC key for peppered key hashes"},
+		{"EXTPROC_GATEWAY_MODE", "gateway.mode", d.Gateway.Mode, "ext_proc (keys and quotas checked in the ext_proc stream) or ext_authz (by Envoy's ext_authz and ratelimit filters)"},
+		{"EXTPROC_RATELIMIT_ADDR", "gateway.ratelimit.addr", d.Gateway.RateLimit.Addr, "ratelimit service gRPC address in ext_proc mode; host:port or unix:/path"},
+		{"EXTPROC_RATELIMIT_TIMEOUT", "gateway.ratelimit.timeout", d.Gateway.RateLimit.Timeout.String(), "bound of one quota call; past it the request is served (fail open)"},
 		{"EXTPROC_CACHE_ENABLED", "cache.enabled", strconv.FormatBool(d.Cache.Enabled), "response cache on/off"},
 		{"EXTPROC_CACHE_MAX_BYTES", "cache.max_bytes", strconv.FormatInt(d.Cache.MaxBytes, 10), "cache size bound in bytes"},
 		{"EXTPROC_CACHE_MAX_ENTRY_BYTES", "cache.max_entry_bytes", strconv.FormatInt(d.Cache.MaxEntryBytes, 10), "largest response stored"},
@@ -216,6 +252,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("EXTPROC_CATALOG", &c.Catalog)
 	str("EXTPROC_OPENAPI", &c.OpenAPI)
 	str("EXTPROC_KEYS_FILE", &c.KeysFile)
+	str("EXTPROC_GATEWAY_MODE", &c.Gateway.Mode)
+	str("EXTPROC_RATELIMIT_ADDR", &c.Gateway.RateLimit.Addr)
+	dur("EXTPROC_RATELIMIT_TIMEOUT", &c.Gateway.RateLimit.Timeout)
 	boolean("EXTPROC_CACHE_ENABLED", &c.Cache.Enabled)
 	i64("EXTPROC_CACHE_MAX_BYTES", &c.Cache.MaxBytes)
 	i64("EXTPROC_CACHE_MAX_ENTRY_BYTES", &c.Cache.MaxEntryBytes)
@@ -289,6 +328,18 @@ func (c *Config) Validate() error {
 		if _, err := os.Stat(f.v); err != nil {
 			add("%s: %v", f.key, err)
 		}
+	}
+	switch c.Gateway.Mode {
+	case ModeExtProc:
+		if c.Gateway.RateLimit.Addr == "" {
+			add("gateway.ratelimit.addr: required in %s mode (the plugin counts quotas itself)", ModeExtProc)
+		}
+		if t := c.Gateway.RateLimit.Timeout; t <= 0 || t > 5*time.Second {
+			add("gateway.ratelimit.timeout: must be between 0s and 5s (and below Envoy's ext_proc message_timeout), got %s", t)
+		}
+	case ModeExtAuthz:
+	default:
+		add("gateway.mode: %q is neither %s nor %s", c.Gateway.Mode, ModeExtProc, ModeExtAuthz)
 	}
 	if _, err := deprecation.New(c.Deprecations); err != nil {
 		errs = append(errs, err)

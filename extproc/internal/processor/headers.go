@@ -119,6 +119,7 @@ func Immediate(r *Request, status int, contentType string, body []byte, details 
 		m.Set(header.ModelVersion, r.Target.Version)
 	}
 	m.setDeprecation(r)
+	m.setQuota(r)
 	r.Status = status
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
 		ImmediateResponse: &extprocv3.ImmediateResponse{

@@ -13,15 +13,21 @@ import (
 // deprecation headers to the response. It serves every route extproc does
 // not inspect and, because it needs no request headers, streams that begin
 // at response_headers (a local reply from ext_authz or ratelimit).
-type passThrough struct{ r *Request }
+type passThrough struct {
+	d *Deps
+	r *Request
+}
 
 var _ Processor = (*passThrough)(nil)
 
 // NewPassThrough is the [Factory] of the pass-through processor.
-func NewPassThrough(_ *Deps, r *Request) Processor { return &passThrough{r: r} }
+func NewPassThrough(d *Deps, r *Request) Processor { return &passThrough{d: d, r: r} }
 
 // RequestHeaders implements [Processor.RequestHeaders].
-func (p *passThrough) RequestHeaders(context.Context, *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+func (p *passThrough) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	if err := p.d.Admit(ctx, p.r, nil); err != nil {
+		return nil, err
+	}
 	return requestHeadersResponse(nil), nil
 }
 
@@ -46,17 +52,19 @@ func (p *passThrough) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*e
 func (p *passThrough) Close() {}
 
 // observeResponse records the status and size of a response and returns
-// the CommonResponse with the route's deprecation headers, or nil.
+// the CommonResponse with the route's deprecation headers and the
+// request's x-ratelimit-* headers, or nil.
 func observeResponse(r *Request, h *extprocv3.HttpHeaders) *extprocv3.CommonResponse {
 	hs := Headers(h)
 	r.Status = parseStatus(hs.Get(header.Status))
 	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil {
 		r.ResponseBytes = n
 	}
-	if r.Deprecation == nil {
+	if r.Deprecation == nil && r.Quota == nil {
 		return nil
 	}
 	var m Mutation
 	m.setDeprecation(r)
+	m.setQuota(r)
 	return &extprocv3.CommonResponse{HeaderMutation: m.Proto()}
 }

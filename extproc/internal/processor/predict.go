@@ -181,9 +181,20 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 			return nil, err
 		}
 	}
-	parsed, err := p.d.Validator.Validate(p.route.schema, head)
-	doc, _ := parsed.(map[string]any) // the schemas only admit objects
+	parsed, err := p.d.Validator.Decode(head)
 	if err != nil {
+		return nil, err
+	}
+	doc, _ := parsed.(map[string]any) // the schemas only admit objects
+	c := p.d.Runtime.Catalog()
+	model, version := p.route.target(c, p.r.Match, doc)
+	t, resolveErr := routing.Resolve(c, model, p.headerVersion, version)
+	// Counted before the body is validated: an over-quota request costs
+	// no schema validation, and cache hits count.
+	if err := p.admit(ctx, t, resolveErr); err != nil {
+		return nil, err
+	}
+	if err := p.d.Validator.Check(p.route.schema, parsed); err != nil {
 		var schema *policy.ViolationsError
 		if errors.As(err, &schema) {
 			// One answer lists every violation: the schema's and, when
@@ -201,12 +212,9 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 	if err := policy.CheckRows(p.r.Rows, p.d.Limits.MaxRows); err != nil {
 		return nil, err
 	}
-	c := p.d.Runtime.Catalog()
-	model, version := p.route.target(c, p.r.Match, doc)
 	p.r.Target.Model = model
-	t, err := routing.Resolve(c, model, p.headerVersion, version)
-	if err != nil {
-		return nil, err
+	if resolveErr != nil {
+		return nil, resolveErr
 	}
 	p.r.Target = t
 	if err := p.d.checkScope(p.r); err != nil {
@@ -219,6 +227,15 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 		return requestBodyResponse(routeTo(p.r)), nil
 	}
 	return p.consultCache(ctx, doc, tail)
+}
+
+// admit counts the request against its quotas, the per-model one too when
+// the body names a version the key may use.
+func (p *predict) admit(ctx context.Context, t routing.Target, resolveErr error) error {
+	if resolveErr != nil || (p.d.Scopes != nil && !p.d.Scopes.Allows(p.r.KeyID, t.Model)) {
+		return p.d.Admit(ctx, p.r, nil)
+	}
+	return p.d.Admit(ctx, p.r, &t)
 }
 
 // consultCache keys the request on its canonical prediction fields and

@@ -17,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/cache"
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
+	"github.com/modelgate/modelgate/extproc/internal/quota"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
@@ -72,6 +73,14 @@ type Deps struct {
 	Scopes Scopes
 	Limits Limits
 	Now    func() time.Time
+	// Keys, when set, makes the plugin check API keys itself in the
+	// request_headers phase; nil means Envoy's ext_authz filter did it and
+	// the identity headers are trusted (Envoy strips client-sent ones).
+	Keys KeyChecker
+	// Quota, when set, makes the plugin count each request against its
+	// quotas itself, in one call to the ratelimit service; nil means
+	// Envoy's ratelimit filters do it.
+	Quota quota.Checker
 }
 
 // Request is what one stream knows about its HTTP request. The stream loop
@@ -101,8 +110,16 @@ type Request struct {
 	// RequestBodyMode is the configured request body mode, from the
 	// protocol_config Envoy sends with the first message.
 	RequestBodyMode extprocfilterv3.ProcessingMode_BodySendMode
+	// Quota is the tightest quota the request counted against, for the
+	// x-ratelimit-* headers; nil when the plugin does not count quotas or
+	// no limit applied.
+	Quota *quota.Limit
 
 	sawResponseBody bool
+	// authenticated is true once the plugin itself accepted the key.
+	authenticated bool
+	// admitted is true once the request was counted against its quotas.
+	admitted bool
 }
 
 // addResponseBody counts response body bytes; once a body is seen its size
@@ -120,16 +137,18 @@ func NewRequest(start time.Time) *Request {
 	return &Request{Start: start, RequestBodyMode: extprocfilterv3.ProcessingMode_BUFFERED}
 }
 
-// Begin fills r from the request headers and the route table and returns
-// the route kind. A route past its sunset is a *deprecation.SunsetError.
-func (d *Deps) Begin(r *Request, h *extprocv3.HttpHeaders) error {
+// ReadHeaders fills r from the request headers and the route table: the
+// route, the request id, the client (checking its key when the plugin does
+// the key check: a refused key is a *KeyError) and the route's deprecation
+// policy (a route past its sunset is a *deprecation.SunsetError).
+func (d *Deps) ReadHeaders(ctx context.Context, r *Request, h *extprocv3.HttpHeaders) error {
 	hs := Headers(h)
 	r.Method = hs.Get(header.Method)
 	r.Match = routing.Route(r.Method, hs.Get(header.Path))
 	r.RequestID = hs.Get(header.RequestID)
-	r.Client = hs.Get(header.Client)
-	r.Tier = hs.Get(header.Tier)
-	r.KeyID = hs.Get(header.KeyID)
+	if err := d.authenticate(ctx, r, hs); err != nil {
+		return err
+	}
 	r.Deprecation = d.Runtime.Deprecations().Lookup(r.Match.Path)
 	if r.Deprecation != nil {
 		return r.Deprecation.Check(d.Now())

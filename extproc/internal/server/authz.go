@@ -22,6 +22,7 @@ import (
 	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/authz"
+	"github.com/modelgate/modelgate/extproc/internal/processor"
 )
 
 // MetricChecks counts ext_authz decisions, with attribute result =
@@ -51,7 +52,10 @@ type Authz struct {
 	removeHeaders []string
 }
 
-var _ authv3.AuthorizationServer = (*Authz)(nil)
+var (
+	_ authv3.AuthorizationServer = (*Authz)(nil)
+	_ processor.KeyChecker       = (*Authz)(nil)
+)
 
 // NewAuthz returns the ext_authz handler for store. logger and meter may be
 // nil.
@@ -98,20 +102,35 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (resp *auth
 	}()
 
 	h = readHeaders(req.GetAttributes().GetRequest().GetHttp())
-	key, err := authz.ParseCredential(h.apiKey, h.authorization)
+	p, err := a.Authenticate(ctx, h.apiKey, h.authorization, h.requestID)
 	if err != nil {
-		return a.refuse(ctx, err, h.requestID, ""), nil
+		return a.deny(outcomeOf(err), h.requestID), nil
 	}
-	p, err := a.store.Authenticate(key)
-	if err != nil {
-		return a.refuse(ctx, err, h.requestID, key), nil
-	}
-	a.checks.Add(ctx, 1, a.attrs[allowed]...)
 	return allow(p, a.removeHeaders), nil
 }
 
-// refuse logs, counts and builds the denial for err.
-func (a *Authz) refuse(ctx context.Context, err error, requestID, key string) *authv3.CheckResponse {
+// Authenticate checks the credentials of one request (the values of its
+// x-api-key and Authorization headers), counts the decision and logs a
+// refusal. Both key checks use it: ext_authz's Check, and the ext_proc
+// stream's request_headers phase when the plugin checks keys itself
+// ([processor.KeyChecker]).
+func (a *Authz) Authenticate(ctx context.Context, apiKey, authorization, requestID string) (authz.Principal, error) {
+	key, err := authz.ParseCredential(apiKey, authorization)
+	if err != nil {
+		a.refused(ctx, err, requestID, "")
+		return authz.Principal{}, err
+	}
+	p, err := a.store.Authenticate(key)
+	if err != nil {
+		a.refused(ctx, err, requestID, key)
+		return authz.Principal{}, err
+	}
+	a.checks.Add(ctx, 1, a.attrs[allowed]...)
+	return p, nil
+}
+
+// refused logs and counts a refusal.
+func (a *Authz) refused(ctx context.Context, err error, requestID, key string) {
 	o := outcomeOf(err)
 	a.checks.Add(ctx, 1, a.attrs[o]...)
 	level := slog.LevelDebug
@@ -130,7 +149,6 @@ func (a *Authz) refuse(ctx context.Context, err error, requestID, key string) *a
 		}
 		a.logger.LogAttrs(ctx, level, "api key refused", attrs...)
 	}
-	return a.deny(o, requestID)
 }
 
 // requestHeaders are the request headers the check reads.
@@ -236,6 +254,17 @@ func (o outcome) info() outcomeInfo {
 	}
 }
 
+// problem is the problem+json body of a refusal; both key checks answer
+// with it.
+func (o outcome) problem() *problem.Problem {
+	info := o.info()
+	typ := problem.TypeUnauthorized
+	if o == failed {
+		typ = problem.TypeInternal
+	}
+	return problem.New(typ, info.httpStatus, info.title, info.detail)
+}
+
 // refused is the 401 of a request whose key did not pass.
 func refused(result, detail, authenticate string) outcomeInfo {
 	return outcomeInfo{
@@ -321,11 +350,7 @@ type deniedResponse struct {
 // problem+json.
 func (a *Authz) deny(o outcome, requestID string) *authv3.CheckResponse {
 	info := o.info()
-	typ := problem.TypeUnauthorized
-	if o == failed {
-		typ = problem.TypeInternal
-	}
-	body := problem.New(typ, info.httpStatus, info.title, info.detail)
+	body := o.problem()
 	body.RequestID = requestID
 
 	r := &deniedResponse{}

@@ -109,14 +109,18 @@ func (s *ExtProc) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 func (s *ExtProc) handle(ctx context.Context, req *processor.Request, proc *processor.Processor, msg *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
 	switch m := msg.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
-		err := s.deps.Begin(req, m.RequestHeaders)
+		err := s.deps.ReadHeaders(ctx, req, m.RequestHeaders)
 		if f, ok := s.factories[req.Match.Kind]; ok {
 			*proc = f(s.deps, req)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return (*proc).RequestHeaders(ctx, m.RequestHeaders)
+		resp, err := (*proc).RequestHeaders(ctx, m.RequestHeaders)
+		if err != nil {
+			return nil, err
+		}
+		return processor.WithIdentity(req, resp), nil
 	case *extprocv3.ProcessingRequest_RequestBody:
 		return (*proc).RequestBody(ctx, m.RequestBody)
 	case *extprocv3.ProcessingRequest_RequestTrailers:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -15,6 +16,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/processor"
+	"github.com/modelgate/modelgate/extproc/internal/quota"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
@@ -23,6 +25,11 @@ import (
 // body, the request id, the model version when known and the route's
 // deprecation headers.
 func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err error) *extprocv3.ProcessingResponse {
+	// Whatever else is wrong, an authenticated request counts against its
+	// quotas before it is answered, and over quota is the answer.
+	if qerr := s.deps.Admit(ctx, r, nil); qerr != nil {
+		err = qerr
+	}
 	p := problemFor(err)
 	if p.Status >= 500 {
 		s.logger.LogAttrs(ctx, slog.LevelError, "ext_proc request failed",
@@ -41,7 +48,28 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	}
 	r.Problem = p.Type
 	details := "modelgate_" + strings.ReplaceAll(strings.TrimPrefix(p.Type, problem.TypeBase), "-", "_")
-	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, nil)
+	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, errorHeaders(err))
+}
+
+// errorHeaders are the headers an error's answer carries beside the
+// problem: the key challenge of a 401, the Retry-After of a 429.
+func errorHeaders(err error) *processor.Mutation {
+	var (
+		key      *processor.KeyError
+		exceeded *quota.ExceededError
+		m        processor.Mutation
+	)
+	switch {
+	case errors.As(err, &key):
+		if a := outcomeOf(key.Err).info().authenticate; a != "" {
+			m.Set(header.WWWAuthenticate, a)
+		}
+	case errors.As(err, &exceeded):
+		m.Set(header.RetryAfter, strconv.FormatInt(exceeded.RetryAfter(), 10))
+	default:
+		return nil
+	}
+	return &m
 }
 
 // problemFor classifies an error. Unknown errors are internal errors whose
@@ -57,9 +85,16 @@ func problemFor(err error) *problem.Problem {
 		noVersion  *catalog.UnknownVersionError
 		forbidden  *processor.ForbiddenError
 		sunset     *deprecation.SunsetError
+		key        *processor.KeyError
+		exceeded   *quota.ExceededError
 		prob       *problem.Problem
 	)
 	switch {
+	case errors.As(err, &key):
+		return outcomeOf(key.Err).problem()
+	case errors.As(err, &exceeded):
+		return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
+			"Request quota exceeded for this API key; retry after the number of seconds in Retry-After.")
 	case errors.As(err, &violations):
 		p := problem.New(problem.TypeValidation, http.StatusBadRequest, "Request validation failed",
 			fmt.Sprintf("the body violates the request schema in %d place(s)", len(violations.Violations)))

@@ -1,0 +1,156 @@
+// Package quota decides which request quotas a request counts against and
+// what the answer of the quota service means for it. The counting itself
+// is the envoyproxy/ratelimit service's (Redis-backed, shared by every
+// replica, tuned in ratelimit-config/); this package knows nothing about
+// its wire protocol. See [Checker].
+package quota
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Domain is the ratelimit domain of every modelgate descriptor.
+const Domain = "modelgate"
+
+// Descriptor keys and the values of the "quota" entry, as the rules in
+// ratelimit-config/config/modelgate.yaml name them.
+const (
+	KeyQuota   = "quota"
+	KeyTier    = "tier"
+	KeyClient  = "client"
+	KeyModel   = "model"
+	KeyVersion = "version"
+
+	ClientMinute = "client_minute"
+	ClientSecond = "client_second"
+	ClientModel  = "client_model"
+)
+
+// Entry is one key/value of a descriptor.
+type Entry struct{ Key, Value string }
+
+// Descriptor is an ordered list of entries; the ratelimit service matches
+// it against its rule tree.
+type Descriptor []Entry
+
+// Subject is what a request is counted as: the authenticated client and
+// tier and, once resolved and allowed, the model version it is for.
+type Subject struct {
+	Client, Tier   string
+	Model, Version string
+}
+
+// Descriptors are the descriptors of one request, sent in one call: the
+// per-client minute and second quotas and, when the subject names a model
+// version, the per-client-per-model quota.
+func Descriptors(s Subject) []Descriptor {
+	ds := []Descriptor{
+		{{KeyQuota, ClientMinute}, {KeyTier, s.Tier}, {KeyClient, s.Client}},
+		{{KeyQuota, ClientSecond}, {KeyTier, s.Tier}, {KeyClient, s.Client}},
+	}
+	if s.Model != "" && s.Version != "" {
+		ds = append(ds, Descriptor{{KeyQuota, ClientModel}, {KeyTier, s.Tier}, {KeyClient, s.Client},
+			{KeyModel, s.Model}, {KeyVersion, s.Version}})
+	}
+	return ds
+}
+
+// Limit is the state of one limited descriptor after the call.
+type Limit struct {
+	// Requests per Window.
+	Requests uint32
+	Window   time.Duration
+	// Remaining requests in the current window.
+	Remaining uint32
+	// Reset is the time until the window ends.
+	Reset time.Duration
+}
+
+// Decision is the service's answer for all of a request's descriptors.
+type Decision struct {
+	// Over is true when any enforced descriptor is over its limit.
+	Over bool
+	// Tightest is the limited descriptor with the fewest requests left
+	// (the one x-ratelimit-* headers describe); nil when nothing matched
+	// a limit (unlimited tiers).
+	Tightest *Limit
+}
+
+// Checker asks the quota service about one request's descriptors, counting
+// one hit on each. An error means the service could not answer; callers
+// fail open.
+type Checker interface {
+	Check(ctx context.Context, ds []Descriptor) (Decision, error)
+}
+
+// Tightest picks, among limits, the one with the fewest remaining requests
+// (the shorter window on a tie), as Envoy's ratelimit filter does for its
+// x-ratelimit-* headers. It returns nil for no limits.
+func Tightest(limits []Limit) *Limit {
+	var best *Limit
+	for i := range limits {
+		l := &limits[i]
+		if best == nil || l.Remaining < best.Remaining || (l.Remaining == best.Remaining && l.Window < best.Window) {
+			best = l
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	cp := *best
+	return &cp
+}
+
+// Header names of the rate-limit fields (draft-ietf-httpapi-ratelimit-
+// headers-03, the form Envoy's ratelimit filter writes).
+const (
+	HeaderLimit     = "x-ratelimit-limit"
+	HeaderRemaining = "x-ratelimit-remaining"
+	HeaderReset     = "x-ratelimit-reset"
+)
+
+// Field is one response header.
+type Field struct{ Name, Value string }
+
+// Fields are the x-ratelimit-* headers describing l: limit with its quota
+// policy ("60, 60;w=60"), remaining, and seconds until reset.
+func (l *Limit) Fields() [3]Field {
+	limit := strconv.FormatUint(uint64(l.Requests), 10)
+	return [3]Field{
+		{HeaderLimit, limit + ", " + limit + ";w=" + strconv.FormatInt(int64(l.Window/time.Second), 10)},
+		{HeaderRemaining, strconv.FormatUint(uint64(l.Remaining), 10)},
+		{HeaderReset, strconv.FormatInt(l.ResetSeconds(), 10)},
+	}
+}
+
+// ResetSeconds is Reset rounded up to whole seconds, at least 1: the
+// Retry-After of a refused request.
+func (l *Limit) ResetSeconds() int64 {
+	s := int64((l.Reset + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// ExceededError is a request over one of its quotas.
+type ExceededError struct {
+	// Limit is the tightest limit; nil when the service said over limit
+	// without naming one.
+	Limit *Limit
+}
+
+func (e *ExceededError) Error() string {
+	if e.Limit == nil {
+		return "request quota exceeded"
+	}
+	return fmt.Sprintf("request quota exceeded: %d requests per %s", e.Limit.Requests, e.Limit.Window)
+}
+
+// RetryAfter is the Retry-After value in seconds.
+func (e *ExceededError) RetryAfter() int64 {
+	if e.Limit == nil {
+		return 1
+	}
+	return e.Limit.ResetSeconds()
+}
