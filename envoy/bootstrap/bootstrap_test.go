@@ -38,7 +38,9 @@ func variants(t *testing.T, c *catalog.Catalog) map[string][]byte {
 	render("local", local, bootstrap.Options{})
 	render("local-tcp", tcp, bootstrap.Options{})
 	render("compose", bootstrap.Compose(c), bootstrap.Options{})
-	render("local-single-ratelimit-stage", local, bootstrap.Options{SingleRateLimitStage: true})
+	render("local-ext-authz", local, bootstrap.Options{ExtAuthz: true})
+	render("compose-ext-authz", bootstrap.Compose(c), bootstrap.Options{ExtAuthz: true})
+	render("local-ext-authz-single-ratelimit-stage", local, bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true})
 	render("local-no-filters", local, bootstrap.Options{NoFilters: true})
 	return out
 }
@@ -110,8 +112,9 @@ models:
 	})
 	t.Run("fails on a value the proto rules forbid inside a typed_config", func(t *testing.T) {
 		t.Parallel()
-		broken := strings.Replace(string(b), "stage: 1", "stage: 11", 1)
-		require.ErrorContains(t, bootstrap.Check([]byte(broken), c), "Stage")
+		broken := strings.Replace(string(b), "message_timeout: 1s", "message_timeout: 7200s", 1)
+		require.NotEqual(t, string(b), broken)
+		require.ErrorContains(t, bootstrap.Check([]byte(broken), c), "MessageTimeout")
 	})
 }
 
@@ -165,11 +168,19 @@ func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
 	t.Parallel()
 	c := loadCatalog(t)
 	local := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout")
-	b, err := bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{})
+	b, err := bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{ExtAuthz: true})
 	require.NoError(t, err)
 	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/extproc.sock"}}}`)
 	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/ratelimit.sock"}}}`)
 	require.NotContains(t, string(b), "port_value: 9000", "extproc is not on TCP too")
+
+	// The default chain: Envoy talks to the plugin only (the plugin asks
+	// the ratelimit service).
+	b, err = bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/extproc.sock"}}}`)
+	require.NotContains(t, string(b), "ratelimit.sock")
+	require.NotContains(t, string(b), "envoy.filters.http.ext_authz")
 
 	_, err = bootstrap.Render(c, bootstrap.Compose(c).WithSockets("/run/mg"), bootstrap.Options{})
 	require.ErrorContains(t, err, "STATIC", "STRICT_DNS clusters cannot use pipes")

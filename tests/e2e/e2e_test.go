@@ -39,10 +39,19 @@ func loadCatalog(t *testing.T, root string) *catalog.Catalog {
 	return c
 }
 
-// TestModelgate is the whole suite on one stack. Subtests run in order; the
-// fault tests come last because they stop and restart processes.
+// TestModelgate is the whole suite, once per Envoy filter chain: the
+// default one (keys and quotas checked in the plugin's ext_proc stream) and
+// the ext_authz one (Envoy's ext_authz and ratelimit filters). Every
+// guarantee holds in both.
 func TestModelgate(t *testing.T) {
-	e := startEnv(t)
+	t.Run("ext_proc chain", func(t *testing.T) { testSuite(t, bootstrap.Options{}) })
+	t.Run("ext_authz chain", func(t *testing.T) { testSuite(t, bootstrap.Options{ExtAuthz: true}) })
+}
+
+// testSuite runs every test on one stack. Subtests run in order; the fault
+// tests come last because they stop and restart processes.
+func testSuite(t *testing.T, opts bootstrap.Options) {
+	e := startEnv(t, opts)
 	cat := loadCatalog(t, e.root)
 	// Let the short-lived key expire.
 	time.Sleep(time.Until(e.started.Add(1200 * time.Millisecond)))
@@ -489,13 +498,13 @@ func testFaults(t *testing.T, e *env) {
 	require.Equal(t, 200, ok(t).status)
 
 	t.Run("ratelimit down: traffic is still served and the metric shows it", func(t *testing.T) {
-		before := e.envoyStat(t, "ratelimit.failure_mode_allowed")
+		before := e.quotaFailOpen(t)
 		require.NoError(t, e.s.StopProc(stack.RateLimit, 5*time.Second))
 		for i := 0; i < 3; i++ {
 			a := ok(t)
 			require.Equal(t, 200, a.status, "%s", a)
 		}
-		require.Greater(t, e.envoyStat(t, "ratelimit.failure_mode_allowed"), before)
+		require.Greater(t, e.quotaFailOpen(t), before)
 		require.NoError(t, e.s.StartProc(ctx, stack.RateLimit))
 	})
 	t.Run("extproc down: requests are refused, never let through", func(t *testing.T) {

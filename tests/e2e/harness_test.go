@@ -36,6 +36,8 @@ type env struct {
 	rlFile  string // the ratelimit config copy the service watches
 	client  *http.Client
 	started time.Time
+	// opts is the Envoy filter chain under test.
+	opts bootstrap.Options
 }
 
 // Clients of the suite. Each test uses its own so quotas and caches do not
@@ -56,7 +58,7 @@ const (
 // window boundary cannot fall inside the test.
 const quotaPerHour = 4
 
-func startEnv(t *testing.T) *env {
+func startEnv(t *testing.T, opts bootstrap.Options) *env {
 	t.Helper()
 	ctx := t.Context()
 	root, err := stack.RepoRoot(".")
@@ -77,7 +79,7 @@ func startEnv(t *testing.T) *env {
 	bins, err := stack.LookupBinaries(root, out)
 	require.NoError(t, err)
 
-	e := &env{root: root, bins: bins, keys: map[string]stack.Key{}, client: &http.Client{Timeout: 10 * time.Second}}
+	e := &env{root: root, bins: bins, keys: map[string]stack.Key{}, client: &http.Client{Timeout: 10 * time.Second}, opts: opts}
 	keysFile := filepath.Join(runDir, "keys.yaml")
 	issue := func(client, tier, models string, extra ...string) {
 		k, err := stack.CreateKey(ctx, bins.Extproc, keysFile, client, tier, models, extra...)
@@ -106,7 +108,7 @@ func startEnv(t *testing.T) *env {
 	ports := freePorts(t, len(stackTargets(t, root)))
 	s, err := stack.Start(ctx, stack.Config{
 		Root: root, RunDir: runDir, Ports: ports, Bin: bins, KeysFile: keysFile,
-		RateLimitRoot: rlRoot, RateLimitSubdir: "ratelimit", Log: testWriter{t},
+		RateLimitRoot: rlRoot, RateLimitSubdir: "ratelimit", Log: testWriter{t}, Options: opts,
 	})
 	require.NoError(t, err)
 	t.Cleanup(s.Stop)
@@ -295,6 +297,28 @@ func (e *env) envoyStat(t *testing.T, suffix string) int {
 		sum += n
 	}
 	return sum
+}
+
+// quotaFailOpen counts the requests served without a quota answer: the
+// plugin's counter in the default chain, Envoy's ratelimit filter's in the
+// ext_authz chain.
+func (e *env) quotaFailOpen(t *testing.T) int {
+	t.Helper()
+	if e.opts.ExtAuthz {
+		return e.envoyStat(t, "ratelimit.failure_mode_allowed")
+	}
+	resp, err := e.client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e.s.Ports().ExtprocAdmin))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "modelgate_quota_checks_total{") && strings.Contains(line, `result="error"`) {
+			f := strings.Fields(line)
+			n, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			return int(n)
+		}
+	}
+	return 0
 }
 
 // eventually retries f until it passes or the timeout ends.

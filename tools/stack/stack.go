@@ -293,7 +293,17 @@ func (s *Stack) define() {
 		}, rlGRPC...),
 		health: httpOK("http://" + lo(p.RateLimitHTTP) + "/healthcheck"),
 	})
+	// The plugin asks the ratelimit service itself unless Envoy's
+	// ext_authz and ratelimit filters are in the chain.
+	mode, rlAddr := "ext_proc", lo(p.RateLimitGRPC)
+	if c.Options.ExtAuthz {
+		mode = "ext_authz"
+	}
+	if len(s.sockets) > 1 {
+		rlAddr = "unix:" + s.sockets[1]
+	}
 	env := []string{
+		"EXTPROC_GATEWAY_MODE=" + mode, "EXTPROC_RATELIMIT_ADDR=" + rlAddr,
 		"EXTPROC_GRPC_ADDR=" + extprocGRPC, "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
 		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
 	}
