@@ -90,7 +90,8 @@ func run(ctx context.Context) error {
 		{name: "floor", opts: bootstrap.Options{NoFilters: true}},
 		{name: "miss"},
 		{name: "hit", hit: true},
-		{name: "miss-1rl", opts: bootstrap.Options{SingleRateLimitStage: true}},
+		{name: "miss-authz", opts: bootstrap.Options{ExtAuthz: true}},
+		{name: "hit-authz", hit: true, opts: bootstrap.Options{ExtAuthz: true}},
 	}
 	results := map[string]*loadgen.Result{}
 	client := loadgen.NewClient(*conc)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,11 @@ const meterName = "github.com/modelgate/modelgate/extproc"
 
 // serve runs the servers until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, path string, cfg *config.Config, getenv func(string) string, stderr io.Writer) error {
-	logger, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	// One usage line per request: written in batches, off the request
+	// path (flushed every 200 ms and on exit; nothing is dropped).
+	logs := logging.NewBuffered(stderr, 64<<10, 200*time.Millisecond)
+	defer func() { _ = logs.Close() }()
+	logger, err := logging.New(logs, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return err
 	}
@@ -98,7 +103,10 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}
 	checker := server.NewAuthz(keys, logger, meter)
 	if cfg.Gateway.Mode == config.ModeExtProc {
-		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), quota.Domain, cfg.Gateway.RateLimit.Timeout, meter, logger)
+		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), ratelimit.Options{
+			Domain: quota.Domain, Timeout: cfg.Gateway.RateLimit.Timeout, UnlimitedTTL: cfg.Gateway.RateLimit.UnlimitedTTL,
+			Meter: meter, Logger: logger,
+		})
 		if err != nil {
 			return err
 		}
@@ -121,7 +129,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}
 
 	var ready atomic.Bool
-	admin := &http.Server{Handler: adminMux(reg, &ready), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: adminMux(reg, &ready, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
 	glis, err := listenGRPC(ctx, cfg.GRPCAddr)
@@ -230,8 +238,14 @@ func maxRecvMsgSize(cfg *config.Config) int {
 	return int(2*n) + 4<<20
 }
 
-func adminMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
+func adminMux(reg *prometheus.Registry, ready *atomic.Bool, profiles bool) *http.ServeMux {
 	mux := http.NewServeMux()
+	if profiles {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")

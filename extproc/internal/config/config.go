@@ -33,6 +33,9 @@ type Config struct {
 	GRPCAddr string `yaml:"grpc_addr"`
 	// AdminAddr serves /metrics, /healthz and /readyz.
 	AdminAddr string `yaml:"admin_addr"`
+	// Pprof adds Go's /debug/pprof/ profiles to the admin address, for
+	// profiling under load. Off by default.
+	Pprof bool `yaml:"pprof"`
 	// Catalog is the model catalog file (reloaded on change).
 	Catalog string `yaml:"catalog"`
 	// OpenAPI is the OpenAPI document whose schemas validate bodies.
@@ -77,6 +80,10 @@ type RateLimit struct {
 	Addr string `yaml:"addr"`
 	// Timeout bounds one call; past it the request is served (fail open).
 	Timeout time.Duration `yaml:"timeout"`
+	// UnlimitedTTL is how long a descriptor set the service answered with
+	// no limit at all (an unlimited tier) is answered so without a call;
+	// nothing is counted for such a set. 0 asks every time.
+	UnlimitedTTL time.Duration `yaml:"unlimited_ttl"`
 }
 
 // Cache configures the response cache.
@@ -130,7 +137,7 @@ func Default() *Config {
 		KeysFile:  "extproc/keys.yaml",
 		Gateway: Gateway{
 			Mode:      ModeExtProc,
-			RateLimit: RateLimit{Addr: "127.0.0.1:8081", Timeout: 100 * time.Millisecond},
+			RateLimit: RateLimit{Addr: "127.0.0.1:8081", Timeout: 100 * time.Millisecond, UnlimitedTTL: time.Second},
 		},
 		Cache: Cache{
 			Enabled:       true,
@@ -187,6 +194,7 @@ func Settings() []Setting {
 		{EnvConfig, "(flag --config)", DefaultPath, "configuration file"},
 		{"EXTPROC_GRPC_ADDR", "grpc_addr", d.GRPCAddr, "gRPC address: ext_authz, ext_proc, health; host:port or unix:/path"},
 		{"EXTPROC_ADMIN_ADDR", "admin_addr", d.AdminAddr, "admin HTTP address: /metrics, /healthz, /readyz"},
+		{"EXTPROC_PPROF", "pprof", strconv.FormatBool(d.Pprof), "serve /debug/pprof/ on the admin address"},
 		{"EXTPROC_CATALOG", "catalog", d.Catalog, "model catalog file"},
 		{"EXTPROC_OPENAPI", "openapi", d.OpenAPI, "OpenAPI document with the request schemas"},
 		{"EXTPROC_KEYS_FILE", "keys_file", d.KeysFile, "API keys file (hashes only)"},
@@ -194,6 +202,7 @@ func Settings() []Setting {
 		{"EXTPROC_GATEWAY_MODE", "gateway.mode", d.Gateway.Mode, "ext_proc (keys and quotas checked in the ext_proc stream) or ext_authz (by Envoy's ext_authz and ratelimit filters)"},
 		{"EXTPROC_RATELIMIT_ADDR", "gateway.ratelimit.addr", d.Gateway.RateLimit.Addr, "ratelimit service gRPC address in ext_proc mode; host:port or unix:/path"},
 		{"EXTPROC_RATELIMIT_TIMEOUT", "gateway.ratelimit.timeout", d.Gateway.RateLimit.Timeout.String(), "bound of one quota call; past it the request is served (fail open)"},
+		{"EXTPROC_RATELIMIT_UNLIMITED_TTL", "gateway.ratelimit.unlimited_ttl", d.Gateway.RateLimit.UnlimitedTTL.String(), "skip the quota call this long for a descriptor set answered without any limit; 0s asks every time"},
 		{"EXTPROC_CACHE_ENABLED", "cache.enabled", strconv.FormatBool(d.Cache.Enabled), "response cache on/off"},
 		{"EXTPROC_CACHE_MAX_BYTES", "cache.max_bytes", strconv.FormatInt(d.Cache.MaxBytes, 10), "cache size bound in bytes"},
 		{"EXTPROC_CACHE_MAX_ENTRY_BYTES", "cache.max_entry_bytes", strconv.FormatInt(d.Cache.MaxEntryBytes, 10), "largest response stored"},
@@ -249,12 +258,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	str("EXTPROC_GRPC_ADDR", &c.GRPCAddr)
 	str("EXTPROC_ADMIN_ADDR", &c.AdminAddr)
+	boolean("EXTPROC_PPROF", &c.Pprof)
 	str("EXTPROC_CATALOG", &c.Catalog)
 	str("EXTPROC_OPENAPI", &c.OpenAPI)
 	str("EXTPROC_KEYS_FILE", &c.KeysFile)
 	str("EXTPROC_GATEWAY_MODE", &c.Gateway.Mode)
 	str("EXTPROC_RATELIMIT_ADDR", &c.Gateway.RateLimit.Addr)
 	dur("EXTPROC_RATELIMIT_TIMEOUT", &c.Gateway.RateLimit.Timeout)
+	dur("EXTPROC_RATELIMIT_UNLIMITED_TTL", &c.Gateway.RateLimit.UnlimitedTTL)
 	boolean("EXTPROC_CACHE_ENABLED", &c.Cache.Enabled)
 	i64("EXTPROC_CACHE_MAX_BYTES", &c.Cache.MaxBytes)
 	i64("EXTPROC_CACHE_MAX_ENTRY_BYTES", &c.Cache.MaxEntryBytes)
@@ -333,6 +344,9 @@ func (c *Config) Validate() error {
 	case ModeExtProc:
 		if c.Gateway.RateLimit.Addr == "" {
 			add("gateway.ratelimit.addr: required in %s mode (the plugin counts quotas itself)", ModeExtProc)
+		}
+		if t := c.Gateway.RateLimit.UnlimitedTTL; t < 0 || t > time.Minute {
+			add("gateway.ratelimit.unlimited_ttl: must be between 0s and 1m, got %s", t)
 		}
 		if t := c.Gateway.RateLimit.Timeout; t <= 0 || t > 5*time.Second {
 			add("gateway.ratelimit.timeout: must be between 0s and 5s (and below Envoy's ext_proc message_timeout), got %s", t)

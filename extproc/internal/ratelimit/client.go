@@ -24,8 +24,10 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/quota"
 )
 
-// MetricChecks counts quota calls by result: ok, over_limit or error (the
-// service did not answer in time; the request was served: fail open).
+// MetricChecks counts quota checks by result: ok, over_limit, unlimited
+// (answered from the short-lived memory of unlimited sets, no call made) or
+// error (the service did not answer in time; the request was served: fail
+// open).
 const MetricChecks = "modelgate.quota.checks"
 
 // Client asks one ratelimit service. It is safe for concurrent use.
@@ -37,6 +39,8 @@ type Client struct {
 	checks  metric.Int64Counter
 	attrs   map[string][]metric.AddOption
 	logger  *slog.Logger
+	// unlimited skips calls for sets recently answered without a limit.
+	unlimited *unlimitedCache
 	// lastWarn is when the last fail-open warning was logged (unix ns):
 	// one line per interval, not one per request, while the service is
 	// down.
@@ -48,9 +52,28 @@ const warnEvery = 10 * time.Second
 
 var _ quota.Checker = (*Client)(nil)
 
-// Dial connects (lazily) to the service at target: host:port or
-// unix:/path. Calls give up after timeout.
-func Dial(target, domain string, timeout time.Duration, meter metric.Meter, logger *slog.Logger) (*Client, error) {
+// Options configure a [Client].
+type Options struct {
+	// Domain is the ratelimit domain of every call.
+	Domain string
+	// Timeout bounds one call.
+	Timeout time.Duration
+	// UnlimitedTTL is how long a descriptor set answered without any limit
+	// is answered so without a call; 0 asks every time.
+	UnlimitedTTL time.Duration
+	Meter        metric.Meter
+	Logger       *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Dial connects (lazily) to the service at target, a gRPC dial target
+// (unix:///path, passthrough:///host:port, ...).
+func Dial(target string, o Options) (*Client, error) {
+	domain, timeout, meter, logger := o.Domain, o.Timeout, o.Meter, o.Logger
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}))
@@ -71,8 +94,9 @@ func Dial(target, domain string, timeout time.Duration, meter metric.Meter, logg
 		return nil, fmt.Errorf("create %s: %w", MetricChecks, err)
 	}
 	c := &Client{conn: conn, rls: rlsv3.NewRateLimitServiceClient(conn), domain: domain, timeout: timeout,
-		checks: checks, attrs: map[string][]metric.AddOption{}, logger: logger}
-	for _, r := range []string{"ok", "over_limit", "error"} {
+		checks: checks, attrs: map[string][]metric.AddOption{}, logger: logger,
+		unlimited: newUnlimitedCache(o.UnlimitedTTL, o.Now)}
+	for _, r := range []string{"ok", "over_limit", "unlimited", "error"} {
 		c.attrs[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))}
 	}
 	// Connect now, so the first request does not pay for it.
@@ -86,6 +110,13 @@ func (c *Client) Close() error { return c.conn.Close() }
 // Check implements [quota.Checker]: one ShouldRateLimit call counting one
 // hit on every descriptor.
 func (c *Client) Check(ctx context.Context, ds []quota.Descriptor) (quota.Decision, error) {
+	var k string
+	if c.unlimited != nil {
+		if k = key(ds); c.unlimited.known(k) {
+			c.checks.Add(ctx, 1, c.attrs["unlimited"]...)
+			return quota.Decision{}, nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.rls.ShouldRateLimit(ctx, request(c.domain, ds))
@@ -95,6 +126,9 @@ func (c *Client) Check(ctx context.Context, ds []quota.Descriptor) (quota.Decisi
 		return quota.Decision{}, fmt.Errorf("ratelimit service: %w", err)
 	}
 	d := decision(resp)
+	if c.unlimited != nil && !d.Over && d.Tightest == nil {
+		c.unlimited.remember(k)
+	}
 	if d.Over {
 		c.checks.Add(ctx, 1, c.attrs["over_limit"]...)
 	} else {

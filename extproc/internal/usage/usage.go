@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -60,8 +61,24 @@ type Record struct {
 	Rows          int
 }
 
+// labels are the metric label values of one record.
+type labels struct{ route, model, version, class, cache string }
+
+// labelSets are the attribute sets of one labels value, built once: a
+// record costs map lookups instead of building and sorting sets.
+type labelSets struct {
+	common, cache, request, response metric.MeasurementOption
+}
+
+// maxLabelSets bounds the memo; label values are bounded (routes, resolved
+// versions, status classes), so it is not reached in practice, and past it
+// sets are built per record.
+const maxLabelSets = 4096
+
 // Recorder emits records. It is safe for concurrent use.
 type Recorder struct {
+	setsMu   sync.RWMutex
+	setsMemo map[labels]*labelSets
 	logger   *slog.Logger
 	duration metric.Float64Histogram
 	requests metric.Int64Counter
@@ -72,7 +89,7 @@ type Recorder struct {
 
 // New creates the instruments on meter.
 func New(logger *slog.Logger, meter metric.Meter) (*Recorder, error) {
-	r := &Recorder{logger: logger}
+	r := &Recorder{logger: logger, setsMemo: map[labels]*labelSets{}}
 	var err error
 	if r.duration, err = meter.Float64Histogram(MetricDuration,
 		metric.WithDescription("Time from Envoy's first ext_proc message of a request to the end of its stream."),
@@ -102,6 +119,32 @@ func New(logger *slog.Logger, meter metric.Meter) (*Recorder, error) {
 	return r, nil
 }
 
+// sets returns the attribute sets of l.
+func (r *Recorder) sets(l labels) *labelSets {
+	r.setsMu.RLock()
+	ls, ok := r.setsMemo[l]
+	r.setsMu.RUnlock()
+	if ok {
+		return ls
+	}
+	route, model := attribute.String("route", l.route), attribute.String("model", l.model)
+	ls = &labelSets{
+		common: metric.WithAttributeSet(attribute.NewSet(route, model,
+			attribute.String("model_version", l.version),
+			attribute.String("status_class", l.class),
+			attribute.String("cache", l.cache))),
+		cache:    metric.WithAttributeSet(attribute.NewSet(route, model, attribute.String("result", l.cache))),
+		request:  metric.WithAttributeSet(attribute.NewSet(route, attribute.String("direction", "request"))),
+		response: metric.WithAttributeSet(attribute.NewSet(route, attribute.String("direction", "response"))),
+	}
+	r.setsMu.Lock()
+	if len(r.setsMemo) < maxLabelSets {
+		r.setsMemo[l] = ls
+	}
+	r.setsMu.Unlock()
+	return ls
+}
+
 // StatusClass renders 404 as "4xx"; an unknown status is "unknown".
 func StatusClass(status int) string {
 	if status < 100 || status > 599 {
@@ -113,27 +156,28 @@ func StatusClass(status int) string {
 // Record logs rec and updates the metrics.
 func (r *Recorder) Record(ctx context.Context, rec Record) {
 	class := StatusClass(rec.Status)
-	route := attribute.String("route", rec.Route)
-	model := attribute.String("model", rec.Model)
-	common := metric.WithAttributes(route, model,
-		attribute.String("model_version", rec.Version),
-		attribute.String("status_class", class),
-		attribute.String("cache", rec.Cache))
-	r.duration.Record(ctx, rec.Latency.Seconds(), common)
-	r.requests.Add(ctx, 1, common)
+	model := rec.Model
+	if rec.Version == "" && model != "" {
+		// A name the client sent that never resolved: not a label value,
+		// or anyone could grow the series without bound.
+		model = "unknown"
+	}
+	ls := r.sets(labels{route: rec.Route, model: model, version: rec.Version, class: class, cache: rec.Cache})
+	r.duration.Record(ctx, rec.Latency.Seconds(), ls.common)
+	r.requests.Add(ctx, 1, ls.common)
 	if rec.Status >= 400 {
-		r.errors.Add(ctx, 1, metric.WithAttributes(route,
+		r.errors.Add(ctx, 1, metric.WithAttributes(attribute.String("route", rec.Route),
 			attribute.String("status", strconv.Itoa(rec.Status)),
 			attribute.String("problem", rec.Problem)))
 	}
 	if rec.Cache != "" {
-		r.cache.Add(ctx, 1, metric.WithAttributes(route, model, attribute.String("result", rec.Cache)))
+		r.cache.Add(ctx, 1, ls.cache)
 	}
 	if rec.RequestBytes > 0 {
-		r.bytes.Record(ctx, rec.RequestBytes, metric.WithAttributes(route, attribute.String("direction", "request")))
+		r.bytes.Record(ctx, rec.RequestBytes, ls.request)
 	}
 	if rec.ResponseBytes > 0 {
-		r.bytes.Record(ctx, rec.ResponseBytes, metric.WithAttributes(route, attribute.String("direction", "response")))
+		r.bytes.Record(ctx, rec.ResponseBytes, ls.response)
 	}
 	if !r.logger.Enabled(ctx, slog.LevelInfo) {
 		return
