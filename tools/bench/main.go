@@ -181,6 +181,7 @@ func run(ctx context.Context, args []string) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			os.RemoveAll(filepath.Join(e.runDir, "bin")) // only the logs are worth keeping
 			err = fmt.Errorf("%w\n(logs kept in %s)", err, filepath.Join(e.runDir, "logs"))
 			return
 		}

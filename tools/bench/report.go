@@ -152,7 +152,7 @@ func (r *report) printRatios(w io.Writer, c int) {
 	floor, hasFloor := r.get("floor", c)
 	type peer struct{ label, prefix string }
 	peers := []peer{{"seed-asyncio", seedAsyncio.name + "/"}, {"seed-uvloop-2w", seedUvloop.name + "/"}}
-	fmt.Fprintf(w, "\nratios at %d connections (vs the seed on the same workload; req/s × higher is better, p99 and CPU ÷ lower is better)\n", c)
+	fmt.Fprintf(w, "\nratios at %d connections: each row ÷ the seed row of the same workload, and ÷ the floor (req/s: above 1 is better; p99, CPU: below 1 is better)\n", c)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "scenario\t")
 	for _, p := range peers {
