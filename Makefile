@@ -15,6 +15,9 @@ LDFLAGS     := -s -w -X github.com/modelgate/modelgate/inference/internal/app.Bu
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 BENCHTIME   ?= 1s
+# make bench-gateway: measured seconds per wrk run, and connection counts.
+BENCH_DURATION ?= 10s
+BENCH_CONNS    ?= 16,64
 
 ##@ General
 
@@ -113,16 +116,22 @@ fuzz: ## Run every fuzz target for FUZZTIME each (seeds also run in `make test`)
 	done
 
 .PHONY: bench
-bench: bench-go bench-gateway ## All benchmarks, each next to its floor measured in the same run.
+bench: bench-go bench-gateway ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
 
 .PHONY: bench-go
 bench-go: ## Engines (predictions/s), inference handler vs bare net/http, Check and ext_proc streams vs bare gRPC.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./inference/... ./extproc/...
 
+# Not part of `deps`: `make test` does not need wrk or the seed's packages.
+.PHONY: bench-deps
+bench-deps: ## Install what bench-gateway adds: wrk and the seed's python3-fastapi/uvicorn/uvloop/httptools (apt).
+	scripts/install.sh bench
+
+# One run prints every row and ratio (tools/bench/README.md): the numbers
+# compared are measured minutes apart on the same machine, never across runs.
 .PHONY: bench-gateway
-bench-gateway: deps ## Through real Envoy: no filters (floor) vs the full path, cache miss and hit.
-	$(GO) run ./tools/bench -c 1 -n 2000
-	$(GO) run ./tools/bench -c 16 -n 5000
+bench-gateway: deps bench-deps ## wrk at BENCH_CONNS connections: the FastAPI seed (2 modes), the floor, modelgate hit/miss; req/s, p50/p95/p99, CPU µs/req per process, ratios.
+	$(GO) run ./tools/bench -d $(BENCH_DURATION) -c $(BENCH_CONNS)
 
 .PHONY: clean
 clean: ## Remove build output.

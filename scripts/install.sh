@@ -9,6 +9,14 @@
 #   ratelimit      envoyproxy/ratelimit built from the Go module pinned by
 #                  the `tool` line in go.mod, into out/ratelimit
 #
+# `scripts/install.sh bench` installs, instead, only what `make bench-gateway`
+# needs on top (kept apart so `make test` never waits for it):
+#
+#   wrk            Debian package (4.1.0), the load generator
+#   the seed       python3-fastapi, python3-uvicorn, python3-uvloop and
+#                  python3-httptools: Debian packages for Debian's own
+#                  /usr/bin/python3 (not a pyenv python3 earlier on PATH)
+#
 # Nothing is downloaded except through apt, pip (PyPI) and the Go module proxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +36,24 @@ apt_install() {
   [ -n "$apt_updated" ] || { as_root apt-get update -qq && apt_updated=1; } || return 1
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+if [ "${1:-}" = bench ]; then
+  if command -v wrk >/dev/null; then
+    say "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f2)"
+  else
+    say "wrk: installing from apt"
+    apt_install wrk || { echo "wrk is missing and apt-get needs root: apt-get install wrk" >&2; exit 1; }
+  fi
+  seed_pkgs="python3-fastapi python3-uvicorn python3-uvloop python3-httptools"
+  if /usr/bin/python3 -c 'import fastapi, pydantic, uvicorn, uvloop, httptools' 2>/dev/null; then
+    say "seed: /usr/bin/python3 with fastapi $(/usr/bin/python3 -c 'import fastapi; print(fastapi.__version__)'), uvicorn $(/usr/bin/python3 -c 'import uvicorn; print(uvicorn.__version__)')"
+  else
+    say "seed: installing $seed_pkgs from apt"
+    # shellcheck disable=SC2086
+    apt_install $seed_pkgs || { echo "the seed's packages are missing and apt-get needs root: apt-get install $seed_pkgs" >&2; exit 1; }
+  fi
+  exit 0
+fi
 
 # --- redis-server
 if command -v redis-server >/dev/null; then
