@@ -74,6 +74,12 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	if err != nil {
 		return err
 	}
+	// Repeated bodies (cache hits among them) skip schema validation.
+	memo, err := policy.NewMemo(1<<16, 64<<10)
+	if err != nil {
+		return err
+	}
+	defer memo.Close()
 	keys, err := authz.Open(cfg.KeysFile, authz.Options{Logger: logger, Meter: meter, Pepper: pepper(getenv)})
 	if err != nil {
 		return fmt.Errorf("keys file: %w", err)
@@ -94,6 +100,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	deps := &processor.Deps{
 		Runtime:            rt,
 		Validator:          validator,
+		ValidBodies:        memo,
 		Cache:              store,
 		ShareCache:         cfg.Cache.ShareAcrossClients,
 		MaxCacheEntryBytes: cfg.Cache.MaxEntryBytes,

@@ -194,14 +194,18 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 	if err := p.admit(ctx, t, resolveErr); err != nil {
 		return nil, err
 	}
-	if err := p.d.Validator.Check(p.route.schema, parsed); err != nil {
-		var schema *policy.ViolationsError
-		if errors.As(err, &schema) {
-			// One answer lists every violation: the schema's and, when
-			// the body says which version it is for, the features'.
-			return nil, p.withFeatures(schema, doc)
+	if known, key := p.d.ValidBodies.Passed(p.route.schema, head); !known {
+		if err := p.d.Validator.Check(p.route.schema, parsed); err != nil {
+			var schema *policy.ViolationsError
+			if errors.As(err, &schema) {
+				// One answer lists every violation: the schema's and,
+				// when the body says which version it is for, the
+				// features'.
+				return nil, p.withFeatures(schema, doc)
+			}
+			return nil, err
 		}
-		return nil, err
+		p.d.ValidBodies.Remember(key)
 	}
 	if p.route.oip {
 		if err := policy.CheckBinaryData(doc, len(tail)); err != nil {

@@ -62,6 +62,9 @@ type Limits struct {
 type Deps struct {
 	Runtime   Runtime
 	Validator *policy.Validator
+	// ValidBodies remembers bodies that passed their schema; nil
+	// validates every body.
+	ValidBodies *policy.Memo
 	// Cache is nil when response caching is off.
 	Cache *cache.Store
 	// ShareCache keys cache entries without the client id, so clients see
