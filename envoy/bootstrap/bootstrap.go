@@ -300,7 +300,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep})
 	}
 	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })
-	tmpl, err := template.New("envoy").Option("missingkey=error").Parse(tmplText)
+	tmpl, err := template.New("envoy").Option("missingkey=error").Funcs(template.FuncMap{"dict": dict}).Parse(tmplText)
 	if err != nil {
 		return nil, fmt.Errorf("render: parse template: %w", err)
 	}
@@ -326,4 +326,20 @@ func CheckedIn(c *catalog.Catalog) []File {
 		{Path: "envoy/envoy.yaml", Addresses: Local(c, DefaultPorts(), "/dev/stdout").WithSockets(".run")},
 		{Path: "envoy/envoy.compose.yaml", Addresses: Compose(c)},
 	}
+}
+
+// dict builds the argument map of a template call from key/value pairs.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
 }

@@ -356,6 +356,19 @@ func testDeprecation(t *testing.T, e *env) {
 }
 
 func testGateway(t *testing.T, e *env) {
+	if !e.opts.ExtAuthz { // the listener is the same in both chains: once is enough
+		t.Run("a connection that never speaks is closed", func(t *testing.T) {
+			t.Parallel() // 5 s of waiting, beside the other gateway tests
+			c, err := net.Dial("tcp", strings.TrimPrefix(e.s.URL(), "http://"))
+			require.NoError(t, err)
+			defer c.Close()
+			start := time.Now()
+			require.NoError(t, c.SetReadDeadline(start.Add(15*time.Second)))
+			_, err = c.Read(make([]byte, 1))
+			require.ErrorIs(t, err, io.EOF, "Envoy closes it (not our read deadline)")
+			require.Less(t, time.Since(start), 10*time.Second)
+		})
+	}
 	t.Run("gateway health needs no key", func(t *testing.T) {
 		a := e.do(t, call{method: http.MethodGet, path: "/healthz"})
 		require.Equal(t, 200, a.status, "%s", a)
@@ -559,7 +572,9 @@ func testFaults(t *testing.T, e *env) {
 		require.NoError(t, err)
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			seen = append(seen, r.Header.Clone())
+			h := r.Header.Clone()
+			h.Set("x-test-path", r.URL.Path)
+			seen = append(seen, h)
 			mu.Unlock()
 			w.Header().Set("content-type", "application/json")
 			w.Header().Set("x-model-version", "2")
@@ -579,6 +594,10 @@ func testFaults(t *testing.T, e *env) {
 		})
 		a := pinned(t, "", map[string]string{"authorization": "Bearer " + secret})
 		require.Equal(t, 200, a.status, "%s", a)
+		// Nor on a route that needs no key and skips the plugin.
+		a = e.do(t, call{method: http.MethodGet, path: "/v2/health/ready",
+			headers: map[string]string{"x-api-key": secret, "authorization": "Bearer " + secret}})
+		require.Equal(t, 200, a.status, "%s", a)
 		mu.Lock()
 		defer mu.Unlock()
 		require.NotEmpty(t, seen)
@@ -590,7 +609,9 @@ func testFaults(t *testing.T, e *env) {
 					require.NotContains(t, v, secret, "header %s carries the key", k)
 				}
 			}
-			require.Equal(t, clientFaults, h.Get("x-modelgate-client"), "%v", h)
+			if h.Get("x-test-path") != "/v2/health/ready" {
+				require.Equal(t, clientFaults, h.Get("x-modelgate-client"), "%v", h)
+			}
 		}
 	})
 }
