@@ -26,14 +26,15 @@ func NewMetadata(d *Deps, r *Request) Processor { return &metadata{d: d, r: r} }
 // RequestHeaders implements [Processor.RequestHeaders].
 func (p *metadata) RequestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
 	p.r.Target.Model = p.r.Match.Model
+	// Scope first: nothing about a model the key may not use is revealed.
+	if err := p.d.checkScope(p.r); err != nil {
+		return nil, err
+	}
 	t, err := routing.Resolve(p.d.Runtime.Catalog(), p.r.Match.Model, Headers(h).Get(header.ModelVersion), p.r.Match.Version)
 	if err != nil {
 		return nil, err
 	}
 	p.r.Target = t
-	if err := p.d.checkScope(p.r); err != nil {
-		return nil, err
-	}
 	if err := p.d.Admit(ctx, p.r, &p.r.Target); err != nil {
 		return nil, err
 	}

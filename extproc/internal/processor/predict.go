@@ -216,14 +216,17 @@ func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.Processin
 	if err := policy.CheckRows(p.r.Rows, p.d.Limits.MaxRows); err != nil {
 		return nil, err
 	}
+	// The scope is checked on the name the body gives, before anything
+	// about the model is revealed: a key may not learn from a 404 which
+	// versions (or models) exist beyond those it may use.
 	p.r.Target.Model = model
+	if err := p.d.checkScope(p.r); err != nil {
+		return nil, err
+	}
 	if resolveErr != nil {
 		return nil, resolveErr
 	}
 	p.r.Target = t
-	if err := p.d.checkScope(p.r); err != nil {
-		return nil, err
-	}
 	if vs := p.featureViolations(c, t, doc); len(vs) > 0 {
 		return nil, &policy.ViolationsError{Violations: policy.MergeViolations(nil, vs)}
 	}

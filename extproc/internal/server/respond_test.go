@@ -82,6 +82,23 @@ func TestProcess_immediateResponses(t *testing.T) {
 			wantStatus: 403, want: problem.Problem{Type: problem.TypeForbidden, Model: "diabetes"},
 		},
 		{
+			name: "a key not allowed the model learns nothing of its versions", path: "/v2/predict",
+			headers:    []string{header.KeyID, "k-iris", header.ModelVersion, "99"},
+			body:       `{"model":"diabetes","inputs":[{"age":0.01}]}`,
+			wantStatus: 403, want: problem.Problem{Type: problem.TypeForbidden, Model: "diabetes"},
+		},
+		{
+			name: "nor whether a model exists", path: "/v2/predict",
+			headers:    []string{header.KeyID, "k-iris"},
+			body:       `{"model":"secret-model","inputs":[{"a":1}]}`,
+			wantStatus: 403, want: problem.Problem{Type: problem.TypeForbidden, Model: "secret-model"},
+		},
+		{
+			name: "nor through model metadata", path: "/v2/models/diabetes/versions/99", atHeaders: true,
+			headers:    []string{header.KeyID, "k-iris", header.Method, "GET"},
+			wantStatus: 403, want: problem.Problem{Type: problem.TypeForbidden, Model: "diabetes"},
+		},
+		{
 			name: "no authenticated key at all", path: "/v2/predict",
 			headers:    []string{header.KeyID, ""},
 			body:       `{"model":"iris","inputs":[{"a":1}]}`,
