@@ -53,6 +53,9 @@ type Config struct {
 	// instead of unix sockets in RunDir (the default, and faster). It exists
 	// so the bench can compare the two.
 	GRPCOverTCP bool
+	// EnvoyConcurrency is Envoy's --concurrency, its worker thread count
+	// (default 2).
+	EnvoyConcurrency int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -115,6 +118,12 @@ func (c *Config) defaults() error {
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second
+	}
+	if c.EnvoyConcurrency == 0 {
+		c.EnvoyConcurrency = 2
+	}
+	if c.EnvoyConcurrency < 0 {
+		return fmt.Errorf("stack: EnvoyConcurrency %d: want at least 1", c.EnvoyConcurrency)
 	}
 	return nil
 }
@@ -325,7 +334,7 @@ func (s *Stack) define() {
 	add(&Proc{
 		Name: Envoy, bin: c.Bin.Envoy,
 		args: []string{"-c", s.EnvoyConfig, "--disable-hot-restart", "--log-level", "warn",
-			"--concurrency", "2", "--drain-time-s", "1", "--parent-shutdown-time-s", "2",
+			"--concurrency", strconv.Itoa(c.EnvoyConcurrency), "--drain-time-s", "1", "--parent-shutdown-time-s", "2",
 			// Access log lines reach the file within half a second.
 			"--file-flush-interval-msec", "500"},
 		health: httpBody("http://"+lo(p.EnvoyAdmin)+"/ready", "LIVE"),
