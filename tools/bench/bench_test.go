@@ -62,6 +62,12 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, "floor", c.run[0].name, "scenarios run in the fixed order")
 	require.Equal(t, 3*time.Second, c.duration)
 
+	for _, sc := range scenarios {
+		if sc.opts.SingleRateLimitStage {
+			require.True(t, sc.opts.ExtAuthz, "%s: SingleRateLimitStage shapes only the ext_authz chain", sc.name)
+		}
+	}
+
 	for _, args := range [][]string{{"-c", "16,x"}, {"-d", "1500ms"}, {"-scenarios", "nope"}, {"-t", "0"}} {
 		_, err := parseFlags(args)
 		require.Error(t, err, args)

@@ -14,7 +14,8 @@
 //	                         body, miss makes every body unique
 //	hit-extauthz, miss-extauthz
 //	                         the classic chain (bootstrap.Options{ExtAuthz: true})
-//	miss-1rl                 only with -scenarios: one ratelimit stage
+//	miss-1rl                 only with -scenarios: the classic chain with
+//	                         one ratelimit stage
 //
 // Each scenario starts its own stack (or seed) once and runs every
 // connection count on it. Around each measured run the bench reads
@@ -79,7 +80,8 @@ var scenarios = []scenario{
 	{name: "miss", miss: true},
 	{name: "hit-extauthz", opts: bootstrap.Options{ExtAuthz: true}},
 	{name: "miss-extauthz", opts: bootstrap.Options{ExtAuthz: true}, miss: true},
-	{name: "miss-1rl", opts: bootstrap.Options{SingleRateLimitStage: true}, miss: true, extra: true},
+	// SingleRateLimitStage only shapes the classic chain's ratelimit filters.
+	{name: "miss-1rl", opts: bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true}, miss: true, extra: true},
 }
 
 // workload names the seed scenario a modelgate scenario is compared with.
