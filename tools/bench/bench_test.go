@@ -46,6 +46,7 @@ func TestParseFlags(t *testing.T) {
 	c, err := parseFlags(nil)
 	require.NoError(t, err)
 	require.Equal(t, []int{16, 64}, c.conns)
+	require.Equal(t, 2, c.envoyConcurrency)
 	var names []string
 	for _, sc := range c.run {
 		names = append(names, sc.name)
@@ -55,9 +56,10 @@ func TestParseFlags(t *testing.T) {
 		"floor", "hit", "miss", "hit-extauthz", "miss-extauthz",
 	}, names)
 
-	c, err = parseFlags([]string{"-c", "1,64", "-scenarios", "miss-1rl,floor", "-d", "3s"})
+	c, err = parseFlags([]string{"-c", "1,64", "-scenarios", "miss-1rl,floor", "-d", "3s", "-envoy-concurrency", "1"})
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 64}, c.conns)
+	require.Equal(t, 1, c.envoyConcurrency)
 	require.Len(t, c.run, 2)
 	require.Equal(t, "floor", c.run[0].name, "scenarios run in the fixed order")
 	require.Equal(t, 3*time.Second, c.duration)
@@ -68,7 +70,7 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 
-	for _, args := range [][]string{{"-c", "16,x"}, {"-d", "1500ms"}, {"-scenarios", "nope"}, {"-t", "0"}} {
+	for _, args := range [][]string{{"-c", "16,x"}, {"-d", "1500ms"}, {"-scenarios", "nope"}, {"-t", "0"}, {"-envoy-concurrency", "0"}} {
 		_, err := parseFlags(args)
 		require.Error(t, err, args)
 	}

@@ -100,6 +100,7 @@ type config struct {
 	outDir           string
 	base             int
 	grpcTCP          bool
+	envoyConcurrency int
 	python, wrk      string
 }
 
@@ -114,6 +115,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.outDir, "out", "", "prebuilt binaries; empty builds extproc, inference and ratelimit into a temp dir")
 	fs.IntVar(&c.base, "port-base", 18000, "first of the ports the bench uses")
 	fs.BoolVar(&c.grpcTCP, "grpc-tcp", false, "Envoy reaches extproc and ratelimit over loopback TCP instead of unix sockets")
+	fs.IntVar(&c.envoyConcurrency, "envoy-concurrency", 2, "Envoy's --concurrency (worker threads) in every stack scenario, the floor included")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +138,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.threads < 1 {
 		errs = append(errs, errors.New("-t: at least 1"))
+	}
+	if c.envoyConcurrency < 1 {
+		errs = append(errs, errors.New("-envoy-concurrency: at least 1"))
 	}
 	for _, sc := range scenarios {
 		if (*names == "" && !sc.extra) || slices.Contains(strings.Split(*names, ","), sc.name) {
@@ -249,7 +254,7 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 	}
 	s, err := stack.Start(ctx, stack.Config{
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
-		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP,
+		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
 	})
 	if err != nil {
 		return nil, err
