@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -106,4 +107,15 @@ func TestConfig_envoyConcurrency(t *testing.T) {
 	}
 	cfg := Config{Root: t.TempDir(), EnvoyConcurrency: -1}
 	require.ErrorContains(t, cfg.defaults(), "EnvoyConcurrency")
+}
+
+func TestDialOK_waitsForTheListener(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "rl.sock")
+	check := allOK(func(context.Context) error { return nil }, dialOK("unix", sock))
+	require.Error(t, check(t.Context()), "no socket yet")
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer l.Close()
+	require.NoError(t, check(t.Context()))
 }
