@@ -53,7 +53,8 @@ func TestParseFlags(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"seed-asyncio/hit", "seed-asyncio/miss", "seed-uvloop-2w/hit", "seed-uvloop-2w/miss",
-		"floor", "hit", "miss", "hit-extauthz", "miss-extauthz",
+		"floor", "hit", "miss", "hit-limited", "miss-limited",
+		"hit-extauthz", "miss-extauthz", "hit-extauthz-limited", "miss-extauthz-limited",
 	}, names)
 
 	c, err = parseFlags([]string{"-c", "1,64", "-scenarios", "miss-1rl,floor", "-d", "3s", "-envoy-concurrency", "1"})

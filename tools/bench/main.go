@@ -12,8 +12,16 @@
 //	                         no quotas (bootstrap.Options{NoFilters: true})
 //	hit, miss                the default modelgate chain; hit repeats one
 //	                         body, miss makes every body unique
+//	hit-limited, miss-limited
+//	                         the same with a key of a limited tier (pro, with
+//	                         the bench's huge limits): one ratelimit call and
+//	                         Redis counters on every request, where the
+//	                         internal tier of hit and miss is unlimited and
+//	                         extproc remembers that answer for a second
 //	hit-extauthz, miss-extauthz
 //	                         the classic chain (bootstrap.Options{ExtAuthz: true})
+//	hit-extauthz-limited, miss-extauthz-limited
+//	                         the classic chain with the limited key
 //	miss-1rl                 only with -scenarios: the classic chain with
 //	                         one ratelimit stage
 //
@@ -65,6 +73,10 @@ type scenario struct {
 	opts bootstrap.Options
 	// miss makes every request body unique; otherwise one body repeats.
 	miss bool
+	// limited sends the key of limitedClient, whose quotas the ratelimit
+	// service counts on every request; otherwise the internal tier's key,
+	// unlimited, so extproc skips most ratelimit calls.
+	limited bool
 	// extra scenarios run only when -scenarios names them.
 	extra bool
 }
@@ -78,8 +90,12 @@ var scenarios = []scenario{
 	{name: "floor", opts: bootstrap.Options{NoFilters: true}, miss: true},
 	{name: "hit"},
 	{name: "miss", miss: true},
+	{name: "hit-limited", limited: true},
+	{name: "miss-limited", miss: true, limited: true},
 	{name: "hit-extauthz", opts: bootstrap.Options{ExtAuthz: true}},
 	{name: "miss-extauthz", opts: bootstrap.Options{ExtAuthz: true}, miss: true},
+	{name: "hit-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, limited: true},
+	{name: "miss-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, miss: true, limited: true},
 	// SingleRateLimitStage only shapes the classic chain's ratelimit filters.
 	{name: "miss-1rl", opts: bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true}, miss: true, extra: true},
 }
@@ -161,8 +177,9 @@ type env struct {
 	root, runDir string
 	script       string
 	bins         stack.Binaries
-	key          stack.Key
-	ports        bootstrap.Ports
+	// key is the internal tier's (unlimited), limitedKey limitedClient's.
+	key, limitedKey stack.Key
+	ports           bootstrap.Ports
 }
 
 func run(ctx context.Context, args []string) (err error) {
@@ -206,7 +223,14 @@ func run(ctx context.Context, args []string) (err error) {
 	if e.bins, err = stack.LookupBinaries(e.root, cfg.outDir); err != nil {
 		return err
 	}
-	if e.key, err = stack.CreateKey(ctx, e.bins.Extproc, filepath.Join(e.runDir, "keys.yaml"), "bench", "internal", "*", "--env", "test"); err != nil {
+	keys := filepath.Join(e.runDir, "keys.yaml")
+	if e.key, err = stack.CreateKey(ctx, e.bins.Extproc, keys, internalClient, internalTier, "*", "--env", "test"); err != nil {
+		return err
+	}
+	if e.limitedKey, err = stack.CreateKey(ctx, e.bins.Extproc, keys, limitedClient, limitedTier, "*", "--env", "test"); err != nil {
+		return err
+	}
+	if err := writeRateLimitConfig(e.root, e.runDir); err != nil {
 		return err
 	}
 	b := cfg.base
@@ -254,6 +278,7 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 	}
 	s, err := stack.Start(ctx, stack.Config{
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
+		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
 		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
 	})
 	if err != nil {
@@ -263,6 +288,8 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 	if sc.opts.NoFilters {
 		// No plugin to resolve the model: name it as the plugin would.
 		t.headers = []string{header.Model + "=iris", header.ModelVersion + "=2"}
+	} else if sc.limited {
+		t.headers = []string{header.APIKey + "=" + e.limitedKey.Secret}
 	} else {
 		t.headers = []string{header.APIKey + "=" + e.key.Secret}
 	}
