@@ -55,6 +55,13 @@ const (
 	ContentLength = "content-length"
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
+	// RateLimitLimit, RateLimitRemaining and RateLimitReset describe the
+	// tightest quota a request counted against (draft-ietf-httpapi-
+	// ratelimit-headers-03, as Envoy's ratelimit filter writes them); absent
+	// when no limit applies, as for an unlimited tier.
+	RateLimitLimit     = "x-ratelimit-limit"
+	RateLimitRemaining = "x-ratelimit-remaining"
+	RateLimitReset     = "x-ratelimit-reset"
 
 	// InferenceHeaderContentLength is the length of the JSON head of an
 	// Open Inference Protocol request or response in the binary tensor data

@@ -46,23 +46,32 @@ func TestParseFlags(t *testing.T) {
 	c, err := parseFlags(nil)
 	require.NoError(t, err)
 	require.Equal(t, []int{16, 64}, c.conns)
+	require.Equal(t, 2, c.envoyConcurrency)
 	var names []string
 	for _, sc := range c.run {
 		names = append(names, sc.name)
 	}
 	require.Equal(t, []string{
 		"seed-asyncio/hit", "seed-asyncio/miss", "seed-uvloop-2w/hit", "seed-uvloop-2w/miss",
-		"floor", "hit", "miss", "hit-extauthz", "miss-extauthz",
+		"floor", "hit", "miss", "hit-limited", "miss-limited",
+		"hit-extauthz", "miss-extauthz", "hit-extauthz-limited", "miss-extauthz-limited",
 	}, names)
 
-	c, err = parseFlags([]string{"-c", "1,64", "-scenarios", "miss-1rl,floor", "-d", "3s"})
+	c, err = parseFlags([]string{"-c", "1,64", "-scenarios", "miss-1rl,floor", "-d", "3s", "-envoy-concurrency", "1"})
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 64}, c.conns)
+	require.Equal(t, 1, c.envoyConcurrency)
 	require.Len(t, c.run, 2)
 	require.Equal(t, "floor", c.run[0].name, "scenarios run in the fixed order")
 	require.Equal(t, 3*time.Second, c.duration)
 
-	for _, args := range [][]string{{"-c", "16,x"}, {"-d", "1500ms"}, {"-scenarios", "nope"}, {"-t", "0"}} {
+	for _, sc := range scenarios {
+		if sc.opts.SingleRateLimitStage {
+			require.True(t, sc.opts.ExtAuthz, "%s: SingleRateLimitStage shapes only the ext_authz chain", sc.name)
+		}
+	}
+
+	for _, args := range [][]string{{"-c", "16,x"}, {"-d", "1500ms"}, {"-scenarios", "nope"}, {"-t", "0"}, {"-envoy-concurrency", "0"}} {
 		_, err := parseFlags(args)
 		require.Error(t, err, args)
 	}

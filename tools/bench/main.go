@@ -12,9 +12,18 @@
 //	                         no quotas (bootstrap.Options{NoFilters: true})
 //	hit, miss                the default modelgate chain; hit repeats one
 //	                         body, miss makes every body unique
+//	hit-limited, miss-limited
+//	                         the same with a key of a limited tier (pro, with
+//	                         the bench's huge limits): one ratelimit call and
+//	                         Redis counters on every request, where the
+//	                         internal tier of hit and miss is unlimited and
+//	                         extproc remembers that answer for a second
 //	hit-extauthz, miss-extauthz
 //	                         the classic chain (bootstrap.Options{ExtAuthz: true})
-//	miss-1rl                 only with -scenarios: one ratelimit stage
+//	hit-extauthz-limited, miss-extauthz-limited
+//	                         the classic chain with the limited key
+//	miss-1rl                 only with -scenarios: the classic chain with
+//	                         one ratelimit stage
 //
 // Each scenario starts its own stack (or seed) once and runs every
 // connection count on it. Around each measured run the bench reads
@@ -64,6 +73,10 @@ type scenario struct {
 	opts bootstrap.Options
 	// miss makes every request body unique; otherwise one body repeats.
 	miss bool
+	// limited sends the key of limitedClient, whose quotas the ratelimit
+	// service counts on every request; otherwise the internal tier's key,
+	// unlimited, so extproc skips most ratelimit calls.
+	limited bool
 	// extra scenarios run only when -scenarios names them.
 	extra bool
 }
@@ -77,9 +90,14 @@ var scenarios = []scenario{
 	{name: "floor", opts: bootstrap.Options{NoFilters: true}, miss: true},
 	{name: "hit"},
 	{name: "miss", miss: true},
+	{name: "hit-limited", limited: true},
+	{name: "miss-limited", miss: true, limited: true},
 	{name: "hit-extauthz", opts: bootstrap.Options{ExtAuthz: true}},
 	{name: "miss-extauthz", opts: bootstrap.Options{ExtAuthz: true}, miss: true},
-	{name: "miss-1rl", opts: bootstrap.Options{SingleRateLimitStage: true}, miss: true, extra: true},
+	{name: "hit-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, limited: true},
+	{name: "miss-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, miss: true, limited: true},
+	// SingleRateLimitStage only shapes the classic chain's ratelimit filters.
+	{name: "miss-1rl", opts: bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true}, miss: true, extra: true},
 }
 
 // workload names the seed scenario a modelgate scenario is compared with.
@@ -98,6 +116,7 @@ type config struct {
 	outDir           string
 	base             int
 	grpcTCP          bool
+	envoyConcurrency int
 	python, wrk      string
 }
 
@@ -112,6 +131,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.outDir, "out", "", "prebuilt binaries; empty builds extproc, inference and ratelimit into a temp dir")
 	fs.IntVar(&c.base, "port-base", 18000, "first of the ports the bench uses")
 	fs.BoolVar(&c.grpcTCP, "grpc-tcp", false, "Envoy reaches extproc and ratelimit over loopback TCP instead of unix sockets")
+	fs.IntVar(&c.envoyConcurrency, "envoy-concurrency", 2, "Envoy's --concurrency (worker threads) in every stack scenario, the floor included")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
 	if err := fs.Parse(args); err != nil {
@@ -135,6 +155,9 @@ func parseFlags(args []string) (config, error) {
 	if c.threads < 1 {
 		errs = append(errs, errors.New("-t: at least 1"))
 	}
+	if c.envoyConcurrency < 1 {
+		errs = append(errs, errors.New("-envoy-concurrency: at least 1"))
+	}
 	for _, sc := range scenarios {
 		if (*names == "" && !sc.extra) || slices.Contains(strings.Split(*names, ","), sc.name) {
 			c.run = append(c.run, sc)
@@ -154,8 +177,9 @@ type env struct {
 	root, runDir string
 	script       string
 	bins         stack.Binaries
-	key          stack.Key
-	ports        bootstrap.Ports
+	// key is the internal tier's (unlimited), limitedKey limitedClient's.
+	key, limitedKey stack.Key
+	ports           bootstrap.Ports
 }
 
 func run(ctx context.Context, args []string) (err error) {
@@ -199,7 +223,14 @@ func run(ctx context.Context, args []string) (err error) {
 	if e.bins, err = stack.LookupBinaries(e.root, cfg.outDir); err != nil {
 		return err
 	}
-	if e.key, err = stack.CreateKey(ctx, e.bins.Extproc, filepath.Join(e.runDir, "keys.yaml"), "bench", "internal", "*", "--env", "test"); err != nil {
+	keys := filepath.Join(e.runDir, "keys.yaml")
+	if e.key, err = stack.CreateKey(ctx, e.bins.Extproc, keys, internalClient, internalTier, "*", "--env", "test"); err != nil {
+		return err
+	}
+	if e.limitedKey, err = stack.CreateKey(ctx, e.bins.Extproc, keys, limitedClient, limitedTier, "*", "--env", "test"); err != nil {
+		return err
+	}
+	if err := writeRateLimitConfig(e.root, e.runDir); err != nil {
 		return err
 	}
 	b := cfg.base
@@ -247,7 +278,8 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 	}
 	s, err := stack.Start(ctx, stack.Config{
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
-		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP,
+		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
+		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
 	})
 	if err != nil {
 		return nil, err
@@ -256,6 +288,8 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 	if sc.opts.NoFilters {
 		// No plugin to resolve the model: name it as the plugin would.
 		t.headers = []string{header.Model + "=iris", header.ModelVersion + "=2"}
+	} else if sc.limited {
+		t.headers = []string{header.APIKey + "=" + e.limitedKey.Secret}
 	} else {
 		t.headers = []string{header.APIKey + "=" + e.key.Secret}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,13 +35,13 @@ type answer struct {
 }
 
 // probe sends one request as wrk would and checks that the answer is a
-// 200 with one prediction; it returns the x-cache header.
-func probe(ctx context.Context, t *target, body []byte) (string, error) {
+// 200 with one prediction; it returns the answer's headers.
+func probe(ctx context.Context, t *target, body []byte) (http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	req.Header.Set(header.ContentType, header.MediaJSON)
 	for _, h := range t.headers {
@@ -51,33 +50,46 @@ func probe(ctx context.Context, t *target, body []byte) (string, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("answer %s: %s", resp.Status, b)
+		return nil, fmt.Errorf("answer %s: %s", resp.Status, b)
 	}
 	var a answer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return "", fmt.Errorf("answer is not a prediction: %w: %s", err, b)
+		return nil, fmt.Errorf("answer is not a prediction: %w: %s", err, b)
 	}
 	if a.Model != "iris" || a.ModelVersion == "" || len(a.Predictions) != 1 || a.Predictions[0].Label == "" || a.RequestID == "" || a.Usage.Rows != 1 {
-		return "", fmt.Errorf("answer lacks a field of the /v2/predict contract: %s", b)
+		return nil, fmt.Errorf("answer lacks a field of the /v2/predict contract: %s", b)
 	}
-	return resp.Header.Get(header.Cache), nil
+	return resp.Header, nil
 }
 
 // checkAnswer probes t before load: the hit body twice (for modelgate the
-// second must be a cache hit), or one new miss body (a cache miss). It
-// advances *next past the body it used.
+// second must be a cache hit), or one new miss body (a cache miss). In a
+// limited scenario every answer must show the bench client's quota
+// (checkLimited). It advances *next past the body it used.
 func checkAnswer(ctx context.Context, t *target, sc scenario, next *int64) error {
 	cached := sc.seed == nil && !sc.opts.NoFilters // the seed sends no x-cache
+	send := func(body []byte) (string, error) {
+		h, err := probe(ctx, t, body)
+		if err != nil {
+			return "", fmt.Errorf("probe: %w", err)
+		}
+		if sc.limited {
+			if err := checkLimited(h); err != nil {
+				return "", fmt.Errorf("probe (limited tier): %w", err)
+			}
+		}
+		return h.Get(header.Cache), nil
+	}
 	if sc.miss {
-		got, err := probe(ctx, t, predictBody(*next))
+		got, err := send(predictBody(*next))
 		*next++
 		if err != nil {
-			return fmt.Errorf("probe: %w", err)
+			return err
 		}
 		if cached && got != "MISS" {
 			return fmt.Errorf("probe: a new body answered %s %q, want MISS", header.Cache, got)
@@ -87,12 +99,12 @@ func checkAnswer(ctx context.Context, t *target, sc scenario, next *int64) error
 	var got string
 	for range 2 {
 		var err error
-		if got, err = probe(ctx, t, predictBody(0)); err != nil {
-			return fmt.Errorf("probe: %w", err)
+		if got, err = send(predictBody(0)); err != nil {
+			return err
 		}
 	}
 	if cached && got != "HIT" {
-		return errors.New("probe: the repeated body answered " + header.Cache + " " + fmt.Sprintf("%q", got) + ", want HIT")
+		return fmt.Errorf("probe: the repeated body answered %s %q, want HIT", header.Cache, got)
 	}
 	return nil
 }

@@ -117,6 +117,9 @@ func (r *report) print(w io.Writer) {
 		runtime.NumCPU(), r.load, ec, transport)
 	fmt.Fprintf(w, "load: wrk -t%d, %s measured per run after a %s warmup; modelgate answers with iris v2 (latest), the seed with iris v1\n",
 		r.cfg.threads, r.cfg.duration, r.cfg.warmup)
+	// unlimited_ttl as extproc/config.yaml sets it.
+	fmt.Fprintf(w, "keys: internal tier, unlimited (extproc remembers that answer 1 s: almost no ratelimit calls in the default chain); *-limited: tier %s, %d per window on each quota (every request counted in Redis)\n",
+		limitedTier, limitedRequests)
 	fmt.Fprintf(w, "CPU: utime+stime from /proc per process (and its children) over the measured run ÷ requests; wrk's own CPU is shown, not counted\n")
 	for _, c := range r.cfg.conns {
 		fmt.Fprintf(w, "\n%d connections\n", c)

@@ -1,13 +1,11 @@
 package stack
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +51,9 @@ type Config struct {
 	// instead of unix sockets in RunDir (the default, and faster). It exists
 	// so the bench can compare the two.
 	GRPCOverTCP bool
+	// EnvoyConcurrency is Envoy's --concurrency, its worker thread count
+	// (default 2).
+	EnvoyConcurrency int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -116,6 +117,12 @@ func (c *Config) defaults() error {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second
 	}
+	if c.EnvoyConcurrency == 0 {
+		c.EnvoyConcurrency = 2
+	}
+	if c.EnvoyConcurrency < 0 {
+		return fmt.Errorf("stack: EnvoyConcurrency %d: want at least 1", c.EnvoyConcurrency)
+	}
 	return nil
 }
 
@@ -153,8 +160,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	// Start in waves; each wave's members start together and must all be
-	// healthy before the next wave.
-	waves := [][]string{{Redis}, {RateLimit, Extproc}, nil, {Envoy}}
+	// healthy before the next wave. extproc connects to ratelimit as it
+	// starts, so it waits for ratelimit's gRPC listener: a dial that fails
+	// puts its connection in backoff (about a second), and the requests of
+	// that second would be admitted without a quota check (fail open).
+	waves := [][]string{{Redis}, {RateLimit}, {Extproc}, {Envoy}}
 	for _, t := range s.targets {
 		waves[2] = append(waves[2], InferenceName(t))
 	}
@@ -266,10 +276,14 @@ func (s *Stack) define() {
 	// stay reserved either way (checkPorts), so switching needs no new ports.
 	extprocGRPC, rlGRPC := lo(p.ExtprocGRPC), []string(nil)
 	var rlPrestart func()
+	// ratelimit opens its gRPC listener apart from (and sometimes after)
+	// the HTTP one that answers /healthcheck.
+	rlListening := dialOK("tcp", lo(p.RateLimitGRPC))
 	s.sockets = nil
 	if !c.GRPCOverTCP {
 		es, rs := filepath.Join(c.RunDir, bootstrap.ExtprocSocket), filepath.Join(c.RunDir, bootstrap.RateLimitSocket)
 		extprocGRPC, rlGRPC, s.sockets = "unix:"+es, []string{"GRPC_UDS=" + rs}, []string{es, rs}
+		rlListening = dialOK("unix", rs)
 		// ratelimit will not listen where a socket file exists, and one is
 		// left behind when it is killed. (extproc replaces a stale one.)
 		rlPrestart = func() {
@@ -291,7 +305,7 @@ func (s *Stack) define() {
 			"HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED=true",
 			"LOG_LEVEL=info", "LOG_FORMAT=json",
 		}, rlGRPC...),
-		health: httpOK("http://" + lo(p.RateLimitHTTP) + "/healthcheck"),
+		health: allOK(httpOK("http://"+lo(p.RateLimitHTTP)+"/healthcheck"), rlListening),
 	})
 	// The plugin asks the ratelimit service itself unless Envoy's
 	// ext_authz and ratelimit filters are in the chain.
@@ -325,7 +339,7 @@ func (s *Stack) define() {
 	add(&Proc{
 		Name: Envoy, bin: c.Bin.Envoy,
 		args: []string{"-c", s.EnvoyConfig, "--disable-hot-restart", "--log-level", "warn",
-			"--concurrency", "2", "--drain-time-s", "1", "--parent-shutdown-time-s", "2",
+			"--concurrency", strconv.Itoa(c.EnvoyConcurrency), "--drain-time-s", "1", "--parent-shutdown-time-s", "2",
 			// Access log lines reach the file within half a second.
 			"--file-flush-interval-msec", "500"},
 		health: httpBody("http://"+lo(p.EnvoyAdmin)+"/ready", "LIVE"),
@@ -418,55 +432,6 @@ func (s *Stack) Exited() <-chan string {
 		}()
 	}
 	return ch
-}
-
-func httpOK(url string) func(context.Context) error {
-	return httpBody(url, "")
-}
-
-func httpBody(url, want string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		if want != "" && !strings.Contains(string(b), want) {
-			return fmt.Errorf("%s: body %q lacks %q", url, b, want)
-		}
-		return nil
-	}
-}
-
-func redisPing(ctx context.Context, socket string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("redis: %q", line)
-	}
-	return nil
 }
 
 // LookupBinaries finds the executables: the Go binaries in outDir (build

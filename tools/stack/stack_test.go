@@ -1,11 +1,13 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -79,4 +81,41 @@ func TestCheckPorts_rejectsSharedPorts(t *testing.T) {
 	p.RateLimitMetrics = p.RateLimitDebug
 	s := &Stack{cfg: Config{Ports: p}}
 	require.ErrorContains(t, s.checkPorts(), "two services share a port")
+}
+
+func TestConfig_envoyConcurrency(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		set  int
+		want string
+	}{
+		{name: "defaults to two workers", set: 0, want: "2"},
+		{name: "passes one worker through", set: 1, want: "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := Config{Root: t.TempDir(), EnvoyConcurrency: tc.set}
+			require.NoError(t, cfg.defaults())
+			s := &Stack{cfg: cfg, procs: map[string]*Proc{}}
+			s.define()
+			args := s.Proc(Envoy).args
+			i := slices.Index(args, "--concurrency")
+			require.GreaterOrEqual(t, i, 0, "envoy args %v", args)
+			require.Equal(t, tc.want, args[i+1])
+		})
+	}
+	cfg := Config{Root: t.TempDir(), EnvoyConcurrency: -1}
+	require.ErrorContains(t, cfg.defaults(), "EnvoyConcurrency")
+}
+
+func TestDialOK_waitsForTheListener(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "rl.sock")
+	check := allOK(func(context.Context) error { return nil }, dialOK("unix", sock))
+	require.Error(t, check(t.Context()), "no socket yet")
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer l.Close()
+	require.NoError(t, check(t.Context()))
 }
