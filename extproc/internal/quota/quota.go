@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/modelgate/modelgate/api/header"
 )
 
 // Domain is the ratelimit domain of every modelgate descriptor.
@@ -104,25 +106,18 @@ func Tightest(limits []Limit) *Limit {
 	return &cp
 }
 
-// Header names of the rate-limit fields (draft-ietf-httpapi-ratelimit-
-// headers-03, the form Envoy's ratelimit filter writes).
-const (
-	HeaderLimit     = "x-ratelimit-limit"
-	HeaderRemaining = "x-ratelimit-remaining"
-	HeaderReset     = "x-ratelimit-reset"
-)
-
 // Field is one response header.
 type Field struct{ Name, Value string }
 
-// Fields are the x-ratelimit-* headers describing l: limit with its quota
+// Fields are the x-ratelimit-* headers describing l (draft-ietf-httpapi-
+// ratelimit-headers-03, the form Envoy's ratelimit filter writes): limit with its quota
 // policy ("60, 60;w=60"), remaining, and seconds until reset.
 func (l *Limit) Fields() [3]Field {
 	limit := strconv.FormatUint(uint64(l.Requests), 10)
 	return [3]Field{
-		{HeaderLimit, limit + ", " + limit + ";w=" + strconv.FormatInt(int64(l.Window/time.Second), 10)},
-		{HeaderRemaining, strconv.FormatUint(uint64(l.Remaining), 10)},
-		{HeaderReset, strconv.FormatInt(l.ResetSeconds(), 10)},
+		{header.RateLimitLimit, limit + ", " + limit + ";w=" + strconv.FormatInt(int64(l.Window/time.Second), 10)},
+		{header.RateLimitRemaining, strconv.FormatUint(uint64(l.Remaining), 10)},
+		{header.RateLimitReset, strconv.FormatInt(l.ResetSeconds(), 10)},
 	}
 }
 

@@ -122,9 +122,9 @@ func TestAdmission_oneQuotaCallPerRequest(t *testing.T) {
 	require.Equal(t, "2", set(resp.GetRequestBody().GetResponse().GetHeaderMutation())[header.ModelVersion])
 	resp = st.send(upstreamOK(v2Response, "2"))
 	m := set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation())
-	require.Equal(t, "60, 60;w=60", m[quota.HeaderLimit])
-	require.Equal(t, "59", m[quota.HeaderRemaining])
-	require.Equal(t, "30", m[quota.HeaderReset])
+	require.Equal(t, "60, 60;w=60", m[header.RateLimitLimit])
+	require.Equal(t, "59", m[header.RateLimitRemaining])
+	require.Equal(t, "30", m[header.RateLimitReset])
 	st.send(responseBody(v2Response, true))
 	st.finish()
 
@@ -138,7 +138,7 @@ func TestAdmission_oneQuotaCallPerRequest(t *testing.T) {
 	ir := st.send(requestBody(v2Body, true)).GetImmediateResponse()
 	require.NotNil(t, ir)
 	require.Equal(t, "HIT", set(ir.GetHeaders())[header.Cache])
-	require.Equal(t, "59", set(ir.GetHeaders())[quota.HeaderRemaining])
+	require.Equal(t, "59", set(ir.GetHeaders())[header.RateLimitRemaining])
 	require.Len(t, q.Calls(), 2)
 
 	// A GET without a model: the client quotas only, from the headers phase.
@@ -169,8 +169,8 @@ func TestAdmission_overQuotaBeforeValidation(t *testing.T) {
 			require.Equal(t, 429, int(ir.GetStatus().GetCode()))
 			h := set(ir.GetHeaders())
 			require.Equal(t, "1", h[header.RetryAfter], "rounded up to whole seconds")
-			require.Equal(t, "0", h[quota.HeaderRemaining])
-			require.Equal(t, "5, 5;w=1", h[quota.HeaderLimit])
+			require.Equal(t, "0", h[header.RateLimitRemaining])
+			require.Equal(t, "5, 5;w=1", h[header.RateLimitLimit])
 			require.Equal(t, problem.TypeQuotaExceeded, decodeProblem(t, ir.GetBody()).Type)
 		})
 	}
@@ -199,5 +199,5 @@ func TestAdmission_quotaServiceDownFailsOpen(t *testing.T) {
 	resp := st.send(requestBody(v2Body, true))
 	require.NotNil(t, resp.GetRequestBody(), "served without a quota check")
 	resp = st.send(upstreamOK(v2Response, "2"))
-	require.NotContains(t, set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation()), quota.HeaderRemaining)
+	require.NotContains(t, set(resp.GetResponseHeaders().GetResponse().GetHeaderMutation()), header.RateLimitRemaining)
 }
