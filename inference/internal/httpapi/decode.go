@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/api/predict"
@@ -68,7 +67,7 @@ func decodeObject(body []byte, known ...string) (map[string]json.RawMessage, []p
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		vs = append(vs, problem.Violation{Pointer: "/" + escapePointer(k), Detail: "unknown member"})
+		vs = append(vs, problem.Violation{Pointer: problem.Pointer(k), Detail: "unknown member"})
 	}
 	return obj, vs, nil
 }
@@ -81,14 +80,6 @@ func syntaxProblem(err error) *problem.Problem {
 		return malformed(fmt.Errorf("%s at byte %d", se.Error(), se.Offset))
 	}
 	return nil
-}
-
-// escapePointer escapes one JSON Pointer reference token (RFC 6901).
-func escapePointer(s string) string {
-	if !strings.ContainsAny(s, "~/") {
-		return s
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 // jsonKind names a raw JSON value's type for error messages.
@@ -199,12 +190,12 @@ func matrix(v *registry.Version, rows []predict.Row, x []float64) []problem.Viol
 		for j, f := range feats {
 			raw, ok := row[f.Name]
 			if !ok {
-				add(prefix+escapePointer(f.Name), "missing")
+				add(prefix+problem.EscapePointer(f.Name), "missing")
 				continue
 			}
 			val, msg := parseNumber(raw)
 			if msg != "" {
-				add(prefix+escapePointer(f.Name), msg)
+				add(prefix+problem.EscapePointer(f.Name), msg)
 				continue
 			}
 			x[i*nf+j] = val
@@ -217,7 +208,7 @@ func matrix(v *registry.Version, rows []predict.Row, x []float64) []problem.Viol
 		}
 		sort.Strings(unknown)
 		for _, k := range unknown {
-			add(prefix+escapePointer(k), "unknown feature")
+			add(prefix+problem.EscapePointer(k), "unknown feature")
 		}
 	}
 	return vs

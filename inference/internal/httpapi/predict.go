@@ -218,7 +218,7 @@ func decodeV2Options(raw json.RawMessage, opts *predict.V2Options) []problem.Vio
 			}
 			opts.ReturnProbabilities = string(val) == "true"
 		default:
-			vs = append(vs, problem.Violation{Pointer: "/options/" + escapePointer(k), Detail: "unknown option"})
+			vs = append(vs, problem.Violation{Pointer: problem.Pointer("options", k), Detail: "unknown option"})
 		}
 	}
 	return vs
