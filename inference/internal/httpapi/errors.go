@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/oip"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/inference/internal/registry"
 	"github.com/modelgate/modelgate/internal/catalog"
@@ -40,6 +41,7 @@ func toProblem(err error) *problem.Problem {
 		uv  *catalog.UnknownVersionError
 		ns  *registry.NotServedError
 		mbe *http.MaxBytesError
+		hle *oip.HeaderLengthError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -65,6 +67,8 @@ func toProblem(err error) *problem.Problem {
 			Type: problem.TypeBodyTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Request body too large",
 			Detail: fmt.Sprintf("the body exceeds the limit of %d bytes", mbe.Limit),
 		}
+	case errors.As(err, &hle):
+		return validationProblem([]problem.Violation{{Pointer: "", Detail: hle.Error()}})
 	default:
 		return &problem.Problem{
 			Type: problem.TypeInternal, Status: http.StatusInternalServerError, Title: "Internal error",

@@ -155,13 +155,13 @@ func (s *Server) tensorsToMatrix(v *registry.Version, inputs []oip.InputTensor, 
 		}
 		var vals []float64
 		var err string
-		size, serr := binarySize(t.Parameters)
+		size, binary, serr := oip.BinaryDataSize(t.Parameters)
 		switch {
 		case serr != nil:
 			err = serr.Error()
-		case size >= 0 && size > len(bin):
-			err = fmt.Sprintf("binary_data_size %d exceeds the %d binary bytes left", size, len(bin))
-		case size >= 0:
+		case binary && size > int64(len(bin)):
+			err = fmt.Sprintf("%s %d exceeds the %d binary bytes left", oip.ParamBinaryDataSize, size, len(bin))
+		case binary:
 			vals, err = decodeBinary(bin[:size], t.Datatype)
 			bin = bin[size:]
 		default:

@@ -16,18 +16,9 @@ import (
 	"github.com/modelgate/modelgate/api/problem"
 )
 
-// The binary tensor data extension of the Open Inference Protocol, which
-// Triton's clients use by default: the body is a JSON header of
-// Inference-Header-Content-Length bytes followed by raw little-endian tensor
-// data, each binary tensor announcing its size in parameters.binary_data_size.
-const (
-	paramBinarySize   = "binary_data_size"
-	paramBinaryData   = "binary_data"
-	paramBinaryOutput = "binary_data_output"
-)
-
 // readInferBody reads an infer request: plain JSON, or a JSON header plus
-// binary tensor data. OIP clients may omit the content type, so only an
+// binary tensor data (the extension Triton's clients use by default; see
+// [oip.SplitBinary]). OIP clients may omit the content type, so only an
 // explicit non-JSON type (other than octet-stream with the binary header) is
 // refused.
 func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPart, binPart []byte, err error) {
@@ -50,24 +41,7 @@ func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPar
 	if hdrLen == "" {
 		return body, nil, nil
 	}
-	n, perr := strconv.Atoi(hdrLen)
-	if perr != nil || n < 0 || n > len(body) {
-		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", header.InferenceHeaderContentLength, hdrLen, len(body))}})
-	}
-	return body[:n], body[n:], nil
-}
-
-// binarySize returns parameters.binary_data_size, or -1 when absent.
-func binarySize(params map[string]any) (int, error) {
-	v, ok := params[paramBinarySize]
-	if !ok {
-		return -1, nil
-	}
-	f, ok := v.(float64)
-	if !ok || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, fmt.Errorf("%s must be a non-negative integer", paramBinarySize)
-	}
-	return int(f), nil
+	return oip.SplitBinary(body, hdrLen)
 }
 
 // decodeBinary reads little-endian FP32/FP64 values.
@@ -101,12 +75,12 @@ func decodeBinary(b []byte, datatype string) ([]float64, string) {
 func wantsBinary(req *oip.InferRequest, name string) bool {
 	for _, o := range req.Outputs {
 		if o.Name == name {
-			if b, ok := o.Parameters[paramBinaryData].(bool); ok {
+			if b, ok := o.Parameters[oip.ParamBinaryData].(bool); ok {
 				return b
 			}
 		}
 	}
-	b, _ := req.Parameters[paramBinaryOutput].(bool)
+	b, _ := req.Parameters[oip.ParamBinaryDataOutput].(bool)
 	return b
 }
 
@@ -146,7 +120,7 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 		if o.Parameters == nil {
 			o.Parameters = map[string]any{}
 		}
-		o.Parameters[paramBinarySize] = len(b)
+		o.Parameters[oip.ParamBinaryDataSize] = len(b)
 		o.Data = nil
 	}
 	if len(blobs) == 0 {
