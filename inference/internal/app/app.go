@@ -25,6 +25,7 @@ import (
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/httpapi"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
@@ -123,24 +124,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		break
 	}
 
-	// Shutdown: fail readiness first so load balancers stop sending, wait
-	// the drain delay, then let in-flight requests finish.
-	ready.Store(false)
-	log.Info("shutting down", slog.Duration("drain_delay", cfg.DrainDelay), slog.Duration("timeout", cfg.ShutdownTimeout))
-	stopWatch()
-	if cfg.DrainDelay > 0 {
-		time.Sleep(cfg.DrainDelay)
+	// Fail readiness first so load balancers stop sending, wait the drain
+	// delay, then let in-flight requests finish.
+	err = lifecycle.Shutdown(log, lifecycle.Config{DrainDelay: cfg.DrainDelay, Timeout: cfg.ShutdownTimeout},
+		func() { ready.Store(false); stopWatch() }, lifecycle.Named{Name: "http", Server: hs})
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("serve: %w", serr))
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Error("graceful shutdown incomplete; closing", slog.String("error", err.Error()))
-		_ = hs.Close()
-		return err
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return err
 }
