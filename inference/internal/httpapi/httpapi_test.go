@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -421,20 +420,4 @@ func TestPanicBecomesProblem(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, res.status)
 	require.Equal(t, header.MediaProblemJSON, res.header.Get(header.ContentType))
 	require.NotContains(t, string(res.body), "boom")
-}
-
-func TestParseNumber(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		raw     string
-		want    float64
-		wantErr bool
-	}{{"1.5", 1.5, false}, {"-0", 0, false}, {"1e308", 1e308, false}, {"1e309", 0, true}, {`"1"`, 0, true}, {"null", 0, true}, {"true", 0, true}} {
-		got, msg := parseNumber(json.RawMessage(tc.raw))
-		require.Equal(t, tc.wantErr, msg != "", tc.raw)
-		if !tc.wantErr {
-			require.Equal(t, tc.want, got)
-			require.False(t, math.IsNaN(got))
-		}
-	}
 }

@@ -44,31 +44,6 @@ func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPar
 	return oip.SplitBinary(body, hdrLen)
 }
 
-// decodeBinary reads little-endian FP32/FP64 values.
-func decodeBinary(b []byte, datatype string) ([]float64, string) {
-	size := 8
-	if datatype == oip.FP32 {
-		size = 4
-	}
-	if len(b)%size != 0 {
-		return nil, fmt.Sprintf("%d bytes is not a whole number of %s values", len(b), datatype)
-	}
-	out := make([]float64, len(b)/size)
-	for i := range out {
-		var f float64
-		if size == 4 {
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i*4:])))
-		} else {
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i*8:]))
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("value %d: not a finite number", i)
-		}
-		out[i] = f
-	}
-	return out, ""
-}
-
 // wantsBinary decides whether an output goes out as binary data: the
 // output's own binary_data parameter wins over the request's
 // binary_data_output.
@@ -108,7 +83,7 @@ func encodeBinaryOutput(t oip.OutputTensor) []byte {
 
 // writeInferResponse writes JSON, or the binary form when any output asks
 // for it.
-func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.InferResponse) {
+func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.InferResponse) error {
 	var blobs [][]byte
 	for i := range resp.Outputs {
 		o := &resp.Outputs[i]
@@ -124,13 +99,11 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 		o.Data = nil
 	}
 	if len(blobs) == 0 {
-		writeJSON(w, http.StatusOK, resp)
-		return
+		return writeJSON(w, http.StatusOK, resp)
 	}
 	head, err := json.Marshal(resp)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "encoding the response failed"})
-		return
+		return fmt.Errorf("encode answer head: %w", err)
 	}
 	w.Header().Set(header.ContentType, header.MediaOctetStream)
 	w.Header().Set(header.InferenceHeaderContentLength, strconv.Itoa(len(head)))
@@ -139,4 +112,5 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 	for _, b := range blobs {
 		_, _ = w.Write(b)
 	}
+	return nil
 }
