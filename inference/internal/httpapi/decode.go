@@ -151,6 +151,9 @@ func decodeObject(body []byte, known ...string) (*object, error) {
 	if err != nil || obj == nil {
 		return nil, validationProblem([]problem.Violation{{Pointer: "", Detail: "the body must be a JSON object"}})
 	}
+	if err := checkMembers(body); err != nil {
+		return nil, err
+	}
 	o := &object{members: obj}
 	var unknown []string
 	for k := range obj {
@@ -163,6 +166,21 @@ func decodeObject(body []byte, known ...string) (*object, error) {
 		o.add(problem.Pointer(k), "unknown member")
 	}
 	return o, nil
+}
+
+// checkMembers refuses a body that parsed as JSON but repeats a member
+// name, exactly or in another case, or nests too deeply: encoding/json
+// would answer for one of the repeats while the gateway's cache key reads
+// another. It is the same rule the gateway applies ([rawjson.CheckMembers]).
+func checkMembers(body []byte) error {
+	vs, err := rawjson.CheckMembers(body, rawjson.DefaultLimits)
+	if err != nil {
+		return malformed(err)
+	}
+	if len(vs) > 0 {
+		return validationProblem(vs)
+	}
+	return nil
 }
 
 // syntaxProblem turns a JSON syntax error from json.Unmarshal into the
