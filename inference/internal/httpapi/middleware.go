@@ -16,7 +16,9 @@ import (
 // reqInfo is filled in by handlers and read by the middleware for the access
 // log and metrics.
 type reqInfo struct {
-	id          string
+	id string
+	// model and version are set once resolved (see resolved); what the
+	// client asked for never reaches a label.
 	model       string
 	version     string
 	rows        int

@@ -20,7 +20,6 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) error {
 	}
 	model := r.PathValue("name")
 	info := infoFrom(r.Context())
-	info.model = model
 	v, err := s.reg.Load().Resolve(model, versionChoice(r, r.PathValue("version")))
 	if err != nil {
 		return err

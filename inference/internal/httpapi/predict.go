@@ -62,7 +62,6 @@ func (s *Server) predictRows(w http.ResponseWriter, r *http.Request, info *reqIn
 	if req.model == "" {
 		req.model = reg.Catalog.DefaultModel
 	}
-	info.model = req.model
 	v, err := reg.Resolve(req.model, versionChoice(r, req.version))
 	if err != nil {
 		return nil, err
