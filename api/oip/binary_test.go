@@ -80,3 +80,26 @@ func TestBinaryDataSize(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSplitBinary checks that any header length either splits the body
+// exactly where it says or is refused, never panics or loses bytes.
+func FuzzSplitBinary(f *testing.F) {
+	for _, s := range []struct {
+		body, length string
+	}{{`{"a":1}XYZ`, "7"}, {"{}", "3"}, {"{}", "-1"}, {"{}", "+2"}, {"", "0"}, {"x", "9223372036854775808"}} {
+		f.Add([]byte(s.body), s.length)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, length string) {
+		head, tail, err := SplitBinary(body, length)
+		if err != nil {
+			var hle *HeaderLengthError
+			if !errors.As(err, &hle) {
+				t.Fatalf("err %v is not a *HeaderLengthError", err)
+			}
+			return
+		}
+		if string(head)+string(tail) != string(body) || cap(head) != len(head) {
+			t.Fatalf("split %q at %q into %q + %q", body, length, head, tail)
+		}
+	})
+}

@@ -64,7 +64,7 @@ func CheckMembers(data []byte, lim Limits) ([]problem.Violation, error) {
 	if lim.MaxViolations <= 0 {
 		lim.MaxViolations = DefaultLimits.MaxViolations
 	}
-	s := &memberScan{data: data, lim: lim, budget: len(data) + 1024}
+	s := &memberScan{data: data, lim: lim, budget: len(data) + 1024, stack: make([]frame, 0, 8)}
 	if err := s.run(); err != nil {
 		return nil, err
 	}
