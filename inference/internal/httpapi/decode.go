@@ -36,7 +36,7 @@ func (s *Server) decodeV1(w http.ResponseWriter, r *http.Request) (rowsRequest, 
 	if err != nil {
 		return req, err
 	}
-	req.version = obj.optionalString("model_version")
+	obj.decode(member{name: "model_version", dst: &req.version, want: "string"})
 	if raw, ok := obj.members["options"]; ok && rawjson.Kind(raw) != "object" && rawjson.Kind(raw) != "null" {
 		obj.add("/options", "wrong type: expected object, got "+rawjson.Kind(raw))
 	}
@@ -53,11 +53,10 @@ func (s *Server) decodeV2(w http.ResponseWriter, r *http.Request) (rowsRequest, 
 	if err != nil {
 		return req, err
 	}
-	req.model = obj.optionalString("model")
+	obj.decode(member{name: "model", dst: &req.model, want: "string"}, member{name: "version", dst: &req.version, want: "string"})
 	if _, ok := obj.members["model"]; !ok {
 		obj.add("/model", "missing")
 	}
-	req.version = obj.optionalString("version")
 	if raw, ok := obj.members["options"]; ok && rawjson.Kind(raw) != "null" {
 		obj.violations = append(obj.violations, decodeV2Options(raw, &req.opts)...)
 	}
@@ -193,17 +192,44 @@ func syntaxProblem(err error) *problem.Problem {
 	return nil
 }
 
-// optionalString decodes an optional string member.
-func (o *object) optionalString(name string) string {
-	raw, ok := o.members[name]
-	if !ok || rawjson.Kind(raw) == "null" {
-		return ""
+// member is one exactly named member of an object and where it decodes.
+type member struct {
+	name string
+	dst  any
+	want string // the expected type, for the violation
+}
+
+// decodeElement decodes the members of one array element that must be an
+// object; ptr locates the element.
+func decodeElement(raw json.RawMessage, ptr string, members ...member) []problem.Violation {
+	var obj map[string]json.RawMessage
+	if rawjson.Kind(raw) != "object" || json.Unmarshal(raw, &obj) != nil {
+		return []problem.Violation{{Pointer: ptr, Detail: "wrong type: expected object, got " + rawjson.Kind(raw)}}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		o.add(problem.Pointer(name), "wrong type: expected string, got "+rawjson.Kind(raw))
+	return decodeMembers(obj, ptr, members...)
+}
+
+// decodeMembers decodes the members of obj that are named exactly as
+// listed, reporting a member of the wrong type at its pointer under ptr.
+func decodeMembers(obj map[string]json.RawMessage, ptr string, members ...member) []problem.Violation {
+	var vs []problem.Violation
+	for _, m := range members {
+		raw, ok := obj[m.name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, m.dst); err != nil {
+			vs = append(vs, problem.Violation{Pointer: ptr + "/" + problem.EscapePointer(m.name),
+				Detail: "wrong type: expected " + m.want + ", got " + rawjson.Kind(raw)})
+		}
 	}
-	return s
+	return vs
+}
+
+// decode decodes the members named exactly as listed (see
+// decodeMembers); null leaves the destination as it is.
+func (o *object) decode(members ...member) {
+	o.violations = append(o.violations, decodeMembers(o.members, "", members...)...)
 }
 
 // rows decodes the inputs member into rows, reporting shape problems. More

@@ -69,37 +69,3 @@ func decodeInferRequest(body []byte) (*oip.InferRequest, error) {
 	}
 	return &req, nil
 }
-
-// member is one exactly named member of an object and where it decodes.
-type member struct {
-	name string
-	dst  any
-	want string // the expected type, for the violation
-}
-
-// decodeElement decodes the members of one array element that must be an
-// object; ptr locates the element.
-func decodeElement(raw json.RawMessage, ptr string, members ...member) []problem.Violation {
-	var obj map[string]json.RawMessage
-	if rawjson.Kind(raw) != "object" || json.Unmarshal(raw, &obj) != nil {
-		return []problem.Violation{{Pointer: ptr, Detail: "wrong type: expected object, got " + rawjson.Kind(raw)}}
-	}
-	return decodeMembers(obj, ptr, members...)
-}
-
-// decodeMembers decodes the members of obj that are named exactly as
-// listed, reporting a member of the wrong type at its pointer under ptr.
-func decodeMembers(obj map[string]json.RawMessage, ptr string, members ...member) []problem.Violation {
-	var vs []problem.Violation
-	for _, m := range members {
-		raw, ok := obj[m.name]
-		if !ok {
-			continue
-		}
-		if err := json.Unmarshal(raw, m.dst); err != nil {
-			vs = append(vs, problem.Violation{Pointer: ptr + "/" + problem.EscapePointer(m.name),
-				Detail: "wrong type: expected " + m.want + ", got " + rawjson.Kind(raw)})
-		}
-	}
-	return vs
-}
