@@ -82,7 +82,7 @@ func New(cfg Config, reg *atomic.Pointer[registry.Registry], ready *atomic.Bool,
 		{pattern: "GET /healthz", handle: s.healthz},
 		{pattern: "GET /readyz", handle: s.readyz},
 	} {
-		mux.HandleFunc(rt.pattern, s.errorsOf(rt))
+		mux.HandleFunc(rt.pattern, s.answer(rt))
 	}
 	if metricsHandler != nil {
 		mux.Handle("GET /metrics", metricsHandler)
@@ -94,9 +94,9 @@ func New(cfg Config, reg *atomic.Pointer[registry.Registry], ready *atomic.Bool,
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// errorsOf adapts a route's handler: the error it returns becomes the
-// answer.
-func (s *Server) errorsOf(rt route) http.HandlerFunc {
+// answer adapts a route's handler to net/http: an error it returns goes to
+// the one error mapper, writeProblem.
+func (s *Server) answer(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.handle(w, r); err != nil {
 			s.writeProblem(w, r, err, rt.oip)

@@ -52,7 +52,7 @@ func TestPanicBecomesProblem(t *testing.T) {
 func TestWriteJSON_EncodingFailureIsProblem(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, nil)
-	h := s.middleware(s.errorsOf(route{handle: func(w http.ResponseWriter, _ *http.Request) error {
+	h := s.middleware(s.answer(route{handle: func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]any{"x": func() {}})
 	}}))
 	p := requireProblem(t, do(t, h, http.MethodGet, "/x", "", ""), http.StatusInternalServerError, problem.TypeInternal)
