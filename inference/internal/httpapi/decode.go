@@ -126,6 +126,13 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			Detail: fmt.Sprintf("content-type %q is not supported; send application/json", ct),
 		}
 	}
+	return readBody(w, r, limit)
+}
+
+// readBody reads the request body under the limit. Over the limit is the
+// *http.MaxBytesError the mapper answers 413; a body that breaks off is
+// the client's problem, not a 500.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError

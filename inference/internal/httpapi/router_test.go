@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -57,4 +59,26 @@ func TestWriteJSON_EncodingFailureIsProblem(t *testing.T) {
 	}}))
 	p := requireProblem(t, do(t, h, http.MethodGet, "/x", "", ""), http.StatusInternalServerError, problem.TypeInternal)
 	require.Empty(t, p.OIPError)
+}
+
+// brokenBody fails every read, as a body does when the client goes away.
+type brokenBody struct{}
+
+func (brokenBody) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// TestUnreadableBodyIsClientError checks that a body that breaks off is a
+// 400 on every body route, not a 500 logged as a server failure.
+func TestUnreadableBodyIsClientError(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, nil)
+	for _, path := range []string{"/v1/predict", "/v2/predict", "/v2/models/iris/infer"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodPost, path, brokenBody{})
+			req.Header.Set(header.ContentType, "application/json")
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			requireProblem(t, result{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}, http.StatusBadRequest, problem.TypeMalformedJSON)
+		})
+	}
 }
