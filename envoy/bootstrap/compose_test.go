@@ -31,16 +31,7 @@ func TestComposeFileIsCurrent(t *testing.T) {
 // topology against the catalog and the files it names.
 func TestCompose_loadsAndMatchesTheCatalog(t *testing.T) {
 	t.Parallel()
-	root, err := filepath.Abs(repo)
-	require.NoError(t, err)
-	content, err := os.ReadFile(filepath.Join(root, bootstrap.ComposeFile))
-	require.NoError(t, err)
-	p, err := loader.LoadWithContext(t.Context(), types.ConfigDetails{
-		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, bootstrap.ComposeFile), Content: content}},
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) { o.SetProjectName("modelgate", true) })
-	require.NoError(t, err)
+	root, p := loadCompose(t)
 
 	c := loadCatalog(t)
 	wantServices := []string{"envoy", "extproc", "ratelimit", "redis"}
@@ -124,16 +115,7 @@ func checkDockerfile(t *testing.T, root, path string) {
 // every internal hop is on an internal network shared only by its two ends.
 func TestCompose_internalsArePrivate(t *testing.T) {
 	t.Parallel()
-	root, err := filepath.Abs(repo)
-	require.NoError(t, err)
-	content, err := os.ReadFile(filepath.Join(root, bootstrap.ComposeFile))
-	require.NoError(t, err)
-	p, err := loader.LoadWithContext(t.Context(), types.ConfigDetails{
-		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, bootstrap.ComposeFile), Content: content}},
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) { o.SetProjectName("modelgate", true) })
-	require.NoError(t, err)
+	_, p := loadCompose(t)
 
 	members := map[string][]string{}
 	for name, s := range p.Services {
@@ -159,4 +141,21 @@ func TestCompose_internalsArePrivate(t *testing.T) {
 	for _, m := range members["models"] {
 		require.True(t, m == "envoy" || strings.HasPrefix(m, "inference-"), "%s reaches the model servers", m)
 	}
+}
+
+// loadCompose loads compose.yaml with the compose spec's reference loader
+// (what `docker compose` uses).
+func loadCompose(t *testing.T) (root string, p *types.Project) {
+	t.Helper()
+	root, err := filepath.Abs(repo)
+	require.NoError(t, err)
+	content, err := os.ReadFile(filepath.Join(root, bootstrap.ComposeFile))
+	require.NoError(t, err)
+	p, err = loader.LoadWithContext(t.Context(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, bootstrap.ComposeFile), Content: content}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) { o.SetProjectName("modelgate", true) })
+	require.NoError(t, err)
+	return root, p
 }

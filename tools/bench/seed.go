@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/modelgate/modelgate/tools/stack"
 )
 
 // seedMode is one way of serving tools/bench/seed/app.py with uvicorn
@@ -85,10 +87,10 @@ func startSeed(ctx context.Context, python, root, runDir string, port int, m see
 	for {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("%s exited during start-up; log %s:\n%s", m.name, logPath, tailFile(logPath, 20))
+			return nil, fmt.Errorf("%s exited during start-up; log %s:\n%s", m.name, logPath, stack.Tail(logPath, 20))
 		case <-ctx.Done():
 			s.stop()
-			return nil, fmt.Errorf("%s not healthy: %w; log %s:\n%s", m.name, ctx.Err(), logPath, tailFile(logPath, 20))
+			return nil, fmt.Errorf("%s not healthy: %w; log %s:\n%s", m.name, ctx.Err(), logPath, stack.Tail(logPath, 20))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if s.healthy(ctx) && s.workersUp(m) {
@@ -138,17 +140,4 @@ func (s *seedProc) stop() {
 		<-s.done
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL) // workers that outlived the master
-}
-
-// tailFile returns the last n lines of a file, indented.
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
 }

@@ -146,7 +146,7 @@ func (p *Proc) waitHealthy(ctx context.Context) error {
 		p.mu.Unlock()
 		select {
 		case <-done:
-			return fmt.Errorf("%s exited during start-up (%v); log %s:\n%s", p.Name, p.exitErr(), p.Log, tail(p.Log, 20))
+			return fmt.Errorf("%s exited during start-up (%v); log %s:\n%s", p.Name, p.exitErr(), p.Log, Tail(p.Log, 20))
 		default:
 		}
 		hctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -157,7 +157,7 @@ func (p *Proc) waitHealthy(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy: %w (last check: %v); log %s:\n%s", p.Name, ctx.Err(), last, p.Log, tail(p.Log, 20))
+			return fmt.Errorf("%s not healthy: %w (last check: %v); log %s:\n%s", p.Name, ctx.Err(), last, p.Log, Tail(p.Log, 20))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -169,8 +169,8 @@ func (p *Proc) exitErr() error {
 	return p.err
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a log file, indented, for error messages.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
