@@ -14,12 +14,14 @@ func (e *MalformedError) Error() string { return "malformed json: " + e.Err.Erro
 // Unwrap returns the decoder error.
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-// ViolationsError lists every schema violation of a body, each located by a
-// JSON Pointer.
+// ViolationsError lists the violations of a body, each located by a JSON
+// Pointer. Lists built by this package are capped (see [MaxViolations]);
+// a cut list ends in a note violation, at pointer "", that counts the
+// violations it leaves out.
 type ViolationsError struct{ Violations []problem.Violation }
 
 func (e *ViolationsError) Error() string {
-	return fmt.Sprintf("body violates the schema in %d place(s)", len(e.Violations))
+	return "body violates the schema in " + describeCount(countViolations(e.Violations))
 }
 
 // MediaTypeError reports a content type other than JSON.
