@@ -32,3 +32,19 @@ func BenchmarkValidator_Validate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkValidator_Validate_megabyte compares what valid and hostile
+// bodies of the default body limit cost.
+func BenchmarkValidator_Validate_megabyte(b *testing.B) {
+	v := loadValidator(b)
+	for _, bm := range megabyteBodies {
+		body := []byte(bm.body)
+		b.Run(bm.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = v.Validate(bm.schema, body)
+			}
+		})
+	}
+}

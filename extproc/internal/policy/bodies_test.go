@@ -1,8 +1,11 @@
 package policy_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/modelgate/modelgate/extproc/internal/policy"
 )
 
 // Bodies shared by the tests and benchmarks of the decoder. The hostile
@@ -46,4 +49,32 @@ func wideViolationsBody(n int) string {
 func wideDataBody(n int) string {
 	return `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[` +
 		strings.Repeat(`{},`, n-1) + `{}]}]}`
+}
+
+// megabyteBodies are bodies of about 1 MiB, the default body limit: valid
+// ones, for what the gateway spends on legitimate traffic, and hostile
+// ones, which must cost no more than that.
+var megabyteBodies = []struct {
+	name, schema, body string
+	valid              bool
+}{
+	{"valid tensor of 500000 numbers", policy.InferRequest, `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[` +
+		strings.Repeat(`0,`, 1<<19-100) + `0]}]}`, true},
+	{"valid 12000 rows", policy.V2PredictRequest, rowsBody(12000), true},
+	{"hostile tensor data of objects", policy.InferRequest, wideDataBody(1 << 20 / 3), false},
+	{"hostile 100000 rows of violations", policy.V2PredictRequest, wideViolationsBody(100000), false},
+	{"hostile row of 80000 wrong members", policy.V1PredictRequest, wideRow(80000), false},
+	{"hostile 80000 members not allowed", policy.V2PredictRequest, `{"model":"iris","inputs":[{"a":1}],` + members(`"x%d":1`, 80000) + `}`, false},
+}
+
+// wideRow is a V1 body whose one row has n members that are not numbers.
+func wideRow(n int) string { return `{"inputs":[{` + members(`"m%d":"x"`, n) + `}]}` }
+
+// members is n members rendered by format from their index.
+func members(format string, n int) string {
+	ms := make([]string, n)
+	for i := range ms {
+		ms[i] = fmt.Sprintf(format, i)
+	}
+	return strings.Join(ms, ",")
 }

@@ -21,10 +21,12 @@ import (
 // a hostile body costs what a valid body of its size costs.
 const partNodes = 1024
 
-// compiled is a request schema and whether it may be checked in parts.
+// compiled is a request schema and, when it may be checked in parts, the
+// member names it names.
 type compiled struct {
 	schema *jsonschema.Schema
 	parts  bool
+	known  map[string]bool
 }
 
 // Check validates doc, a document as [Validator.Decode] returns it,
@@ -41,9 +43,9 @@ func (v *Validator) Check(schema string, doc any) error {
 		err     error
 	)
 	if !c.parts || countUpTo(doc, v.partNodes) <= v.partNodes {
-		vs, err = v.violations(c.schema, doc, nil)
+		vs, err = v.violations(c.schema, doc, nil, nil)
 	} else {
-		p := parts{v: v, s: c.schema, seen: make(map[problem.Violation]struct{})}
+		p := parts{v: v, c: c, seen: make(map[problem.Violation]struct{}), extra: make(map[string]map[string]bool)}
 		p.check(doc)
 		vs, atLeast, err = p.vs, p.stopped, p.err
 	}
@@ -58,8 +60,10 @@ func (v *Validator) Check(schema string, doc any) error {
 
 // violations validates doc and flattens the error tree to its leaves: each
 // leaf is one concrete failure at one instance location, whose index
-// tokens are translated by shifts when doc is a part of a document.
-func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift) ([]problem.Violation, error) {
+// tokens are translated by shifts when doc is a part of a document. With
+// extra, "additional properties" leaves go to extra instead, so that parts
+// can list an object's names in one violation.
+func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift, extra func(ptr string, names []string)) ([]problem.Violation, error) {
 	err := s.Validate(doc)
 	if err == nil {
 		return nil, nil
@@ -71,21 +75,23 @@ func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift) ([
 	var out []problem.Violation
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			if ap, ok := e.ErrorKind.(*schemakind.AdditionalProperties); ok {
-				// Listed in map order: sort, so that an answer does not
-				// vary from request to request (nor between parts).
-				slices.Sort(ap.Properties)
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
 			}
-			out = append(out, problem.Violation{
-				Pointer: Pointer(unshift(e.InstanceLocation, shifts)),
-				Detail:  e.ErrorKind.LocalizedString(v.printer),
-			})
 			return
 		}
-		for _, c := range e.Causes {
-			walk(c)
+		ptr := Pointer(unshift(e.InstanceLocation, shifts))
+		if ap, ok := e.ErrorKind.(*schemakind.AdditionalProperties); ok {
+			if extra != nil {
+				extra(ptr, ap.Properties)
+				return
+			}
+			// Listed in map order: sort, so that an answer does not vary
+			// from request to request.
+			slices.Sort(ap.Properties)
 		}
+		out = append(out, problem.Violation{Pointer: ptr, Detail: e.ErrorKind.LocalizedString(v.printer)})
 	}
 	walk(ve)
 	return out, nil
@@ -115,38 +121,30 @@ func countUpTo(doc any, limit int) int {
 }
 
 // parts checks a document part by part. The first part is the document
-// with every array cut to the items that fit in partNodes (at least one
-// each). Then, for each array that was cut, the items left out are checked
-// a window at a time, each window in the place of the array in the part it
-// was cut from; arrays cut inside a window's items are checked the same
-// way, in a part holding only that item. So every value is checked in its
-// place in the document with all its ancestors, each object whole, and
-// every part is a cut of the document.
+// cut to about partNodes nodes: arrays keep their first items (at least
+// one each) and wide objects the members the budget reaches (at least one,
+// and all that the schema names). Then, for each array or object that was
+// cut, the items or members left out are checked a window at a time, each
+// window in the place of the array or object in the part it was cut from;
+// cuts inside a window are checked the same way, in a part holding only
+// the item or member they are in. So every value is checked in its place
+// in the document, under all its ancestors, and every part is a cut of the
+// document.
 //
 // Checking parts finds exactly the violations of the whole document when
-// the schema only holds a cut of a valid document valid, and holds every
-// cut that contains a failing value invalid; [partwise] admits the schemas
+// the schema holds a cut of a valid document valid, and holds every cut
+// that contains a failing value invalid; [partwise] admits the schemas
 // that do. Violations are deduplicated, since the ancestors of a window
-// are checked again with each window.
+// are checked again with each window, and the names an object may not
+// have are listed in one violation, however many parts found them.
 type parts struct {
 	v       *Validator
-	s       *jsonschema.Schema
+	c       compiled
 	seen    map[problem.Violation]struct{}
 	vs      []problem.Violation
+	extra   map[string]map[string]bool
 	stopped bool
 	err     error
-}
-
-// deferred is an array that was cut: the items from next on are yet to be
-// checked.
-type deferred struct {
-	// path locates the array in the part it was cut from; for a cut
-	// inside a window, its first token is the index in the window of the
-	// item that holds the array.
-	path []string
-	arr  []any
-	next int
-	item int
 }
 
 // shift says that the array at path in a part is a window of the
@@ -157,35 +155,85 @@ type shift struct {
 }
 
 func (p *parts) check(doc any) {
-	c := cutter{left: p.v.partNodes}
+	c := p.cutter(false)
 	part, _ := c.cut(doc)
 	p.validate(part, nil)
 	for _, d := range c.later {
 		p.drain(part, nil, d)
 	}
+	for _, ptr := range slices.Sorted(maps.Keys(p.extra)) {
+		names := slices.Sorted(maps.Keys(p.extra[ptr]))
+		detail := (&schemakind.AdditionalProperties{Properties: names}).LocalizedString(p.v.printer)
+		p.vs = append(p.vs, problem.Violation{Pointer: ptr, Detail: detail})
+	}
+}
+
+func (p *parts) cutter(window bool) cutter {
+	return cutter{left: p.v.partNodes, known: p.c.known, window: window}
 }
 
 // full reports whether checking should stop: more violations than an
 // answer lists were found, or validation failed.
-func (p *parts) full() bool { return p.err != nil || len(p.vs) > MaxViolations }
+func (p *parts) full() bool {
+	return p.err != nil || len(p.vs)+len(p.extra) > MaxViolations
+}
 
-// drain checks the items of d.arr from d.next on, a window at a time, in
-// the place of the array at d.path in base.
+// drain checks what was left out of the cut d, a window at a time, in the
+// place of the cut at d.path in base.
 func (p *parts) drain(base any, shifts []shift, d deferred) {
+	if d.obj != nil {
+		p.drainObject(base, shifts, d)
+		return
+	}
 	for off := d.next; off < len(d.arr); {
 		if p.full() {
 			p.stopped = true
 			return
 		}
-		c := cutter{left: p.v.partNodes, window: true}
+		c := p.cutter(true)
 		win, _ := c.items(d.arr, off)
 		p.validate(replace(base, d.path, win), append(slices.Clip(shifts), shift{d.path, off}))
 		for _, in := range c.later {
 			one := replace(base, d.path, win[in.item:in.item+1])
-			inner := deferred{path: slices.Concat(d.path, []string{"0"}, in.path[1:]), arr: in.arr, next: in.next}
-			p.drain(one, append(slices.Clip(shifts), shift{d.path, off + in.item}), inner)
+			in.path = slices.Concat(d.path, []string{"0"}, in.path[1:])
+			p.drain(one, append(slices.Clip(shifts), shift{d.path, off + in.item}), in)
 		}
 		off += len(win)
+	}
+}
+
+// drainObject checks the members d.names[d.next:] of the object d.obj a
+// window at a time, each window with the members of the cut object at
+// d.path in base that the schema names.
+func (p *parts) drainObject(base any, shifts []shift, d deferred) {
+	cut, _ := lookup(base, d.path).(map[string]any)
+	named := make(map[string]any)
+	for name, v := range cut {
+		if p.c.known[name] {
+			named[name] = v
+		}
+	}
+	for off := d.next; off < len(d.names); {
+		if p.full() {
+			p.stopped = true
+			return
+		}
+		c := p.cutter(true)
+		win := maps.Clone(named)
+		n := off
+		for n < len(d.names) && (n == off || c.left > 0) {
+			name := d.names[n]
+			win[name], _ = c.member(name, d.obj[name])
+			n++
+		}
+		p.validate(replace(base, d.path, win), shifts)
+		for _, in := range c.later {
+			one := maps.Clone(named)
+			one[in.path[0]] = win[in.path[0]]
+			in.path = slices.Concat(d.path, in.path)
+			p.drain(replace(base, d.path, one), shifts, in)
+		}
+		off = n
 	}
 }
 
@@ -193,7 +241,7 @@ func (p *parts) validate(part any, shifts []shift) {
 	if p.err != nil {
 		return
 	}
-	vs, err := p.v.violations(p.s, part, shifts)
+	vs, err := p.v.violations(p.c.schema, part, shifts, p.addExtra)
 	if err != nil {
 		p.err = err
 		return
@@ -203,6 +251,17 @@ func (p *parts) validate(part any, shifts []shift) {
 			p.seen[x] = struct{}{}
 			p.vs = append(p.vs, x)
 		}
+	}
+}
+
+func (p *parts) addExtra(ptr string, names []string) {
+	set := p.extra[ptr]
+	if set == nil {
+		set = make(map[string]bool, len(names))
+		p.extra[ptr] = set
+	}
+	for _, n := range names {
+		set[n] = true
 	}
 }
 
@@ -252,104 +311,21 @@ func replace(doc any, path []string, v any) any {
 	return doc
 }
 
-// cutter cuts a document down to about left nodes by leaving out the tail
-// items of its arrays, recording each array it cuts.
-type cutter struct {
-	left int
-	// window marks a cut of a window's items: paths then start with the
-	// item's index in the window.
-	window bool
-	path   []frame
-	later  []deferred
-}
-
-// cut returns v cut to the budget and whether anything was left out.
-func (c *cutter) cut(v any) (any, bool) {
-	c.left--
-	switch x := v.(type) {
-	case []any:
-		kept, changed := c.items(x, 0)
-		if len(kept) < len(x) {
-			c.record(x, len(kept))
-		}
-		return kept, changed
-	case map[string]any:
-		return c.object(x)
-	}
-	return v, false
-}
-
-// items cuts the items of a from off on: as many as the budget allows, at
-// least one. Frames index the items from off.
-func (c *cutter) items(a []any, off int) ([]any, bool) {
-	var out []any
-	n := off
-	for n < len(a) && (n == off || c.left > 0) {
-		c.path = append(c.path, frame{array: true, index: n - off})
-		item, changed := c.cut(a[n])
-		c.path = c.path[:len(c.path)-1]
-		if changed && out == nil {
-			out = append(make([]any, 0, n-off+8), a[off:n]...)
-		}
-		if out != nil {
-			out = append(out, item)
-		}
-		n++
-	}
-	if out == nil {
-		return a[off:n:n], n < len(a)
-	}
-	return out, true
-}
-
-// object cuts the member values of m; members are never left out, as
-// leaving out one could break required. Members are cut in name order so
-// that which items a budget reaches does not depend on map order.
-func (c *cutter) object(m map[string]any) (any, bool) {
-	if scalarsOnly(m) {
-		c.left -= len(m)
-		return m, false
-	}
-	var out map[string]any
-	for _, name := range slices.Sorted(maps.Keys(m)) {
-		c.path = append(c.path, frame{name: name})
-		v, changed := c.cut(m[name])
-		c.path = c.path[:len(c.path)-1]
-		if changed {
-			if out == nil {
-				out = maps.Clone(m)
+// lookup returns the value at path in doc, nil when there is none.
+func lookup(doc any, path []string) any {
+	for _, tok := range path {
+		switch x := doc.(type) {
+		case map[string]any:
+			doc = x[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
 			}
-			out[name] = v
+			doc = x[i]
+		default:
+			return nil
 		}
 	}
-	if out == nil {
-		return m, false
-	}
-	return out, true
-}
-
-func (c *cutter) record(a []any, next int) {
-	tokens := make([]string, len(c.path))
-	for i, f := range c.path {
-		if f.array {
-			tokens[i] = strconv.Itoa(f.index)
-		} else {
-			tokens[i] = f.name
-		}
-	}
-	d := deferred{path: tokens, arr: a, next: next}
-	if c.window {
-		d.item = c.path[0].index
-	}
-	c.later = append(c.later, d)
-}
-
-func scalarsOnly(m map[string]any) bool {
-	for _, v := range m {
-		switch v.(type) {
-		case []any, map[string]any:
-			return false
-		}
-	}
-	return true
+	return doc
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,12 +57,30 @@ var partsCorpus = []struct{ schema, body string }{
 		`{"name":"","shape":[],"datatype":"FP32"},{"name":"c","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":-1}}],"outputs":[{"name":"o"},{"name":"p"},{},{"name":1}]}`},
 	{InferRequest, `{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[[[[1,2,3,4,5,6,7,8]]],[[[1,2,3,4,5,6,7,"x"]]],[[[true,[],2]]]]}]}`},
 	{InferRequest, `[1,2,3,4,5,6,7,8,9,{"inputs":[]}]`},
+	{V1PredictRequest, `{"inputs":[` + wideMembers(`"m%d":1`, 70) + `,` + wideMembers(`"s%d":"x"`, 70) + `]}`},
+	{V1PredictRequest, `{"inputs":[{"a":1},` + "{" + members(`"m%d":1`, 65) + `,"z":[1,2,3,{"a":"x"}],"y":{"a":[1,"x"]}}]}`},
+	{V2PredictRequest, `{"model":"iris","inputs":[{"a":1}],` + members(`"x%d":[1,{"a":2}]`, 70) + `}`},
+	{V2PredictRequest, `{"inputs":[{"a":"x"}],` + members(`"x%d":1`, 100) + `}`},
+	{InferRequest, `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1,2,3,4],"parameters":` + wideMembers(`"p%d":[1,2]`, 70) + `,` +
+		members(`"e%d":{"a":[1,2,3]}`, 70) + `}],"parameters":` + wideMembers(`"q%d":{}`, 80) + `}`},
 	{InferRequest, `{"inputs":[1,2,3,4,5,6,7,8,9,{"inputs":[]}]}`},
+}
+
+// wideMembers is an object of n members rendered by format from their index.
+func wideMembers(format string, n int) string { return "{" + members(format, n) + "}" }
+
+// members is n members rendered by format from their index.
+func members(format string, n int) string {
+	ms := make([]string, n)
+	for i := range ms {
+		ms[i] = fmt.Sprintf(format, i)
+	}
+	return strings.Join(ms, ",")
 }
 
 func TestValidator_Check_partsFindWhatTheWholeFinds(t *testing.T) {
 	t.Parallel()
-	for _, budget := range []int{1, 2, 3, 5, 8, 13} {
+	for _, budget := range []int{1, 2, 3, 5, 8, 13, 40, 100} {
 		whole, inParts := wholeAndParts(t, budget)
 		for _, c := range partsCorpus {
 			w, p, ok := checkBoth(t, whole, inParts, c.schema, c.body)
@@ -89,6 +108,9 @@ func TestPartwise(t *testing.T) {
 		`{"if":{"type":"array"},"then":{"minItems":1}}`,
 		`{"properties":{"a":{"unevaluatedItems":false}}}`,
 		`{"anyOf":[{"items":{"type":"string"}},{"properties":{"a":{"items":{"type":"number"}}}}]}`,
+		`{"anyOf":[{"additionalProperties":false},{"items":{"type":"number"}}]}`,
+		`{"type":"object","maxProperties":3}`,
+		`{"type":"object","minProperties":2}`,
 	} {
 		doc := "openapi: 3.1.0\ncomponents:\n  schemas:\n    S: " + schema + "\n"
 		v, err := Compile([]byte(doc), "S")
@@ -112,7 +134,7 @@ func TestUnshift(t *testing.T) {
 func TestCutter_keepsObjectsWholeAndOneItemPerArray(t *testing.T) {
 	t.Parallel()
 	doc := map[string]any{"a": []any{1.0, 2.0, 3.0}, "b": []any{[]any{1.0, 2.0}, 4.0}, "c": "x"}
-	c := cutter{left: 3}
+	c := cutter{left: 3, known: map[string]bool{}}
 	got, changed := c.cut(doc)
 	require.True(t, changed)
 	require.Equal(t, map[string]any{"a": []any{1.0}, "b": []any{[]any{1.0}}, "c": "x"}, got)

@@ -77,8 +77,9 @@ type decoder struct {
 	members []member
 	// names interns short member names: tabular bodies repeat the same
 	// few feature names in every row.
-	names   map[string]string
-	scratch []byte
+	names      map[string]string
+	uninterned int
+	scratch    []byte
 	// vs are the violations found, seen their pointers and details (as
 	// key builds them) and omitted the count of those past the cap.
 	vs      []problem.Violation

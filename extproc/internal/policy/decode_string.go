@@ -7,7 +7,7 @@ import (
 )
 
 // str decodes the string at d.pos. Member names (name) of up to 64 bytes
-// without escapes are interned.
+// without escapes are interned once a body has more than 16.
 func (d *decoder) str(name bool) (string, error) {
 	d.pos++
 	start := d.pos
@@ -38,11 +38,15 @@ func (d *decoder) intern(raw []byte, name bool) string {
 	if !name || len(raw) > 64 {
 		return string(raw)
 	}
+	if d.names == nil {
+		// Small bodies are not worth a map.
+		if d.uninterned++; d.uninterned <= 16 {
+			return string(raw)
+		}
+		d.names = make(map[string]string)
+	}
 	if s, ok := d.names[string(raw)]; ok {
 		return s
-	}
-	if d.names == nil {
-		d.names = make(map[string]string)
 	}
 	s := string(raw)
 	if len(d.names) < 256 {

@@ -93,7 +93,8 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 			errs = append(errs, fmt.Errorf("components.schemas.%s: %w", n, err))
 			continue
 		}
-		v.schemas[n] = compiled{schema: s, parts: partwise(s)}
+		ok, known := partwise(s)
+		v.schemas[n] = compiled{schema: s, parts: ok, known: known}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
