@@ -21,8 +21,13 @@ func (e *MalformedError) Unwrap() error { return e.Err }
 type ViolationsError struct{ Violations []problem.Violation }
 
 func (e *ViolationsError) Error() string {
-	return "body violates the schema in " + describeCount(countViolations(e.Violations))
+	return "body violates the schema in " + describeCount(e.Count())
 }
+
+// Count returns how many violations the list stands for: those listed
+// and those its note counts, a lower bound when atLeast (checking
+// stopped early). len(Violations) counts the note as one.
+func (e *ViolationsError) Count() (n int, atLeast bool) { return countViolations(e.Violations) }
 
 // MediaTypeError reports a content type other than JSON.
 type MediaTypeError struct{ Got string }

@@ -102,5 +102,9 @@ func TestMergeViolations_carriesNotes(t *testing.T) {
 		{Pointer: "/inputs/0/b", Detail: DetailMissing},
 		{Pointer: "", Detail: "at least 40 more violations not listed"},
 	}, got)
-	require.EqualError(t, &ViolationsError{Violations: got}, "body violates the schema in at least 42 place(s)")
+	ve := &ViolationsError{Violations: got}
+	require.EqualError(t, ve, "body violates the schema in at least 42 place(s)")
+	n, atLeast := ve.Count()
+	require.Equal(t, 42, n)
+	require.True(t, atLeast)
 }
