@@ -45,7 +45,7 @@ func (v *Validator) Check(schema string, doc any) error {
 	if !c.parts || countUpTo(doc, v.partNodes) <= v.partNodes {
 		vs, err = v.violations(c.schema, doc, nil, nil)
 	} else {
-		p := parts{v: v, c: c, seen: make(map[problem.Violation]struct{}), extra: make(map[string]map[string]bool)}
+		p := parts{v: v, c: c, seen: make(map[problem.Violation]struct{}), extra: make(map[string][]string)}
 		p.check(doc)
 		vs, atLeast, err = p.vs, p.stopped, p.err
 	}
@@ -142,7 +142,7 @@ type parts struct {
 	c       compiled
 	seen    map[problem.Violation]struct{}
 	vs      []problem.Violation
-	extra   map[string]map[string]bool
+	extra   map[string][]string
 	stopped bool
 	err     error
 }
@@ -162,7 +162,9 @@ func (p *parts) check(doc any) {
 		p.drain(part, nil, d)
 	}
 	for _, ptr := range slices.Sorted(maps.Keys(p.extra)) {
-		names := slices.Sorted(maps.Keys(p.extra[ptr]))
+		names := p.extra[ptr]
+		slices.Sort(names)
+		names = slices.Compact(names)
 		detail := (&schemakind.AdditionalProperties{Properties: names}).LocalizedString(p.v.printer)
 		p.vs = append(p.vs, problem.Violation{Pointer: ptr, Detail: detail})
 	}
@@ -213,13 +215,15 @@ func (p *parts) drainObject(base any, shifts []shift, d deferred) {
 			named[name] = v
 		}
 	}
+	win := make(map[string]any) // reused: a part is not kept past its check
 	for off := d.next; off < len(d.names); {
 		if p.full() {
 			p.stopped = true
 			return
 		}
 		c := p.cutter(true)
-		win := maps.Clone(named)
+		clear(win)
+		maps.Copy(win, named)
 		n := off
 		for n < len(d.names) && (n == off || c.left > 0) {
 			name := d.names[n]
@@ -255,14 +259,7 @@ func (p *parts) validate(part any, shifts []shift) {
 }
 
 func (p *parts) addExtra(ptr string, names []string) {
-	set := p.extra[ptr]
-	if set == nil {
-		set = make(map[string]bool, len(names))
-		p.extra[ptr] = set
-	}
-	for _, n := range names {
-		set[n] = true
-	}
+	p.extra[ptr] = append(p.extra[ptr], names...)
 }
 
 // unshift translates the index tokens of a location in a part to the

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"maps"
 	"slices"
 	"strconv"
 )
@@ -92,8 +91,11 @@ func (c *cutter) object(m map[string]any) (any, bool) {
 		rest    []string
 		changed bool
 	)
-	for _, name := range slices.Sorted(maps.Keys(m)) {
+	for _, name := range sortedNames(m) {
 		if len(m) > wholeMembers && c.left <= 0 && len(kept) > 0 && !c.known[name] {
+			if rest == nil {
+				rest = make([]string, 0, len(m)-len(kept))
+			}
 			rest = append(rest, name)
 			continue
 		}
@@ -134,6 +136,16 @@ func (c *cutter) record(d deferred) {
 		d.item = c.path[0].index
 	}
 	c.later = append(c.later, d)
+}
+
+// sortedNames returns the member names of m in order.
+func sortedNames(m map[string]any) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func scalarsOnly(m map[string]any) bool {

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -170,7 +172,6 @@ func (d *decoder) object() (any, error) {
 	}
 	base := len(d.members)
 	d.path = append(d.path, frame{})
-	var folded map[string]string // case-folded names, for wide objects
 	for {
 		if d.next() != '"' {
 			return nil, d.syntaxOrEnd("looking for beginning of object key string")
@@ -180,7 +181,7 @@ func (d *decoder) object() (any, error) {
 			return nil, err
 		}
 		d.path[len(d.path)-1].name = name
-		folded = d.checkName(name, d.members[base:], folded)
+		d.checkName(name, d.members[base:])
 		if d.next() != ':' {
 			return nil, d.syntaxOrEnd("after object key")
 		}
@@ -196,6 +197,9 @@ func (d *decoder) object() (any, error) {
 		case '}':
 			d.pos++
 			ms := d.members[base:]
+			if len(ms) > wideObject {
+				d.checkWide(ms)
+			}
 			m := make(map[string]any, len(ms))
 			for _, kv := range ms {
 				m[kv.name] = kv.value
@@ -208,42 +212,61 @@ func (d *decoder) object() (any, error) {
 	}
 }
 
-// wideObject is the member count from which names are compared through a
-// map of their case folds rather than with each other.
+// wideObject is the member count past which names are compared through
+// their case folds, sorted, rather than with each other.
 const wideObject = 16
 
 // checkName reports a member name that is too long, or that is equal or
 // equal under Unicode case folding to the name of an earlier member of the
 // same object: encoding/json, which inference decodes with, matches struct
 // fields case-insensitively, so such a body could mean one thing to the
-// gateway's cache key and another to the model (issue 13). It returns the
-// fold map of a wide object.
-func (d *decoder) checkName(name string, earlier []member, folded map[string]string) map[string]string {
+// gateway's cache key and another to the model (issue 13). Names past the
+// first wideObject are left to [decoder.checkWide].
+func (d *decoder) checkName(name string, earlier []member) {
 	if len(name) > MaxNameBytes {
 		d.add(fmt.Sprintf("member name of %d bytes exceeds the limit of %d bytes", len(name), MaxNameBytes))
 	}
-	if len(earlier) < wideObject {
-		for _, m := range earlier {
-			if strings.EqualFold(m.name, name) {
-				d.addCaseViolation(name, m.name)
-				return nil
-			}
-		}
-		return nil
+	if len(earlier) >= wideObject {
+		return
 	}
-	if folded == nil {
-		folded = make(map[string]string, 2*len(earlier))
-		for _, m := range earlier {
-			folded[foldName(m.name)] = m.name
+	for _, m := range earlier {
+		if strings.EqualFold(m.name, name) {
+			d.addCaseViolation(name, m.name)
+			return
 		}
 	}
-	f := foldName(name)
-	if first, ok := folded[f]; ok {
-		d.addCaseViolation(name, first)
-	} else {
-		folded[f] = name
+}
+
+// checkWide does for the members of a wide object past the first
+// wideObject what checkName does for the first: it sorts the members by
+// the fold of their names, then by position, and reports each member
+// whose fold an earlier member has.
+func (d *decoder) checkWide(ms []member) {
+	type fold struct {
+		fold string
+		i    int
 	}
-	return folded
+	fs := make([]fold, len(ms))
+	for i, m := range ms {
+		fs[i] = fold{foldName(m.name), i}
+	}
+	slices.SortFunc(fs, func(a, b fold) int {
+		if c := strings.Compare(a.fold, b.fold); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	first := 0
+	for k := 1; k < len(fs); k++ {
+		if fs[k].fold != fs[first].fold {
+			first = k
+			continue
+		}
+		if fs[k].i >= wideObject { // the first ones were compared pairwise
+			d.path[len(d.path)-1].name = ms[fs[k].i].name
+			d.addCaseViolation(ms[fs[k].i].name, ms[fs[first].i].name)
+		}
+	}
 }
 
 func (d *decoder) addCaseViolation(name, first string) {
@@ -255,11 +278,21 @@ func (d *decoder) addCaseViolation(name, first string) {
 }
 
 // foldName folds name so that two names fold alike exactly when
-// strings.EqualFold holds, as encoding/json folds field names.
+// strings.EqualFold holds, as encoding/json matches field names: each rune
+// becomes the smallest of its simple folding orbit, lower-cased when that
+// is ASCII. A name of lower-case ASCII is its own fold.
 func foldName(name string) string {
+	i := 0
+	for i < len(name) && name[i] < utf8.RuneSelf && (name[i] < 'A' || name[i] > 'Z') {
+		i++
+	}
+	if i == len(name) {
+		return name
+	}
 	var sb strings.Builder
 	sb.Grow(len(name))
-	for _, r := range name {
+	sb.WriteString(name[:i])
+	for _, r := range name[i:] {
 		for {
 			r2 := unicode.SimpleFold(r)
 			if r2 <= r {
@@ -267,6 +300,9 @@ func foldName(name string) string {
 				break
 			}
 			r = r2
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
 		}
 		sb.WriteRune(r)
 	}

@@ -55,6 +55,8 @@ func TestValidator_Decode(t *testing.T) {
 				{Pointer: "/F20", Detail: `member name differs only in case from "f20"`},
 				{Pointer: "/F30", Detail: `member name differs only in case from "f30"`},
 			}},
+		{name: "refuses variants under Unicode folding in a wide object", body: `{"k":0,` + members(`"f%d":0`, 20) + `,"\u212a":1}`,
+			wantViolations: []problem.Violation{{Pointer: "/\u212a", Detail: `member name differs only in case from "k"`}}},
 		{name: "refuses a very long member name and cuts its pointer", body: `{"inputs":[{"` + longName + `":1}]}`,
 			wantViolations: []problem.Violation{{Pointer: "/inputs/0/" + longName[:256-len("/inputs/0/")-len(policy.Ellipsis)] + policy.Ellipsis,
 				Detail: "member name of 600 bytes exceeds the limit of 512 bytes"}}},
