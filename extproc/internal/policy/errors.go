@@ -14,13 +14,20 @@ func (e *MalformedError) Error() string { return "malformed json: " + e.Err.Erro
 // Unwrap returns the decoder error.
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-// ViolationsError lists every schema violation of a body, each located by a
-// JSON Pointer.
+// ViolationsError lists the violations of a body, each located by a JSON
+// Pointer. Lists built by this package are capped (see [MaxViolations]);
+// a cut list ends in a note violation, at pointer "", that counts the
+// violations it leaves out.
 type ViolationsError struct{ Violations []problem.Violation }
 
 func (e *ViolationsError) Error() string {
-	return fmt.Sprintf("body violates the schema in %d place(s)", len(e.Violations))
+	return "body violates the schema in " + describeCount(e.Count())
 }
+
+// Count returns how many violations the list stands for: those listed
+// and those its note counts, a lower bound when atLeast (checking
+// stopped early). len(Violations) counts the note as one.
+func (e *ViolationsError) Count() (n int, atLeast bool) { return countViolations(e.Violations) }
 
 // MediaTypeError reports a content type other than JSON.
 type MediaTypeError struct{ Got string }

@@ -91,17 +91,22 @@ func (f *Features) Check(rows []any) []problem.Violation {
 }
 
 // MergeViolations returns the schema violations and the feature violations
-// as one list, sorted by pointer then detail as schema violations are.
+// as one list, sorted by pointer then detail as schema violations are and
+// capped as [MaxViolations] says; the notes of lists that were cut add up.
 // A feature violation about a value's type at a pointer the schema already
 // reported is dropped, so no wrong value is reported twice; "missing" and
 // "unknown feature" are kept, as the schema cannot say them.
 func MergeViolations(schema, features []problem.Violation) []problem.Violation {
-	if len(features) == 0 {
+	schema, omitted, atLeast := splitNote(schema)
+	if len(features) == 0 && omitted == 0 && len(schema) <= MaxViolations {
 		return schema
 	}
 	reported := make(map[string]struct{}, len(schema))
 	for _, v := range schema {
 		reported[v.Pointer] = struct{}{}
+	}
+	if len(features) >= MaxFeatureViolations {
+		atLeast = true // Features.Check stopped adding
 	}
 	out := make([]problem.Violation, 0, len(schema)+len(features))
 	out = append(out, schema...)
@@ -111,13 +116,7 @@ func MergeViolations(schema, features []problem.Violation) []problem.Violation {
 		}
 		out = append(out, v)
 	}
-	slices.SortStableFunc(out, func(a, b problem.Violation) int {
-		if c := strings.Compare(a.Pointer, b.Pointer); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Detail, b.Detail)
-	})
-	return slices.Compact(out)
+	return limitViolations(out, omitted, atLeast)
 }
 
 // kind names the JSON type of a decoded value.

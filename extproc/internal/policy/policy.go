@@ -14,7 +14,6 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -44,8 +43,10 @@ const docURL = "urn:modelgate:openapi"
 // Validator validates JSON bodies against compiled component schemas. It is
 // safe for concurrent use.
 type Validator struct {
-	schemas map[string]*jsonschema.Schema
+	schemas map[string]compiled
 	printer *message.Printer
+	// partNodes is the part size of [Validator.Check]; tests shrink it.
+	partNodes int
 }
 
 // Load reads the OpenAPI document at path and compiles the named component
@@ -84,7 +85,7 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 	if err := c.AddResource(docURL, parsed); err != nil {
 		return nil, fmt.Errorf("add document: %w", err)
 	}
-	v := &Validator{schemas: make(map[string]*jsonschema.Schema, len(names)), printer: message.NewPrinter(language.English)}
+	v := &Validator{schemas: make(map[string]compiled, len(names)), printer: message.NewPrinter(language.English), partNodes: partNodes}
 	var errs []error
 	for _, n := range names {
 		s, err := c.Compile(docURL + "#/components/schemas/" + n)
@@ -92,7 +93,8 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 			errs = append(errs, fmt.Errorf("components.schemas.%s: %w", n, err))
 			continue
 		}
-		v.schemas[n] = s
+		ok, known := partwise(s)
+		v.schemas[n] = compiled{schema: s, parts: ok, known: known}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -100,53 +102,37 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 	return v, nil
 }
 
-// Validate parses body as JSON and validates it against the named schema.
-// It returns the parsed document (objects as map[string]any, numbers as
-// json.Number) so callers parse each body once. Errors are *MalformedError
-// or *ViolationsError; with a *ViolationsError the parsed document is
-// returned too, so that callers can add checks of their own to the same
-// answer.
-func (v *Validator) Validate(schema string, body []byte) (any, error) {
-	s, ok := v.schemas[schema]
-	if !ok {
-		return nil, fmt.Errorf("schema %q was not compiled", schema)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		return nil, &MalformedError{Err: err}
-	}
-	if err := s.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return nil, fmt.Errorf("validate: %w", err)
-		}
-		return doc, &ViolationsError{Violations: v.violations(ve)}
-	}
-	return doc, nil
+// Decode parses body as one JSON value in a single pass and refuses what
+// would make a body mean different things to the gateway and to inference,
+// or cost more to check than its size warrants: nesting deeper than
+// [MaxDepth], member names longer than [MaxNameBytes], and two members of
+// one object whose names are equal or equal but for case (Unicode simple
+// folding, as encoding/json matches struct fields). It returns the
+// document as encoding/json decodes into an any with UseNumber: objects as
+// map[string]any, numbers as json.Number. Errors are a *MalformedError,
+// or a *ViolationsError that locates each refusal (both 400s); then the
+// document is nil.
+func (v *Validator) Decode(body []byte) (any, error) {
+	return decode(body)
 }
 
-// violations flattens the error tree to its leaves: each leaf is one
-// concrete failure at one instance location.
-func (v *Validator) violations(ve *jsonschema.ValidationError) []problem.Violation {
-	var out []problem.Violation
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			out = append(out, problem.Violation{
-				Pointer: Pointer(e.InstanceLocation),
-				Detail:  e.ErrorKind.LocalizedString(v.printer),
-			})
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
+// Validate is [Validator.Decode] then [Validator.Check]. It returns the
+// parsed document so callers parse each body once. Errors are
+// *MalformedError or *ViolationsError; with a *ViolationsError of the
+// schema the parsed document is returned too, so that callers can add
+// checks of their own to the same answer (see [MergeViolations]).
+func (v *Validator) Validate(schema string, body []byte) (any, error) {
+	if _, ok := v.schemas[schema]; !ok {
+		return nil, fmt.Errorf("schema %q was not compiled", schema)
 	}
-	walk(ve)
-	slices.SortStableFunc(out, func(a, b problem.Violation) int {
-		return strings.Compare(a.Pointer, b.Pointer)
-	})
-	return slices.Compact(out)
+	doc, err := v.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Check(schema, doc); err != nil {
+		return doc, err
+	}
+	return doc, nil
 }
 
 // Pointer renders path tokens as an RFC 6901 JSON Pointer.
@@ -154,8 +140,7 @@ func Pointer(tokens []string) string {
 	var sb strings.Builder
 	for _, t := range tokens {
 		sb.WriteByte('/')
-		t = strings.ReplaceAll(t, "~", "~0")
-		sb.WriteString(strings.ReplaceAll(t, "/", "~1"))
+		sb.WriteString(escapeToken(t))
 	}
 	return sb.String()
 }
@@ -268,7 +253,7 @@ func CheckBinaryData(doc map[string]any, tail int) error {
 		vs = append(vs, problem.Violation{Pointer: "/inputs", Detail: detail})
 	}
 	if len(vs) > 0 {
-		return &ViolationsError{Violations: vs}
+		return &ViolationsError{Violations: limitViolations(vs, 0, false)}
 	}
 	return nil
 }

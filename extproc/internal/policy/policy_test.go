@@ -234,6 +234,9 @@ func FuzzValidate(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	for _, h := range hostileBodies {
+		f.Add(h.body)
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, schema := range policy.RequestSchemas {
 			_, err := v.Validate(schema, []byte(body))
@@ -245,8 +248,11 @@ func FuzzValidate(f *testing.F) {
 			if !errors.As(err, &me) && !errors.As(err, &ve) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
-			if ve != nil && len(ve.Violations) == 0 {
-				t.Fatal("violations error without violations")
+			if ve != nil {
+				if len(ve.Violations) == 0 {
+					t.Fatal("violations error without violations")
+				}
+				requireCapped(t, ve)
 			}
 		}
 	})

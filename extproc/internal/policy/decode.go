@@ -1,0 +1,454 @@
+package policy
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/api/problem"
+)
+
+// Limits of [Validator.Decode]. They bound what the schema validator is
+// given to work on, so that no body within the size limit costs more than
+// a legitimate body of that size.
+const (
+	// MaxDepth is the deepest nesting of arrays and objects a body may
+	// have, counting the top-level value as 1. The deepest legitimate
+	// document is an Open Inference Protocol tensor whose data nests as
+	// deep as its shape has dimensions: the body, inputs and the tensor
+	// take 3 levels and data of rank r takes r more. 32 admits rank 29,
+	// beyond TensorRT's 8 dimensions and NumPy 1's 32 (the models behind
+	// the gateway take rank 2). The validator copies a value's location
+	// into every violation it builds, so without this bound a body nested
+	// a few thousand levels costs gigabytes (issue 13).
+	MaxDepth = 32
+	// MaxNameBytes is the longest member name in bytes. The schemas allow
+	// feature names of 128 characters, at most 512 bytes of UTF-8.
+	MaxNameBytes = 512
+)
+
+// Details of the violations the decoder reports.
+const (
+	detailTooDeep   = "nesting exceeds the limit of 32 arrays and objects"
+	detailDuplicate = "duplicate member name"
+)
+
+// errTooDeep stops decoding at the first value nested deeper than MaxDepth.
+var errTooDeep = errors.New("too deep")
+
+// decode parses body as one JSON value, the way encoding/json decodes into
+// an any with UseNumber (objects as map[string]any, numbers as
+// json.Number, invalid UTF-8 replaced by U+FFFD), in a single pass that also
+// refuses what [Validator.Decode] documents. Syntax errors are a
+// *MalformedError, refusals a *ViolationsError.
+func decode(body []byte) (any, error) {
+	d := decoder{buf: body}
+	v, err := d.value()
+	if err == nil {
+		d.space()
+		if d.pos < len(d.buf) {
+			err = d.syntax("after top-level value")
+		}
+	}
+	switch {
+	case errors.Is(err, errTooDeep):
+		return nil, d.refusal()
+	case err != nil:
+		return nil, &MalformedError{Err: err}
+	case len(d.vs) > 0 || d.omitted > 0:
+		return nil, d.refusal()
+	}
+	return v, nil
+}
+
+type decoder struct {
+	buf []byte
+	pos int
+	// path holds the containers from the top-level value down to the
+	// value being decoded, for the pointers of violations.
+	path []frame
+	// items and members are stacks shared by all nesting levels, so that
+	// each container is allocated once at its final size.
+	items   []any
+	members []member
+	// names interns short member names: tabular bodies repeat the same
+	// few feature names in every row.
+	names      map[string]string
+	uninterned int
+	scratch    []byte
+	// vs are the violations found, seen their pointers and details (as
+	// key builds them) and omitted the count of those past the cap.
+	vs      []problem.Violation
+	seen    map[string]struct{}
+	key     []byte
+	omitted int
+}
+
+type frame struct {
+	name  string
+	index int
+	array bool
+}
+
+type member struct {
+	name  string
+	value any
+}
+
+func (d *decoder) value() (any, error) {
+	d.space()
+	if d.pos >= len(d.buf) {
+		return nil, errEnd
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '{':
+		return d.object()
+	case c == '[':
+		return d.array()
+	case c == '"':
+		s, err := d.str(false)
+		return s, err
+	case c == '-' || '0' <= c && c <= '9':
+		return d.number()
+	case c == 't':
+		return true, d.literal("true")
+	case c == 'f':
+		return false, d.literal("false")
+	case c == 'n':
+		return nil, d.literal("null")
+	default:
+		return nil, d.syntax("looking for beginning of value")
+	}
+}
+
+func (d *decoder) array() (any, error) {
+	if len(d.path) == MaxDepth {
+		d.add(detailTooDeep)
+		return nil, errTooDeep
+	}
+	d.pos++
+	if d.next() == ']' {
+		d.pos++
+		return []any{}, nil
+	}
+	base := len(d.items)
+	d.path = append(d.path, frame{array: true})
+	for {
+		d.path[len(d.path)-1].index = len(d.items) - base
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		d.items = append(d.items, v)
+		switch d.next() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			a := append([]any(nil), d.items[base:]...)
+			d.items, d.path = d.items[:base], d.path[:len(d.path)-1]
+			return a, nil
+		default:
+			return nil, d.syntaxOrEnd("after array element")
+		}
+	}
+}
+
+func (d *decoder) object() (any, error) {
+	if len(d.path) == MaxDepth {
+		d.add(detailTooDeep)
+		return nil, errTooDeep
+	}
+	d.pos++
+	if d.next() == '}' {
+		d.pos++
+		return map[string]any{}, nil
+	}
+	base := len(d.members)
+	d.path = append(d.path, frame{})
+	for {
+		if d.next() != '"' {
+			return nil, d.syntaxOrEnd("looking for beginning of object key string")
+		}
+		name, err := d.str(true)
+		if err != nil {
+			return nil, err
+		}
+		d.path[len(d.path)-1].name = name
+		d.checkName(name, d.members[base:])
+		if d.next() != ':' {
+			return nil, d.syntaxOrEnd("after object key")
+		}
+		d.pos++
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		d.members = append(d.members, member{name, v})
+		switch d.next() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			ms := d.members[base:]
+			if len(ms) > wideObject {
+				d.checkWide(ms)
+			}
+			m := make(map[string]any, len(ms))
+			for _, kv := range ms {
+				m[kv.name] = kv.value
+			}
+			d.members, d.path = d.members[:base], d.path[:len(d.path)-1]
+			return m, nil
+		default:
+			return nil, d.syntaxOrEnd("after object key:value pair")
+		}
+	}
+}
+
+// wideObject is the member count past which names are compared through
+// their case folds, sorted, rather than with each other.
+const wideObject = 16
+
+// checkName reports a member name that is too long, or that is equal or
+// equal under Unicode case folding to the name of an earlier member of the
+// same object: encoding/json, which inference decodes with, matches struct
+// fields case-insensitively, so such a body could mean one thing to the
+// gateway's cache key and another to the model (issue 13). Names past the
+// first wideObject are left to [decoder.checkWide].
+func (d *decoder) checkName(name string, earlier []member) {
+	if len(name) > MaxNameBytes {
+		d.add(fmt.Sprintf("member name of %d bytes exceeds the limit of %d bytes", len(name), MaxNameBytes))
+	}
+	if len(earlier) >= wideObject {
+		return
+	}
+	for _, m := range earlier {
+		if strings.EqualFold(m.name, name) {
+			d.addCaseViolation(name, m.name)
+			return
+		}
+	}
+}
+
+// checkWide does for the members of a wide object past the first
+// wideObject what checkName does for the first: it sorts the members by
+// the fold of their names, then by position, and reports each member
+// whose fold an earlier member has.
+func (d *decoder) checkWide(ms []member) {
+	type fold struct {
+		fold string
+		i    int
+	}
+	fs := make([]fold, len(ms))
+	for i, m := range ms {
+		fs[i] = fold{foldName(m.name), i}
+	}
+	slices.SortFunc(fs, func(a, b fold) int {
+		if c := strings.Compare(a.fold, b.fold); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	first := 0
+	for k := 1; k < len(fs); k++ {
+		if fs[k].fold != fs[first].fold {
+			first = k
+			continue
+		}
+		if fs[k].i >= wideObject { // the first ones were compared pairwise
+			d.path[len(d.path)-1].name = ms[fs[k].i].name
+			d.addCaseViolation(ms[fs[k].i].name, ms[fs[first].i].name)
+		}
+	}
+}
+
+func (d *decoder) addCaseViolation(name, first string) {
+	if name == first {
+		d.add(detailDuplicate)
+		return
+	}
+	d.add(fmt.Sprintf("member name differs only in case from %+q", first))
+}
+
+// foldName folds name so that two names fold alike exactly when
+// strings.EqualFold holds, as encoding/json matches field names: each rune
+// becomes the smallest of its simple folding orbit, lower-cased when that
+// is ASCII. A name of lower-case ASCII is its own fold.
+func foldName(name string) string {
+	i := 0
+	for i < len(name) && name[i] < utf8.RuneSelf && (name[i] < 'A' || name[i] > 'Z') {
+		i++
+	}
+	if i == len(name) {
+		return name
+	}
+	var sb strings.Builder
+	sb.Grow(len(name))
+	sb.WriteString(name[:i])
+	for _, r := range name[i:] {
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				r = r2
+				break
+			}
+			r = r2
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// add records a violation at the value being decoded. A violation equal
+// to one recorded before is dropped; past MaxViolations they are counted
+// instead of recorded, equal ones too.
+func (d *decoder) add(detail string) {
+	d.key = d.key[:0]
+	for _, f := range d.path {
+		d.key = append(d.key, '/')
+		if f.array {
+			d.key = strconv.AppendInt(d.key, int64(f.index), 10)
+		} else {
+			d.key = append(d.key, escapeToken(f.name)...)
+		}
+	}
+	n := len(d.key)
+	d.key = append(append(d.key, 0), detail...)
+	if _, dup := d.seen[string(d.key)]; dup {
+		return
+	}
+	if len(d.vs) >= MaxViolations {
+		d.omitted++
+		return
+	}
+	if d.seen == nil {
+		d.seen = make(map[string]struct{})
+	}
+	d.seen[string(d.key)] = struct{}{}
+	d.vs = append(d.vs, problem.Violation{Pointer: string(d.key[:n]), Detail: detail})
+}
+
+func (d *decoder) refusal() error {
+	return &ViolationsError{Violations: limitViolations(d.vs, d.omitted, false)}
+}
+
+func (d *decoder) number() (any, error) {
+	start := d.pos
+	if d.buf[d.pos] == '-' {
+		d.pos++
+	}
+	switch {
+	case d.pos >= len(d.buf):
+		return nil, errEnd
+	case d.buf[d.pos] == '0':
+		d.pos++
+	case '1' <= d.buf[d.pos] && d.buf[d.pos] <= '9':
+		d.digits()
+	default:
+		return nil, d.syntax("in numeric literal")
+	}
+	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
+		d.pos++
+		if !d.digits() {
+			return nil, d.syntaxOrEnd("after decimal point in numeric literal")
+		}
+	}
+	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
+			d.pos++
+		}
+		if !d.digits() {
+			return nil, d.syntaxOrEnd("in exponent of numeric literal")
+		}
+	}
+	return json.Number(d.buf[start:d.pos]), nil
+}
+
+// digits consumes a run of decimal digits and reports whether there was one.
+func (d *decoder) digits() bool {
+	start := d.pos
+	for d.pos < len(d.buf) && '0' <= d.buf[d.pos] && d.buf[d.pos] <= '9' {
+		d.pos++
+	}
+	return d.pos > start
+}
+
+func (d *decoder) literal(word string) error {
+	for i := range len(word) {
+		if d.pos >= len(d.buf) {
+			return errEnd
+		}
+		if d.buf[d.pos] != word[i] {
+			return d.syntax("in literal " + word + " (expecting " + strconv.QuoteRune(rune(word[i])) + ")")
+		}
+		d.pos++
+	}
+	return nil
+}
+
+// space skips JSON whitespace.
+func (d *decoder) space() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// next skips whitespace and returns the next byte, 0 at the end.
+func (d *decoder) next() byte {
+	d.space()
+	if d.pos >= len(d.buf) {
+		return 0
+	}
+	return d.buf[d.pos]
+}
+
+// errEnd reports a body that ends inside a value.
+var errEnd = errors.New("unexpected end of JSON input")
+
+// SyntaxError locates a syntax error of a body by byte offset.
+type SyntaxError struct {
+	Offset int
+	msg    string
+}
+
+func (e *SyntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.Offset) }
+
+func (d *decoder) syntax(context string) error {
+	return &SyntaxError{Offset: d.pos, msg: "invalid character " + quoteChar(d.buf[d.pos]) + " " + context}
+}
+
+func (d *decoder) syntaxOrEnd(context string) error {
+	if d.pos >= len(d.buf) {
+		return errEnd
+	}
+	return d.syntax(context)
+}
+
+// quoteChar formats c as encoding/json does in its syntax errors.
+func quoteChar(c byte) string {
+	switch {
+	case c == '\'':
+		return `'\''`
+	case c == '"':
+		return `'"'`
+	case c < utf8.RuneSelf && strconv.IsPrint(rune(c)):
+		return "'" + string(rune(c)) + "'"
+	}
+	return strconv.Quote(string(rune(c)))
+}

@@ -1,0 +1,24 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// foldName must agree with strings.EqualFold, which decides for the
+// objects narrow enough to compare names pairwise.
+func TestFoldName_agreesWithEqualFold(t *testing.T) {
+	t.Parallel()
+	names := []string{
+		"", "a", "A", "inputs", "INPUTS", "Inputs", "input\u017f", "inputS", "k", "K", "\u212a", "key", "\u212aey",
+		"σ", "Σ", "ς", "ß", "ẞ", "ss", "İ", "i", "ı", "I", "ǅ", "ǆ", "Ǆ", "x_1", "X_1", "\ufffd", "é", "É", "e\u0301",
+	}
+	for _, a := range names {
+		for _, b := range names {
+			require.Equal(t, strings.EqualFold(a, b), foldName(a) == foldName(b), "%q %q", a, b)
+		}
+	}
+	require.Equal(t, "petal_width", foldName("petal_width"))
+}
