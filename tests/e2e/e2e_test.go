@@ -283,6 +283,24 @@ func testCache(t *testing.T, e *env) {
 		require.NotEqual(t, first.header.Get("x-request-id"), second.header.Get("x-request-id"))
 		require.Equal(t, first.header.Get("x-model-version"), second.header.Get("x-model-version"))
 	})
+	t.Run("a body with case-variant member names is refused, never answered or cached", func(t *testing.T) {
+		// Answered for one member and cached under the other, this body
+		// would poison the cache: the gateway has one reading of a body.
+		setosa := `[{"sepal_length":5.01,"sepal_width":3.41,"petal_length":1.43,"petal_width":0.21}]`
+		virginica := `[{"sepal_length":7.71,"sepal_width":2.61,"petal_length":6.91,"petal_width":2.31}]`
+		for _, body := range []string{
+			`{"model":"iris","inputs":` + virginica + `,"INPUTS":` + setosa + `}`,
+			`{"model":"iris","inputs":` + virginica + `,"inputs":` + setosa + `}`,
+		} {
+			p := requireProblem(t, e.do(t, call{path: "/v2/predict", client: clientOther, body: body}), 400, problem.TypeValidation)
+			require.NotEmpty(t, p.Errors)
+		}
+		for _, rows := range []string{setosa, virginica} {
+			a := e.do(t, call{path: "/v2/predict", client: clientOther, body: `{"model":"iris","inputs":` + rows + `}`})
+			require.Equal(t, 200, a.status, "%s", a)
+			require.Equal(t, "MISS", a.header.Get("x-cache"), "nothing was stored for the refused bodies: %s", a)
+		}
+	})
 	t.Run("another client never gets the first client's entry", func(t *testing.T) {
 		a := e.do(t, call{path: "/v2/predict", client: clientOther, body: irisBody(seed)})
 		require.Equal(t, 200, a.status, "%s", a)
