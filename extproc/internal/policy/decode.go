@@ -319,7 +319,7 @@ func (d *decoder) add(detail string) {
 		if f.array {
 			d.key = strconv.AppendInt(d.key, int64(f.index), 10)
 		} else {
-			d.key = append(d.key, escapeToken(f.name)...)
+			d.key = append(d.key, problem.EscapePointer(f.name)...)
 		}
 	}
 	n := len(d.key)

@@ -34,7 +34,7 @@ type Features struct {
 func NewFeatures(names []string) *Features {
 	f := &Features{names: slices.Clone(names), escaped: make([]string, len(names)), index: make(map[string]struct{}, len(names))}
 	for i, n := range names {
-		f.escaped[i] = escapeToken(n)
+		f.escaped[i] = problem.EscapePointer(n)
 		f.index[n] = struct{}{}
 	}
 	return f
@@ -84,7 +84,7 @@ func (f *Features) Check(rows []any) []problem.Violation {
 		}
 		slices.Sort(unknown)
 		for _, k := range unknown {
-			add(i, escapeToken(k), DetailUnknownFeature)
+			add(i, problem.EscapePointer(k), DetailUnknownFeature)
 		}
 	}
 	return vs
@@ -137,9 +137,3 @@ func kind(v any) string {
 	}
 }
 
-func escapeToken(t string) string {
-	if !strings.ContainsAny(t, "~/") {
-		return t
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-}

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
@@ -136,14 +135,7 @@ func (v *Validator) Validate(schema string, body []byte) (any, error) {
 }
 
 // Pointer renders path tokens as an RFC 6901 JSON Pointer.
-func Pointer(tokens []string) string {
-	var sb strings.Builder
-	for _, t := range tokens {
-		sb.WriteByte('/')
-		sb.WriteString(escapeToken(t))
-	}
-	return sb.String()
-}
+func Pointer(tokens []string) string { return problem.Pointer(tokens...) }
 
 // CheckMediaType accepts application/json (with parameters such as charset)
 // and any +json structured syntax suffix; anything else, including an absent
