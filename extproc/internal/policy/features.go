@@ -136,4 +136,3 @@ func kind(v any) string {
 		return "number"
 	}
 }
-
