@@ -6,7 +6,6 @@ import (
 	"errors"
 	"mime"
 	"strconv"
-	"strings"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -15,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/cache"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
+	"github.com/modelgate/modelgate/extproc/internal/usage"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
@@ -120,7 +120,7 @@ var _ Processor = (*predict)(nil)
 func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
 	hs := Headers(h)
 	p.headerVersion = hs.Get(header.ModelVersion)
-	p.noLookup, p.noStore = cacheDirectives(hs.Get(header.CacheControl))
+	p.noLookup, p.noStore = cache.Directives(hs.Get(header.CacheControl))
 	if h.GetEndOfStream() {
 		// No body will ever come (Envoy sends no body message after
 		// headers with end_of_stream), so answer now.
@@ -251,11 +251,11 @@ func (p *predict) admit(ctx context.Context, t routing.Target, resolveErr error)
 // outputs' binary_data) is in the canonical form, so they never share an
 // entry with requests asking for JSON outputs.
 func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []byte) (*extprocv3.ProcessingResponse, error) {
-	canonical, err := canonicalFields(doc, p.route.cacheFields)
+	canonical, err := cache.CanonicalFields(doc, p.route.cacheFields)
 	if err != nil { // cannot happen for decoded JSON; fail open
 		return requestBodyResponse(routeTo(p.r)), nil
 	}
-	canonical = appendBinaryTail(canonical, tail)
+	canonical = cache.AppendBinaryTail(canonical, tail)
 	scope := p.r.Client
 	if p.d.ShareCache {
 		scope = ""
@@ -267,9 +267,9 @@ func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []b
 	if p.hitID == "" {
 		p.hitID = p.r.RequestID
 	}
-	p.r.Cache = cacheMiss
+	p.r.Cache = usage.CacheMiss
 	if p.noLookup || p.noStore {
-		p.r.Cache = cacheBypass
+		p.r.Cache = usage.CacheBypass
 	}
 	if !p.noLookup {
 		if e, ok := p.d.Cache.Get(p.key); ok {
@@ -289,22 +289,15 @@ func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []b
 	return requestBodyResponse(routeTo(p.r)), nil
 }
 
-// Cache results, as in x-cache.
-const (
-	cacheHit    = "HIT"
-	cacheMiss   = "MISS"
-	cacheBypass = "BYPASS"
-)
-
 // hit answers from the cache with the current request id. A binary Open
 // Inference Protocol answer gets the inference-header-content-length of its
 // rewritten JSON head; Envoy sets the content-length of the local reply.
 func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
-	p.r.Cache = cacheHit
+	p.r.Cache = usage.CacheHit
 	body := e.Body(p.hitID)
 	p.r.ResponseBytes = int64(len(body))
 	var m Mutation
-	m.Set(header.Cache, cacheHit)
+	m.Set(header.Cache, usage.CacheHit)
 	m.Set(header.Age, e.Age(p.d.Now()))
 	if e.Binary {
 		m.Set(header.InferenceHeaderContentLength, strconv.Itoa(e.HeadLength(body)))
@@ -379,8 +372,7 @@ func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength i
 	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil && n > p.d.MaxCacheEntryBytes {
 		return 0, false
 	}
-	if _, noStore := cacheDirectives(hs.Get(header.CacheControl)); noStore ||
-		strings.Contains(strings.ToLower(hs.Get(header.CacheControl)), "private") {
+	if !cache.Storable(hs.Get(header.CacheControl)) {
 		return 0, false
 	}
 	return headLength, true
@@ -436,47 +428,6 @@ func (p *predict) release() {
 		p.flight.Finish(nil)
 		p.flight = nil
 	}
-}
-
-// cacheDirectives reads the no-cache and no-store request directives.
-func cacheDirectives(v string) (noCache, noStore bool) {
-	for d := range strings.SplitSeq(v, ",") {
-		d = strings.ToLower(strings.TrimSpace(d))
-		switch d {
-		case "no-cache", "max-age=0":
-			noCache = true
-		case "no-store":
-			noStore = true
-		}
-	}
-	return noCache, noStore
-}
-
-// canonicalFields renders the canonical JSON object of the given (sorted)
-// members of doc. Absent, null and empty-object members are left out, so
-// "options": {} and no options key the same answer.
-func canonicalFields(doc map[string]any, fields []string) ([]byte, error) {
-	out := make([]byte, 0, 256)
-	out = append(out, '{')
-	first := true
-	for _, f := range fields {
-		v, ok := doc[f]
-		if obj, isObj := v.(map[string]any); !ok || v == nil || (isObj && len(obj) == 0) {
-			continue
-		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = append(out, '"')
-		out = append(out, f...)
-		out = append(out, '"', ':')
-		var err error
-		if out, err = cache.AppendCanonical(out, v); err != nil {
-			return nil, err
-		}
-	}
-	return append(out, '}'), nil
 }
 
 func str(v any) string {
