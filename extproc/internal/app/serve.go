@@ -66,7 +66,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}()
 	meter := mp.Meter(meterName)
 
-	rt, err := newRuntime(path, cfg, getenv, logger, meter)
+	live, err := newLiveConfig(path, cfg, getenv, logger, meter)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	if err != nil {
 		return fmt.Errorf("keys file: %w", err)
 	}
-	rt.keys = keys
+	live.keys = keys
 	var store *cache.Store
 	if cfg.Cache.Enabled {
 		if store, err = cache.New(cache.Config{MaxBytes: cfg.Cache.MaxBytes, TTL: cfg.Cache.TTL, CoalesceWait: cfg.Cache.CoalesceWait}); err != nil {
@@ -97,17 +97,18 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		return err
 	}
 
-	deps := &processor.Deps{
-		Runtime:            rt,
-		Validator:          validator,
-		ValidBodies:        memo,
-		Cache:              store,
-		ShareCache:         cfg.Cache.ShareAcrossClients,
-		MaxCacheEntryBytes: cfg.Cache.MaxEntryBytes,
-		Scopes:             keyScopes{keys},
-		Limits:             processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
-		Now:                time.Now,
+	predict := processor.PredictConfig{
+		Catalog:     live,
+		Features:    live,
+		Validator:   validator,
+		ValidBodies: memo,
+		Cache: processor.CacheConfig{
+			Store: store, ShareAcrossClients: cfg.Cache.ShareAcrossClients, MaxEntryBytes: cfg.Cache.MaxEntryBytes,
+		},
+		Limits: processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
+		Now:    time.Now,
 	}
+	admission := processor.AdmissionConfig{Scopes: keyScopes{keys}, Deprecations: live, Now: time.Now}
 	checker := server.NewAuthz(keys, logger, meter)
 	if cfg.Gateway.Mode == config.ModeExtProc {
 		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), ratelimit.Options{
@@ -118,13 +119,14 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 			return err
 		}
 		defer func() { _ = rl.Close() }()
-		deps.Keys, deps.Quota = checker, rl
+		admission.Keys, admission.Quota = checker, rl
 	}
-	ep := server.NewExtProc(deps, recorder, logger)
-	ep.Register(routing.V1Predict, processor.NewV1Predict)
-	ep.Register(routing.V2Predict, processor.NewV2Predict)
-	ep.Register(routing.Infer, processor.NewInfer)
-	ep.Register(routing.ModelMetadata, processor.NewMetadata)
+	adm := processor.NewAdmission(admission)
+	ep := server.NewExtProc(adm, recorder, logger)
+	ep.Register(routing.V1Predict, processor.NewV1Predict(predict, adm))
+	ep.Register(routing.V2Predict, processor.NewV2Predict(predict, adm))
+	ep.Register(routing.Infer, processor.NewInfer(predict, adm))
+	ep.Register(routing.ModelMetadata, processor.NewMetadata(live, adm))
 
 	hs := health.NewServer()
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)))
@@ -150,7 +152,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}
 	logger.Info("extproc serving",
 		slog.String("grpc_addr", glis.Addr().String()), slog.String("admin_addr", alis.Addr().String()),
-		slog.String("gateway_mode", cfg.Gateway.Mode), slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(rt.Catalog().Models)))
+		slog.String("gateway_mode", cfg.Gateway.Mode), slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(live.Catalog().Models)))
 	ready.Store(true)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -167,7 +169,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		return nil
 	})
 	g.Go(func() error { return keys.Watch(gctx) })
-	g.Go(func() error { return rt.watch(gctx, cfg.Watch) })
+	g.Go(func() error { return live.watch(gctx, cfg.Watch) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdown(logger, cfg.Shutdown, hs, &ready, gs, admin)

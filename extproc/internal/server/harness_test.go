@@ -98,13 +98,18 @@ type env struct {
 	client extprocv3.ExternalProcessorClient
 	clock  *fakeClock
 	usage  *records
-	deps   *processor.Deps
 }
 
-type envOption func(*processor.Deps)
+// envConfig are the dependencies an env builds its processors from.
+type envConfig struct {
+	predict   processor.PredictConfig
+	admission processor.AdmissionConfig
+}
 
-func withoutCache(d *processor.Deps)    { d.Cache = nil }
-func withSharedCache(d *processor.Deps) { d.ShareCache = true }
+type envOption func(*envConfig)
+
+func withoutCache(c *envConfig)    { c.predict.Cache.Store = nil }
+func withSharedCache(c *envConfig) { c.predict.Cache.ShareAcrossClients = true }
 
 var validator = sync.OnceValues(func() (*policy.Validator, error) {
 	return policy.Load("../../../api/openapi.yaml", policy.RequestSchemas...)
@@ -124,24 +129,31 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	store, err := cache.New(cache.Config{MaxBytes: 8 << 20, TTL: 5 * time.Minute, CoalesceWait: 5 * time.Second, Now: clock.Now})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
-	deps := &processor.Deps{
-		Runtime:            live{cat: cat, dep: dep},
-		Validator:          v,
-		Cache:              store,
-		MaxCacheEntryBytes: 1 << 20,
-		Scopes:             scopes{"k-acme": {"*"}, "k-globex": {"*"}, "k-iris": {"iris"}},
-		Limits:             processor.Limits{MaxBodyBytes: 4096, MaxRows: 5},
-		Now:                clock.Now,
+	src := live{cat: cat, dep: dep}
+	cfg := envConfig{
+		predict: processor.PredictConfig{
+			Catalog:   src,
+			Validator: v,
+			Cache:     processor.CacheConfig{Store: store, MaxEntryBytes: 1 << 20},
+			Limits:    processor.Limits{MaxBodyBytes: 4096, MaxRows: 5},
+			Now:       clock.Now,
+		},
+		admission: processor.AdmissionConfig{
+			Scopes:       scopes{"k-acme": {"*"}, "k-globex": {"*"}, "k-iris": {"iris"}},
+			Deprecations: src,
+			Now:          clock.Now,
+		},
 	}
 	for _, o := range opts {
-		o(deps)
+		o(&cfg)
 	}
 	rec := &records{ch: make(chan usage.Record, 64)}
-	ep := server.NewExtProc(deps, rec, nil)
-	ep.Register(routing.V1Predict, processor.NewV1Predict)
-	ep.Register(routing.V2Predict, processor.NewV2Predict)
-	ep.Register(routing.Infer, processor.NewInfer)
-	ep.Register(routing.ModelMetadata, processor.NewMetadata)
+	adm := processor.NewAdmission(cfg.admission)
+	ep := server.NewExtProc(adm, rec, nil)
+	ep.Register(routing.V1Predict, processor.NewV1Predict(cfg.predict, adm))
+	ep.Register(routing.V2Predict, processor.NewV2Predict(cfg.predict, adm))
+	ep.Register(routing.Infer, processor.NewInfer(cfg.predict, adm))
+	ep.Register(routing.ModelMetadata, processor.NewMetadata(cfg.predict.Catalog, adm))
 
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
@@ -155,7 +167,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		_ = conn.Close()
 		srv.Stop()
 	})
-	return &env{client: extprocv3.NewExternalProcessorClient(conn), clock: clock, usage: rec, deps: deps}
+	return &env{client: extprocv3.NewExternalProcessorClient(conn), clock: clock, usage: rec}
 }
 
 // stream drives one Process stream as Envoy does: one message at a time,
