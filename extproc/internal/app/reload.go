@@ -5,15 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -22,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/internal/configsource"
 )
 
 // MetricReloads counts reloads of the configuration and catalog, by result.
@@ -135,16 +131,46 @@ func (l *liveConfig) Catalog() *catalog.Catalog { return l.snap.Load().cat }
 // Deprecations implements [processor.DeprecationSource].
 func (l *liveConfig) Deprecations() *deprecation.Table { return l.snap.Load().dep }
 
-// Reload re-reads the configuration file and the catalog. A bad file keeps
-// the generation in force; the failure is logged, counted and returned.
-// Settings other than the catalog and deprecations need a restart.
-func (l *liveConfig) Reload(ctx context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// loadConfig reads and validates the configuration file: the Load of the
+// file source's updates.
+func (l *liveConfig) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(l.cfgPath, l.getenv)
 	if err == nil {
 		err = cfg.Validate()
 	}
+	return cfg, err
+}
+
+// follow applies the updates of src until ctx is done. Where updates come
+// from (files and SIGHUP today) is the source's business.
+func (l *liveConfig) follow(ctx context.Context, src configsource.Source[*config.Config]) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u, ok := <-src.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("configuration source stopped")
+			}
+			_ = l.apply(ctx, u)
+			if u.Requested && l.keys != nil {
+				_ = l.keys.Reload(ctx)
+			}
+		}
+	}
+}
+
+// apply swaps in the catalog and deprecations of an update. A bad update
+// keeps the generation in force; the failure is logged, counted and
+// returned. Settings other than the catalog and deprecations need a
+// restart.
+func (l *liveConfig) apply(ctx context.Context, u configsource.Update[*config.Config]) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cfg, err := u.Load()
 	var s *snapshot
 	if err == nil {
 		s, err = build(cfg)
@@ -163,72 +189,10 @@ func (l *liveConfig) Reload(ctx context.Context) error {
 	return nil
 }
 
-// watch reloads on SIGHUP and, when enabled, on changes to the
-// configuration or catalog file, until ctx is done. It watches the
-// directories, not the files: editors and Kubernetes replace files by
-// renaming, which ends a watch on the old inode.
-func (l *liveConfig) watch(ctx context.Context, files bool) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	if files {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			return fmt.Errorf("watch configuration: %w", err)
-		}
-		defer w.Close()
-		for _, p := range []string{l.cfgPath, l.snap.Load().catalogPath} {
-			if err := w.Add(dirOf(p)); err != nil {
-				return fmt.Errorf("watch %s: %w", dirOf(p), err)
-			}
-		}
-		events, watchErrs = w.Events, w.Errors
-	}
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-hup:
-			_ = l.Reload(ctx)
-			if l.keys != nil {
-				_ = l.keys.Reload(ctx)
-			}
-		case ev, ok := <-events:
-			if !ok {
-				return errors.New("watch configuration: event channel closed")
-			}
-			if l.relevant(ev.Name) {
-				debounce.Reset(100 * time.Millisecond)
-			}
-		case err, ok := <-watchErrs:
-			if !ok {
-				return errors.New("watch configuration: error channel closed")
-			}
-			l.logger.LogAttrs(ctx, slog.LevelWarn, "configuration watch error", slog.String("error", err.Error()))
-			debounce.Reset(100 * time.Millisecond)
-		case <-debounce.C:
-			_ = l.Reload(ctx)
-		}
-	}
-}
-
 // relevant reports whether a change to name may change the configuration:
-// the config or catalog file itself, or Kubernetes' ..data symlink swap.
+// the config file or the catalog in force, or Kubernetes' ..data symlink
+// swap.
 func (l *liveConfig) relevant(name string) bool {
 	base := filepath.Base(name)
 	return base == filepath.Base(l.cfgPath) || base == filepath.Base(l.snap.Load().catalogPath) || base == "..data"
-}
-
-func dirOf(p string) string {
-	d := filepath.Dir(filepath.Clean(p))
-	if d == "" {
-		return "."
-	}
-	return d
 }

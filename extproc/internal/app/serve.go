@@ -34,6 +34,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/extproc/internal/server"
 	"github.com/modelgate/modelgate/extproc/internal/usage"
+	"github.com/modelgate/modelgate/internal/configsource"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
@@ -137,6 +138,16 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
 
+	// Catalog and deprecation updates: the files and SIGHUP. Another source
+	// (a control plane) would be built here; follow does not change.
+	src, err := configsource.NewFile(configsource.FileConfig[*config.Config]{
+		Paths: []string{path, cfg.Catalog}, Watch: cfg.Watch, Relevant: live.relevant, Load: live.loadConfig, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer src.Stop()
+
 	var ready atomic.Bool
 	admin := &http.Server{Handler: adminMux(reg, &ready, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
 
@@ -169,7 +180,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		return nil
 	})
 	g.Go(func() error { return keys.Watch(gctx) })
-	g.Go(func() error { return live.watch(gctx, cfg.Watch) })
+	g.Go(func() error { return live.follow(gctx, src) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdown(logger, cfg.Shutdown, hs, &ready, gs, admin)
