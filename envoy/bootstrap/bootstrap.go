@@ -195,8 +195,10 @@ const (
 // name, every inference container on the same port.
 func Compose(c *catalog.Catalog) Addresses {
 	a := Addresses{
-		Listen:    Endpoint{Host: "0.0.0.0", Port: ComposeEnvoyPort},
-		Admin:     Endpoint{Host: "0.0.0.0", Port: ComposeEnvoyAdminPort},
+		Listen: Endpoint{Host: "0.0.0.0", Port: ComposeEnvoyPort},
+		// Admin stays inside the container (docker compose exec envoy ...):
+		// no other container and no host port reaches it.
+		Admin:     Endpoint{Host: "127.0.0.1", Port: ComposeEnvoyAdminPort},
 		Extproc:   Endpoint{Host: "extproc", Port: ComposeExtprocGRPC},
 		RateLimit: Endpoint{Host: "ratelimit", Port: ComposeRateLimitGRPC},
 		Inference: map[string]Endpoint{},

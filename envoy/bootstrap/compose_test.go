@@ -119,3 +119,44 @@ func checkDockerfile(t *testing.T, root, path string) {
 		require.NoError(t, err, "%s copies /src/%s", path, m[1])
 	}
 }
+
+// TestCompose_internalsArePrivate: only Envoy's listener is published, and
+// every internal hop is on an internal network shared only by its two ends.
+func TestCompose_internalsArePrivate(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs(repo)
+	require.NoError(t, err)
+	content, err := os.ReadFile(filepath.Join(root, bootstrap.ComposeFile))
+	require.NoError(t, err)
+	p, err := loader.LoadWithContext(t.Context(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, bootstrap.ComposeFile), Content: content}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) { o.SetProjectName("modelgate", true) })
+	require.NoError(t, err)
+
+	members := map[string][]string{}
+	for name, s := range p.Services {
+		if name != "envoy" {
+			require.Empty(t, s.Ports, "%s publishes a port", name)
+		}
+		require.NotEmpty(t, s.Networks, "%s is on the default network, reachable by every container", name)
+		for n := range s.Networks {
+			members[n] = append(members[n], name)
+		}
+	}
+	require.Len(t, p.Services["envoy"].Ports, 1, "only the client listener; admin stays in the container")
+	for n, ms := range members {
+		if n == "edge" {
+			require.Equal(t, []string{"envoy"}, ms)
+			continue
+		}
+		require.True(t, p.Networks[n].Internal, "network %s must be internal", n)
+	}
+	sort.Strings(members["store"])
+	require.Equal(t, []string{"ratelimit", "redis"}, members["store"], "only the ratelimit service reaches Redis")
+	require.NotContains(t, members["plugin"], "redis")
+	for _, m := range members["models"] {
+		require.True(t, m == "envoy" || strings.HasPrefix(m, "inference-"), "%s reaches the model servers", m)
+	}
+}

@@ -356,6 +356,27 @@ func testDeprecation(t *testing.T, e *env) {
 }
 
 func testGateway(t *testing.T, e *env) {
+	t.Run("a flood without any key is refused before the key check", func(t *testing.T) {
+		refused := 0
+		for i := 0; i < 400 && refused == 0; i++ {
+			a := e.do(t, call{method: http.MethodGet, path: "/v2/models"})
+			switch a.status {
+			case 401:
+			case 429:
+				refused++
+				requireProblem(t, a, 429, problem.TypeQuotaExceeded)
+				ra, err := strconv.Atoi(a.header.Get("retry-after"))
+				require.NoError(t, err, "Retry-After %q", a.header.Get("retry-after"))
+				require.Positive(t, ra)
+			default:
+				t.Fatalf("request %d: %s", i, a)
+			}
+		}
+		require.Equal(t, 1, refused, "the anonymous bucket ran out")
+		// A client with a key is not limited by it.
+		require.Equal(t, 200, e.do(t, call{path: "/v2/predict", client: clientPro, body: irisBody(0.77)}).status)
+		time.Sleep(2500 * time.Millisecond) // the bucket refills for the tests after this one
+	})
 	if !e.opts.ExtAuthz { // the listener is the same in both chains: once is enough
 		t.Run("a connection that never speaks is closed", func(t *testing.T) {
 			t.Parallel() // 5 s of waiting, beside the other gateway tests

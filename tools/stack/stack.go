@@ -317,7 +317,7 @@ func (s *Stack) define() {
 		rlAddr = "unix:" + s.sockets[1]
 	}
 	env := []string{
-		"EXTPROC_GATEWAY_MODE=" + mode, "EXTPROC_RATELIMIT_ADDR=" + rlAddr,
+		"EXTPROC_GATEWAY_MODE=" + mode, "EXTPROC_RATELIMIT_ADDR=" + rlAddr, "GOMEMLIMIT=512MiB",
 		"EXTPROC_GRPC_ADDR=" + extprocGRPC, "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
 		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
 	}

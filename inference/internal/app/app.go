@@ -20,11 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/httpapi"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
@@ -58,21 +60,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 
+	return serve(ctx, cfg, log, reg, bound)
+}
+
+// newMetrics builds the OpenTelemetry meter the service records on and the
+// Prometheus handler that serves it.
+func newMetrics() (metric.Meter, http.Handler, func(), error) {
 	promReg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(promReg), otelprom.WithoutScopeInfo())
 	if err != nil {
-		return fmt.Errorf("metrics exporter: %w", err)
+		return nil, nil, nil, fmt.Errorf("metrics exporter: %w", err)
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	defer func() { _ = mp.Shutdown(context.Background()) }()
-	meter := mp.Meter("github.com/modelgate/modelgate/inference")
+	stop := func() { _ = mp.Shutdown(context.Background()) }
+	return mp.Meter("github.com/modelgate/modelgate/inference"), promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}), stop, nil
+}
 
+// serve answers HTTP until ctx ends, reloading the catalog on SIGHUP and
+// (with --watch) on file changes, then shuts down gracefully.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, bound chan<- string) error {
+	meter, metricsHandler, stopMetrics, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	var current atomic.Pointer[registry.Registry]
 	current.Store(reg)
 	var ready atomic.Bool
 	srv, err := httpapi.New(httpapi.Config{
 		MaxBatchRows: cfg.MaxBatchRows, MaxBodyBytes: cfg.MaxBodyBytes, BuildVersion: BuildVersion,
-	}, &current, &ready, log, meter, promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	}, &current, &ready, log, meter, metricsHandler)
 	if err != nil {
 		return err
 	}
@@ -80,7 +97,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -110,7 +126,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if bound != nil {
 		bound <- ln.Addr().String()
 	}
-
 	for {
 		select {
 		case <-hup:
@@ -122,25 +137,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		break
 	}
-
-	// Shutdown: fail readiness first so load balancers stop sending, wait
-	// the drain delay, then let in-flight requests finish.
-	ready.Store(false)
-	log.Info("shutting down", slog.Duration("drain_delay", cfg.DrainDelay), slog.Duration("timeout", cfg.ShutdownTimeout))
-	stopWatch()
-	if cfg.DrainDelay > 0 {
-		time.Sleep(cfg.DrainDelay)
+	// Fail readiness first so load balancers stop sending, wait the drain
+	// delay, then let in-flight requests finish.
+	err = lifecycle.Shutdown(log, lifecycle.Config{DrainDelay: cfg.DrainDelay, Timeout: cfg.ShutdownTimeout},
+		func() { ready.Store(false); stopWatch() }, lifecycle.Named{Name: "http", Server: hs})
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("serve: %w", serr))
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Error("graceful shutdown incomplete; closing", slog.String("error", err.Error()))
-		_ = hs.Close()
-		return err
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return err
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzDecoders throws arbitrary bodies at every route that parses client
-// JSON. Whatever the input, the answer is a 2xx JSON body or a 4xx
+// JSON (seeds include repeated and case-variant member names and deep
+// nesting). Whatever the input, the answer is a 2xx JSON body or a 4xx
 // problem+json, never a 5xx or a panic.
 func FuzzDecoders(f *testing.F) {
 	seeds := []string{
@@ -21,6 +22,13 @@ func FuzzDecoders(f *testing.F) {
 		`{"model":"iris","inputs":[{"sepal_length":1e999}]}`,
 		`{"inputs":[[[[[[[[[[1]]]]]]]]]]}`,
 		`[]`, `null`, `{"model":7}`, `{"inputs":{}}`,
+		`{"model":"iris","inputs":[` + irisRow + `],"INPUTS":[` + irisRow + `]}`,
+		`{"model":"iris","model":"diabetes","inputs":[` + irisRow + `]}`,
+		`{"inputs":[{"sepal_length":1,"SEPAL_LENGTH":2,"sepal_width":3,"petal_length":1,"petal_width":1}]}`,
+		`{"INPUTS":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`,
+		`{"inputs":[{"name":"input","Name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"\u0069d":"a","id":"b"}`,
+		`{"inputs":[{"name":"input","shape":"x","datatype":7,"parameters":[],"data":{}}],"outputs":[7],"parameters":"p"}`,
+		`{"model":"iris","inputs":[` + irisRow + `],"options":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}`,
 	}
 	for _, s := range seeds {
 		for route := range uint8(3) {
@@ -57,6 +65,8 @@ func FuzzBinaryInfer(f *testing.F) {
 	f.Add(head+tensor[:8], len(head))
 	f.Add(head, len(head)+5)
 	f.Add(`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","parameters":{"binary_data_size":1e300}}]}`, 10)
+	dup := `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16,"BINARY_DATA_SIZE":8}}]}`
+	f.Add(dup+tensor, len(dup))
 	s := newTestServer(f, nil)
 	f.Fuzz(func(t *testing.T, body string, headLen int) {
 		res := do(t, s, http.MethodPost, "/v2/models/iris/infer", "", body, "Inference-Header-Content-Length", strconv.Itoa(headLen))

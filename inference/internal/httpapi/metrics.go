@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -39,18 +41,40 @@ func newMetrics(m metric.Meter) (*metrics, error) {
 	return &metrics{duration: d, rows: rows, predictions: p}, nil
 }
 
+// unknown labels a request whose model or version did not resolve.
+const unknown = "unknown"
+
+// record adds one request to the instruments. Every label value comes from
+// a fixed set, never from the client: the route pattern, a known method,
+// our own status, and the model and version only once resolved, so a flood
+// of invented names or methods cannot grow the series without bound.
 func (m *metrics) record(ctx context.Context, route, method string, status int, info *reqInfo, d time.Duration) {
+	model, version := cmp.Or(info.model, unknown), cmp.Or(info.version, unknown)
 	attrs := metric.WithAttributes(
 		attribute.String("http.route", route),
-		attribute.String("http.request.method", method),
+		attribute.String("http.request.method", methodLabel(method)),
 		attribute.String("http.response.status_code", strconv.Itoa(status)),
-		attribute.String("model", info.model),
-		attribute.String("model_version", info.version),
+		attribute.String("model", model),
+		attribute.String("model_version", version),
 	)
 	m.duration.Record(ctx, d.Seconds(), attrs)
 	if info.rows > 0 && status < 400 {
-		mv := metric.WithAttributes(attribute.String("model", info.model), attribute.String("model_version", info.version))
+		mv := metric.WithAttributes(attribute.String("model", model), attribute.String("model_version", version))
 		m.rows.Record(ctx, int64(info.rows), mv)
 		m.predictions.Add(ctx, int64(info.rows), mv)
+	}
+}
+
+// methodLabel maps a request method to the label value: the methods of RFC
+// 9110 and PATCH as they are, anything else "_OTHER", the value the
+// OpenTelemetry HTTP conventions give http.request.method for unknown
+// methods.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	default:
+		return "_OTHER"
 	}
 }

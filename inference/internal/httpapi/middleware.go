@@ -8,17 +8,17 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"time"
 
 	"github.com/modelgate/modelgate/api/header"
-	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
 // reqInfo is filled in by handlers and read by the middleware for the access
 // log and metrics.
 type reqInfo struct {
-	id          string
+	id string
+	// model and version are set once resolved (see resolved); what the
+	// client asked for never reaches a label.
 	model       string
 	version     string
 	rows        int
@@ -82,7 +82,7 @@ func newRequestID() string {
 // and writes one access log line and the request metrics.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := s.cfg.Now()
 		id := r.Header.Get(header.RequestID)
 		if !validRequestID(id) {
 			id = newRequestID()
@@ -102,13 +102,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				log.Error("panic serving request", slog.String("panic", fmt.Sprint(v)),
 					slog.String("stack", string(debug.Stack())), slog.String("path", r.URL.Path))
 				if rec.status == 0 {
-					writeProblem(rec, r, &problem.Problem{
-						Type: problem.TypeInternal, Status: http.StatusInternalServerError, Title: "Internal error",
-						Detail: "the server failed to process the request; the request id identifies it in the logs",
-					}, isOIP(r))
+					s.writeProblem(rec, r, internalProblem(), isOIP(r))
 				}
 			}
-			elapsed := time.Since(start)
+			elapsed := s.cfg.Now().Sub(start)
 			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
@@ -127,18 +124,4 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-func notFound(r *http.Request) *problem.Problem {
-	return &problem.Problem{
-		Type: problem.TypeNotFound, Status: http.StatusNotFound, Title: "Not found",
-		Detail: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path),
-	}
-}
-
-func methodNotAllowed(r *http.Request) *problem.Problem {
-	return &problem.Problem{
-		Type: problem.TypeMethodNotAllowed, Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
-		Detail: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path),
-	}
 }

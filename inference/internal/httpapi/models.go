@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/modelgate/modelgate/api/oip"
-	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/inference/internal/scoring"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
@@ -31,7 +31,7 @@ type VersionEntry struct {
 
 // catalog serves GET /v2/models: every model, version and alias, with the
 // input schema of each version this process serves.
-func (s *Server) catalog(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) catalog(w http.ResponseWriter, _ *http.Request) error {
 	reg := s.reg.Load()
 	out := struct {
 		Models []CatalogEntry `json:"models"`
@@ -50,73 +50,59 @@ func (s *Server) catalog(w http.ResponseWriter, _ *http.Request) {
 		}
 		out.Models = append(out.Models, e)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, oip.ServerMetadata{Name: "modelgate-inference", Version: s.cfg.BuildVersion, Extensions: []string{}})
+func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, oip.ServerMetadata{Name: "modelgate-inference", Version: s.cfg.BuildVersion, Extensions: []string{}})
 }
 
-func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, oip.Live{Live: true})
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, oip.Live{Live: true})
 }
 
-func (s *Server) readyOIP(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) readyOIP(w http.ResponseWriter, _ *http.Request) error {
 	ok := s.ready.Load()
 	status := http.StatusOK
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, oip.Ready{Ready: ok})
+	return writeJSON(w, status, oip.Ready{Ready: ok})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 	if !s.ready.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
-		return
+		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "serving": s.reg.Load().Served()})
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "serving": s.reg.Load().Served()})
 }
 
 // modelMetadata serves GET /v2/models/{name}[/versions/{version}].
-func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) error {
 	reg := s.reg.Load()
 	v, err := reg.Resolve(r.PathValue("name"), versionChoice(r, r.PathValue("version")))
 	if err != nil {
-		writeProblem(w, r, err, true)
-		return
+		return err
 	}
 	md := oip.ModelMetadata{
 		Name:     v.Name(),
 		Versions: reg.Catalog.Models[v.Name()].Versions,
 		Platform: v.Manifest.Format,
-		Inputs:   []oip.TensorMeta{{Name: inMatrix, Datatype: oip.FP64, Shape: []int64{-1, int64(len(v.Manifest.Inputs))}}},
-		Outputs:  outputMeta(v),
 	}
-	writeJSON(w, http.StatusOK, md)
-}
-
-func outputMeta(v *registry.Version) []oip.TensorMeta {
-	if v.Classification() {
-		return []oip.TensorMeta{
-			{Name: outLabel, Datatype: oip.BYTES, Shape: []int64{-1}},
-			{Name: outProbabilities, Datatype: oip.FP64, Shape: []int64{-1, int64(len(v.Manifest.Output.Classes))}},
-		}
-	}
-	return []oip.TensorMeta{{Name: outValue, Datatype: oip.FP64, Shape: []int64{-1}}}
+	md.Inputs, md.Outputs = scoring.TensorMeta(v)
+	return writeJSON(w, http.StatusOK, md)
 }
 
 // modelReady serves GET /v2/models/{name}[/versions/{version}]/ready.
-func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) error {
 	reg := s.reg.Load()
 	name := r.PathValue("name")
 	if _, err := reg.Resolve(name, versionChoice(r, r.PathValue("version"))); err != nil {
-		writeProblem(w, r, err, true)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, oip.ModelReady{Name: name, Ready: s.ready.Load()})
+	return writeJSON(w, http.StatusOK, oip.ModelReady{Name: name, Ready: s.ready.Load()})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -16,18 +15,9 @@ import (
 	"github.com/modelgate/modelgate/api/problem"
 )
 
-// The binary tensor data extension of the Open Inference Protocol, which
-// Triton's clients use by default: the body is a JSON header of
-// Inference-Header-Content-Length bytes followed by raw little-endian tensor
-// data, each binary tensor announcing its size in parameters.binary_data_size.
-const (
-	paramBinarySize   = "binary_data_size"
-	paramBinaryData   = "binary_data"
-	paramBinaryOutput = "binary_data_output"
-)
-
 // readInferBody reads an infer request: plain JSON, or a JSON header plus
-// binary tensor data. OIP clients may omit the content type, so only an
+// binary tensor data (the extension Triton's clients use by default; see
+// [oip.SplitBinary]). OIP clients may omit the content type, so only an
 // explicit non-JSON type (other than octet-stream with the binary header) is
 // refused.
 func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPart, binPart []byte, err error) {
@@ -43,56 +33,14 @@ func readInferBody(w http.ResponseWriter, r *http.Request, limit int64) (jsonPar
 			}
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		return nil, nil, err
 	}
 	if hdrLen == "" {
 		return body, nil, nil
 	}
-	n, perr := strconv.Atoi(hdrLen)
-	if perr != nil || n < 0 || n > len(body) {
-		return nil, nil, validationProblem([]problem.Violation{{Pointer: "", Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", header.InferenceHeaderContentLength, hdrLen, len(body))}})
-	}
-	return body[:n], body[n:], nil
-}
-
-// binarySize returns parameters.binary_data_size, or -1 when absent.
-func binarySize(params map[string]any) (int, error) {
-	v, ok := params[paramBinarySize]
-	if !ok {
-		return -1, nil
-	}
-	f, ok := v.(float64)
-	if !ok || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, fmt.Errorf("%s must be a non-negative integer", paramBinarySize)
-	}
-	return int(f), nil
-}
-
-// decodeBinary reads little-endian FP32/FP64 values.
-func decodeBinary(b []byte, datatype string) ([]float64, string) {
-	size := 8
-	if datatype == oip.FP32 {
-		size = 4
-	}
-	if len(b)%size != 0 {
-		return nil, fmt.Sprintf("%d bytes is not a whole number of %s values", len(b), datatype)
-	}
-	out := make([]float64, len(b)/size)
-	for i := range out {
-		var f float64
-		if size == 4 {
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[i*4:])))
-		} else {
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b[i*8:]))
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("value %d: not a finite number", i)
-		}
-		out[i] = f
-	}
-	return out, ""
+	return oip.SplitBinary(body, hdrLen)
 }
 
 // wantsBinary decides whether an output goes out as binary data: the
@@ -101,12 +49,12 @@ func decodeBinary(b []byte, datatype string) ([]float64, string) {
 func wantsBinary(req *oip.InferRequest, name string) bool {
 	for _, o := range req.Outputs {
 		if o.Name == name {
-			if b, ok := o.Parameters[paramBinaryData].(bool); ok {
+			if b, ok := o.Parameters[oip.ParamBinaryData].(bool); ok {
 				return b
 			}
 		}
 	}
-	b, _ := req.Parameters[paramBinaryOutput].(bool)
+	b, _ := req.Parameters[oip.ParamBinaryDataOutput].(bool)
 	return b
 }
 
@@ -134,7 +82,7 @@ func encodeBinaryOutput(t oip.OutputTensor) []byte {
 
 // writeInferResponse writes JSON, or the binary form when any output asks
 // for it.
-func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.InferResponse) {
+func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.InferResponse) error {
 	var blobs [][]byte
 	for i := range resp.Outputs {
 		o := &resp.Outputs[i]
@@ -146,17 +94,15 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 		if o.Parameters == nil {
 			o.Parameters = map[string]any{}
 		}
-		o.Parameters[paramBinarySize] = len(b)
+		o.Parameters[oip.ParamBinaryDataSize] = len(b)
 		o.Data = nil
 	}
 	if len(blobs) == 0 {
-		writeJSON(w, http.StatusOK, resp)
-		return
+		return writeJSON(w, http.StatusOK, resp)
 	}
 	head, err := json.Marshal(resp)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "encoding the response failed"})
-		return
+		return fmt.Errorf("encode answer head: %w", err)
 	}
 	w.Header().Set(header.ContentType, header.MediaOctetStream)
 	w.Header().Set(header.InferenceHeaderContentLength, strconv.Itoa(len(head)))
@@ -165,4 +111,5 @@ func writeInferResponse(w http.ResponseWriter, req *oip.InferRequest, resp *oip.
 	for _, b := range blobs {
 		_, _ = w.Write(b)
 	}
+	return nil
 }

@@ -1,20 +1,23 @@
 // Package httpapi is the inference service's HTTP surface: the legacy and
 // batch prediction contracts, the Open Inference Protocol, the catalog,
-// health and metrics. Every error leaves as RFC 9457 problem+json.
+// health and metrics. Handlers decode, call [scoring] and write; every
+// error they return leaves through one mapper as RFC 9457 problem+json.
 package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/inference/internal/scoring"
 )
 
 // Config tunes a Server.
@@ -23,6 +26,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// BuildVersion is reported by GET /v2.
 	BuildVersion string
+	// Now is the clock for latencies; nil means time.Now.
+	Now func() time.Time
 }
 
 // Server serves the inference API over the registry it is given; the
@@ -33,8 +38,16 @@ type Server struct {
 	ready   *atomic.Bool
 	log     *slog.Logger
 	metrics *metrics
-	bufs    sync.Pool
+	scorer  *scoring.Scorer
 	handler http.Handler
+}
+
+// route is one pattern of the API. Handlers return their errors; oip routes
+// add the Open Inference Protocol's error member to problem bodies.
+type route struct {
+	pattern string
+	handle  func(http.ResponseWriter, *http.Request) error
+	oip     bool
 }
 
 // New builds the server. metricsHandler serves /metrics (may be nil).
@@ -45,36 +58,54 @@ func New(cfg Config, reg *atomic.Pointer[registry.Registry], ready *atomic.Bool,
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, reg: reg, ready: ready, log: log, metrics: m}
-	s.bufs.New = func() any { b := make([]float64, 0, 1024); return &b }
-
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg: cfg, reg: reg, ready: ready, log: log, metrics: m,
+		scorer: scoring.New(scoring.Config{MaxBatchRows: cfg.MaxBatchRows}),
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/predict", s.v1Predict)
-	mux.HandleFunc("POST /v2/predict", s.v2Predict)
-	mux.HandleFunc("GET /v2/models", s.catalog)
-	mux.HandleFunc("GET /v2", s.serverMetadata)
-	mux.HandleFunc("GET /v2/health/live", s.live)
-	mux.HandleFunc("GET /v2/health/ready", s.readyOIP)
-	mux.HandleFunc("GET /v2/models/{name}", s.modelMetadata)
-	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.modelMetadata)
-	mux.HandleFunc("GET /v2/models/{name}/ready", s.modelReady)
-	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", s.modelReady)
-	mux.HandleFunc("POST /v2/models/{name}/infer", s.infer)
-	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", s.infer)
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	for _, rt := range []route{
+		{pattern: "POST /v1/predict", handle: s.v1Predict},
+		{pattern: "POST /v2/predict", handle: s.v2Predict},
+		{pattern: "GET /v2/models", handle: s.catalog},
+		{pattern: "GET /v2", handle: s.serverMetadata, oip: true},
+		{pattern: "GET /v2/health/live", handle: s.live, oip: true},
+		{pattern: "GET /v2/health/ready", handle: s.readyOIP, oip: true},
+		{pattern: "GET /v2/models/{name}", handle: s.modelMetadata, oip: true},
+		{pattern: "GET /v2/models/{name}/versions/{version}", handle: s.modelMetadata, oip: true},
+		{pattern: "GET /v2/models/{name}/ready", handle: s.modelReady, oip: true},
+		{pattern: "GET /v2/models/{name}/versions/{version}/ready", handle: s.modelReady, oip: true},
+		{pattern: "POST /v2/models/{name}/infer", handle: s.infer, oip: true},
+		{pattern: "POST /v2/models/{name}/versions/{version}/infer", handle: s.infer, oip: true},
+		{pattern: "GET /healthz", handle: s.healthz},
+		{pattern: "GET /readyz", handle: s.readyz},
+	} {
+		mux.HandleFunc(rt.pattern, s.answer(rt))
+	}
 	if metricsHandler != nil {
 		mux.Handle("GET /metrics", metricsHandler)
 	}
-	s.handler = s.middleware(withProblems(mux))
+	s.handler = s.middleware(s.withProblems(mux))
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// answer adapts a route's handler to net/http: an error it returns goes to
+// the one error mapper, writeProblem.
+func (s *Server) answer(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := rt.handle(w, r); err != nil {
+			s.writeProblem(w, r, err, rt.oip)
+		}
+	}
+}
+
 // withProblems turns the mux's own 404 and 405 answers into problem+json.
-func withProblems(mux *http.ServeMux) http.Handler {
+func (s *Server) withProblems(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
@@ -86,15 +117,15 @@ func withProblems(mux *http.ServeMux) http.Handler {
 		oip := isOIP(r)
 		if rec.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeProblem(w, r, methodNotAllowed(r), oip)
+			s.writeProblem(w, r, methodNotAllowed(r), oip)
 			return
 		}
-		writeProblem(w, r, notFound(r), oip)
+		s.writeProblem(w, r, notFound(r), oip)
 	})
 }
 
-// isOIP reports whether a request is on the /v2 tree, whose error bodies
-// also carry the Open Inference Protocol's error member.
+// isOIP reports whether an unrouted request is on the /v2 tree, whose error
+// bodies also carry the Open Inference Protocol's error member.
 func isOIP(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v2") }
 
 // statusOnly captures the status and headers of the mux's fallback handler.
@@ -107,13 +138,15 @@ func (s *statusOnly) Header() http.Header         { return s.header }
 func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusOnly) WriteHeader(code int)        { s.status = code }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v as a JSON answer. Encoding happens before anything is
+// written, so a failure is returned for the error mapper to answer.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"encoding the response failed"}`)
+		return fmt.Errorf("encode answer: %w", err)
 	}
 	w.Header().Set(header.ContentType, header.MediaJSON)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+	return nil
 }

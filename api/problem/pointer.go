@@ -1,0 +1,25 @@
+package problem
+
+import "strings"
+
+// EscapePointer escapes one JSON Pointer reference token (RFC 6901): "~"
+// becomes "~0" and "/" becomes "~1", in that order, so a member name such
+// as "a/b" cannot be read back as two tokens.
+func EscapePointer(token string) string {
+	if !strings.ContainsAny(token, "~/") {
+		return token
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(token, "~", "~0"), "/", "~1")
+}
+
+// Pointer renders reference tokens as a JSON Pointer, escaping each one:
+// Pointer("inputs", "0", "a/b") is "/inputs/0/a~1b". No tokens give "", the
+// whole document.
+func Pointer(tokens ...string) string {
+	var sb strings.Builder
+	for _, t := range tokens {
+		sb.WriteByte('/')
+		sb.WriteString(EscapePointer(t))
+	}
+	return sb.String()
+}
