@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/server"
 	"github.com/modelgate/modelgate/extproc/internal/usage"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 // Envoy's per-message timeout as our Envoy config sets it: a processor that
@@ -45,16 +46,6 @@ const testDeprecations = `
   sunset: 2027-01-01T00:00:00Z
   link: https://docs.modelgate.dev/migrate-v1
 `
-
-// fakeClock is the injected clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type live struct {
 	cat *catalog.Catalog
@@ -96,7 +87,7 @@ func (r *records) Record(_ context.Context, rec usage.Record) {
 // env is one extproc server on a real gRPC connection.
 type env struct {
 	client extprocv3.ExternalProcessorClient
-	clock  *fakeClock
+	clock  *testutil.Clock
 	usage  *records
 }
 
@@ -125,7 +116,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	require.NoError(t, err)
 	v, err := validator()
 	require.NoError(t, err)
-	clock := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	store, err := cache.New(cache.Config{MaxBytes: 8 << 20, TTL: 5 * time.Minute, CoalesceWait: 5 * time.Second, Now: clock.Now})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
