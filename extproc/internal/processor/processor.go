@@ -4,6 +4,10 @@
 // phase with exactly one ProcessingResponse of the matching type, or with an
 // error that the server's single error mapper turns into an
 // ImmediateResponse.
+//
+// Each route's [Factory] is built once, in the app, from the dependencies
+// that route needs (a [PredictConfig], a [CatalogSource]) and the shared
+// [Admission]: key check, sunset, model scopes and the one quota call.
 package processor
 
 import (
