@@ -5,15 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -22,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/internal/configsource"
 )
 
 // MetricReloads counts reloads of the configuration and catalog, by result.
@@ -40,10 +36,11 @@ type snapshot struct {
 	manifestErrs []error
 }
 
-// runtime holds the reloadable configuration (catalog, deprecations) and
-// swaps it atomically; a request sees one generation or the next, never a
-// mix. It implements processor.Runtime.
-type runtime struct {
+// liveConfig holds the reloadable configuration (catalog, deprecations,
+// features) and swaps it atomically; a request sees one generation or the
+// next, never a mix. It is the processors' CatalogSource,
+// DeprecationSource and FeatureSource.
+type liveConfig struct {
 	cfgPath string
 	getenv  func(string) string
 	logger  *slog.Logger
@@ -54,10 +51,10 @@ type runtime struct {
 	reloads metric.Int64Counter
 }
 
-func newRuntime(cfgPath string, cfg *config.Config, getenv func(string) string, logger *slog.Logger, meter metric.Meter) (*runtime, error) {
-	rt := &runtime{cfgPath: cfgPath, getenv: getenv, logger: logger}
+func newLiveConfig(cfgPath string, cfg *config.Config, getenv func(string) string, logger *slog.Logger, meter metric.Meter) (*liveConfig, error) {
+	lc := &liveConfig{cfgPath: cfgPath, getenv: getenv, logger: logger}
 	var err error
-	if rt.reloads, err = meter.Int64Counter(MetricReloads,
+	if lc.reloads, err = meter.Int64Counter(MetricReloads,
 		metric.WithDescription("Reloads of the extproc configuration and model catalog, by result (ok or error)."),
 		metric.WithUnit("{reload}")); err != nil {
 		return nil, fmt.Errorf("create %s: %w", MetricReloads, err)
@@ -66,9 +63,9 @@ func newRuntime(cfgPath string, cfg *config.Config, getenv func(string) string, 
 	if err != nil {
 		return nil, err
 	}
-	rt.snap.Store(s)
-	rt.logManifests(context.Background(), s)
-	return rt, nil
+	lc.snap.Store(s)
+	lc.logManifests(context.Background(), s)
+	return lc, nil
 }
 
 func build(cfg *config.Config) (*snapshot, error) {
@@ -110,124 +107,92 @@ func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features,
 }
 
 // logManifests reports the versions that will not be feature-checked.
-func (r *runtime) logManifests(ctx context.Context, s *snapshot) {
+func (l *liveConfig) logManifests(ctx context.Context, s *snapshot) {
 	for _, err := range s.manifestErrs {
-		r.logger.LogAttrs(ctx, slog.LevelWarn, "model manifest unavailable; the gateway does not check this version's features",
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "model manifest unavailable; the gateway does not check this version's features",
 			slog.String("error", err.Error()))
 	}
 }
 
-// Features implements processor.FeatureRuntime: the input features of a
+// Features implements [processor.FeatureSource]: the input features of a
 // concrete version of c, nil when unknown or when c is no longer the
 // catalog in force (a reload happened in between).
-func (r *runtime) Features(c *catalog.Catalog, model, version string) *policy.Features {
-	s := r.snap.Load()
+func (l *liveConfig) Features(c *catalog.Catalog, model, version string) *policy.Features {
+	s := l.snap.Load()
 	if s.cat != c {
 		return nil
 	}
 	return s.features[model][version]
 }
 
-// Catalog implements processor.Runtime.
-func (r *runtime) Catalog() *catalog.Catalog { return r.snap.Load().cat }
+// Catalog implements [processor.CatalogSource].
+func (l *liveConfig) Catalog() *catalog.Catalog { return l.snap.Load().cat }
 
-// Deprecations implements processor.Runtime.
-func (r *runtime) Deprecations() *deprecation.Table { return r.snap.Load().dep }
+// Deprecations implements [processor.DeprecationSource].
+func (l *liveConfig) Deprecations() *deprecation.Table { return l.snap.Load().dep }
 
-// Reload re-reads the configuration file and the catalog. A bad file keeps
-// the generation in force; the failure is logged, counted and returned.
-// Settings other than the catalog and deprecations need a restart.
-func (r *runtime) Reload(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cfg, err := config.Load(r.cfgPath, r.getenv)
+// loadConfig reads and validates the configuration file: the Load of the
+// file source's updates.
+func (l *liveConfig) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(l.cfgPath, l.getenv)
 	if err == nil {
 		err = cfg.Validate()
 	}
+	return cfg, err
+}
+
+// follow applies the updates of src until ctx is done. Where updates come
+// from (files and SIGHUP today) is the source's business.
+func (l *liveConfig) follow(ctx context.Context, src configsource.Source[*config.Config]) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u, ok := <-src.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("configuration source stopped")
+			}
+			_ = l.apply(ctx, u)
+			if u.Requested && l.keys != nil {
+				_ = l.keys.Reload(ctx)
+			}
+		}
+	}
+}
+
+// apply swaps in the catalog and deprecations of an update. A bad update
+// keeps the generation in force; the failure is logged, counted and
+// returned. Settings other than the catalog and deprecations need a
+// restart.
+func (l *liveConfig) apply(ctx context.Context, u configsource.Update[*config.Config]) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cfg, err := u.Load()
 	var s *snapshot
 	if err == nil {
 		s, err = build(cfg)
 	}
 	if err != nil {
-		r.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "error")))
-		r.logger.LogAttrs(ctx, slog.LevelError, "configuration reload rejected; keeping the configuration in force",
-			slog.String("path", r.cfgPath), slog.String("error", err.Error()))
+		l.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "error")))
+		l.logger.LogAttrs(ctx, slog.LevelError, "configuration reload rejected; keeping the configuration in force",
+			slog.String("path", l.cfgPath), slog.String("error", err.Error()))
 		return err
 	}
-	r.snap.Store(s)
-	r.logManifests(ctx, s)
-	r.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "ok")))
-	r.logger.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded",
-		slog.String("path", r.cfgPath), slog.Int("models", len(s.cat.Models)))
+	l.snap.Store(s)
+	l.logManifests(ctx, s)
+	l.reloads.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "ok")))
+	l.logger.LogAttrs(ctx, slog.LevelInfo, "configuration reloaded",
+		slog.String("path", l.cfgPath), slog.Int("models", len(s.cat.Models)))
 	return nil
 }
 
-// watch reloads on SIGHUP and, when enabled, on changes to the
-// configuration or catalog file, until ctx is done. It watches the
-// directories, not the files: editors and Kubernetes replace files by
-// renaming, which ends a watch on the old inode.
-func (r *runtime) watch(ctx context.Context, files bool) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	if files {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			return fmt.Errorf("watch configuration: %w", err)
-		}
-		defer w.Close()
-		for _, p := range []string{r.cfgPath, r.snap.Load().catalogPath} {
-			if err := w.Add(dirOf(p)); err != nil {
-				return fmt.Errorf("watch %s: %w", dirOf(p), err)
-			}
-		}
-		events, watchErrs = w.Events, w.Errors
-	}
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-hup:
-			_ = r.Reload(ctx)
-			if r.keys != nil {
-				_ = r.keys.Reload(ctx)
-			}
-		case ev, ok := <-events:
-			if !ok {
-				return errors.New("watch configuration: event channel closed")
-			}
-			if r.relevant(ev.Name) {
-				debounce.Reset(100 * time.Millisecond)
-			}
-		case err, ok := <-watchErrs:
-			if !ok {
-				return errors.New("watch configuration: error channel closed")
-			}
-			r.logger.LogAttrs(ctx, slog.LevelWarn, "configuration watch error", slog.String("error", err.Error()))
-			debounce.Reset(100 * time.Millisecond)
-		case <-debounce.C:
-			_ = r.Reload(ctx)
-		}
-	}
-}
-
 // relevant reports whether a change to name may change the configuration:
-// the config or catalog file itself, or Kubernetes' ..data symlink swap.
-func (r *runtime) relevant(name string) bool {
+// the config file or the catalog in force, or Kubernetes' ..data symlink
+// swap.
+func (l *liveConfig) relevant(name string) bool {
 	base := filepath.Base(name)
-	return base == filepath.Base(r.cfgPath) || base == filepath.Base(r.snap.Load().catalogPath) || base == "..data"
-}
-
-func dirOf(p string) string {
-	d := filepath.Dir(filepath.Clean(p))
-	if d == "" {
-		return "."
-	}
-	return d
+	return base == filepath.Base(l.cfgPath) || base == filepath.Base(l.snap.Load().catalogPath) || base == "..data"
 }

@@ -24,16 +24,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/modelgate/modelgate/extproc/internal/authz"
-	"github.com/modelgate/modelgate/extproc/internal/cache"
 	"github.com/modelgate/modelgate/extproc/internal/config"
-	"github.com/modelgate/modelgate/extproc/internal/policy"
-	"github.com/modelgate/modelgate/extproc/internal/processor"
-	"github.com/modelgate/modelgate/extproc/internal/quota"
-	"github.com/modelgate/modelgate/extproc/internal/ratelimit"
-	"github.com/modelgate/modelgate/extproc/internal/routing"
-	"github.com/modelgate/modelgate/extproc/internal/server"
-	"github.com/modelgate/modelgate/extproc/internal/usage"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
@@ -64,75 +55,26 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 			logger.Error("metrics shutdown", slog.String("error", err.Error()))
 		}
 	}()
-	meter := mp.Meter(meterName)
 
-	rt, err := newRuntime(path, cfg, getenv, logger, meter)
+	var closers closeStack
+	defer closers.run()
+	svc, err := wire(path, cfg, getenv, logger, mp.Meter(meterName), &closers)
 	if err != nil {
 		return err
 	}
-	validator, err := policy.Load(cfg.OpenAPI, policy.RequestSchemas...)
-	if err != nil {
-		return err
-	}
-	// Repeated bodies (cache hits among them) skip schema validation.
-	memo, err := policy.NewMemo(1<<16, 64<<10)
-	if err != nil {
-		return err
-	}
-	defer memo.Close()
-	keys, err := authz.Open(cfg.KeysFile, authz.Options{Logger: logger, Meter: meter, Pepper: pepper(getenv)})
-	if err != nil {
-		return fmt.Errorf("keys file: %w", err)
-	}
-	rt.keys = keys
-	var store *cache.Store
-	if cfg.Cache.Enabled {
-		if store, err = cache.New(cache.Config{MaxBytes: cfg.Cache.MaxBytes, TTL: cfg.Cache.TTL, CoalesceWait: cfg.Cache.CoalesceWait}); err != nil {
-			return err
-		}
-		defer store.Close()
-	}
-	recorder, err := usage.New(logger, meter)
-	if err != nil {
-		return err
-	}
+	return run(ctx, cfg, logger, reg, svc)
+}
 
-	deps := &processor.Deps{
-		Runtime:            rt,
-		Validator:          validator,
-		ValidBodies:        memo,
-		Cache:              store,
-		ShareCache:         cfg.Cache.ShareAcrossClients,
-		MaxCacheEntryBytes: cfg.Cache.MaxEntryBytes,
-		Scopes:             keyScopes{keys},
-		Limits:             processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
-		Now:                time.Now,
-	}
-	checker := server.NewAuthz(keys, logger, meter)
-	if cfg.Gateway.Mode == config.ModeExtProc {
-		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), ratelimit.Options{
-			Domain: quota.Domain, Timeout: cfg.Gateway.RateLimit.Timeout, UnlimitedTTL: cfg.Gateway.RateLimit.UnlimitedTTL,
-			Meter: meter, Logger: logger,
-		})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rl.Close() }()
-		deps.Keys, deps.Quota = checker, rl
-	}
-	ep := server.NewExtProc(deps, recorder, logger)
-	ep.Register(routing.V1Predict, processor.NewV1Predict)
-	ep.Register(routing.V2Predict, processor.NewV2Predict)
-	ep.Register(routing.Infer, processor.NewInfer)
-	ep.Register(routing.ModelMetadata, processor.NewMetadata)
-
+// run serves gRPC and the admin port, follows the configuration and the
+// keys file, and shuts down when ctx is done.
+func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, svc *services) error {
 	hs := health.NewServer()
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)))
-	authv3.RegisterAuthorizationServer(gs, checker)
-	extprocv3.RegisterExternalProcessorServer(gs, ep)
+	authv3.RegisterAuthorizationServer(gs, svc.authz)
+	extprocv3.RegisterExternalProcessorServer(gs, svc.extproc)
 	healthpb.RegisterHealthServer(gs, hs)
-	for _, svc := range []string{"", authv3.Authorization_ServiceDesc.ServiceName, extprocv3.ExternalProcessor_ServiceDesc.ServiceName} {
-		hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	for _, name := range []string{"", authv3.Authorization_ServiceDesc.ServiceName, extprocv3.ExternalProcessor_ServiceDesc.ServiceName} {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
 	var ready atomic.Bool
@@ -150,7 +92,7 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	}
 	logger.Info("extproc serving",
 		slog.String("grpc_addr", glis.Addr().String()), slog.String("admin_addr", alis.Addr().String()),
-		slog.String("gateway_mode", cfg.Gateway.Mode), slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(rt.Catalog().Models)))
+		slog.String("gateway_mode", cfg.Gateway.Mode), slog.Bool("cache", cfg.Cache.Enabled), slog.Int("models", len(svc.live.Catalog().Models)))
 	ready.Store(true)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -166,8 +108,8 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		}
 		return nil
 	})
-	g.Go(func() error { return keys.Watch(gctx) })
-	g.Go(func() error { return rt.watch(gctx, cfg.Watch) })
+	g.Go(func() error { return svc.keys.Watch(gctx) })
+	g.Go(func() error { return svc.live.follow(gctx, svc.updates) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdown(logger, cfg.Shutdown, hs, &ready, gs, admin)
@@ -265,13 +207,4 @@ func adminMux(reg *prometheus.Registry, ready *atomic.Bool, profiles bool) *http
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	return mux
-}
-
-// keyScopes answers model scope questions from the API keys in force.
-type keyScopes struct{ store *authz.Store }
-
-// Allows implements [processor.Scopes].
-func (k keyScopes) Allows(keyID, model string) bool {
-	p, ok := k.store.Lookup(keyID)
-	return ok && p.Allows(model)
 }

@@ -8,32 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/modelgate/modelgate/internal/testutil"
 )
-
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -69,7 +52,7 @@ func keysPath(t testing.TB) string {
 
 func TestStore_Authenticate(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: epoch}
+	clock := testutil.NewClock(epoch)
 	active, activeEntry := issue(t, nil, nil)
 	revoked, revokedEntry := issue(t, nil, func(e *Entry) { e.Disabled = true })
 	expiring, expiringEntry := issue(t, nil, func(e *Entry) { e.Expires = epoch.Add(time.Hour) })

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/extproc/internal/cache"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 func TestCanonicalJSON(t *testing.T) {
@@ -106,15 +107,7 @@ func TestEntry_Body(t *testing.T) {
 	require.Equal(t, `{"id":7}`, string(notString.Body("new")))
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newStore(t *testing.T, c *clock) *cache.Store {
+func newStore(t *testing.T, c *testutil.Clock) *cache.Store {
 	t.Helper()
 	s, err := cache.New(cache.Config{MaxBytes: 1 << 20, TTL: time.Minute, CoalesceWait: 2 * time.Second, Now: c.Now})
 	require.NoError(t, err)
@@ -124,7 +117,7 @@ func newStore(t *testing.T, c *clock) *cache.Store {
 
 func TestStore_GetSet(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1000, 0)}
+	c := testutil.NewClock(time.Unix(1000, 0))
 	s := newStore(t, c)
 	k := cache.NewKey(cache.KeyParts{Route: "r"})
 	_, ok := s.Get(k)
@@ -148,7 +141,7 @@ func TestStore_rejectsBadConfig(t *testing.T) {
 
 func TestStore_coalescesConcurrentMisses(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1000, 0)}
+	c := testutil.NewClock(time.Unix(1000, 0))
 	s := newStore(t, c)
 	k := cache.NewKey(cache.KeyParts{Route: "r", Canonical: []byte("x")})
 
@@ -182,7 +175,7 @@ func TestStore_coalescesConcurrentMisses(t *testing.T) {
 
 func TestFlight_failedLeaderReleasesFollowers(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1000, 0)}
+	c := testutil.NewClock(time.Unix(1000, 0))
 	s := newStore(t, c)
 	k := cache.NewKey(cache.KeyParts{Route: "r"})
 	f, leader := s.Join(k)

@@ -315,6 +315,21 @@ const MaxBodyLimit = 64 << 20
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	c.validateAddrs(add)
+	c.validateFiles(add)
+	c.validateGateway(add)
+	if _, err := deprecation.New(c.Deprecations); err != nil {
+		errs = append(errs, err)
+	}
+	c.validateCache(add)
+	c.validateRest(add)
+	return errors.Join(errs...)
+}
+
+// problemFunc records one configuration problem.
+type problemFunc func(format string, a ...any)
+
+func (c *Config) validateAddrs(add problemFunc) {
 	if path, ok := strings.CutPrefix(c.GRPCAddr, UnixPrefix); ok {
 		switch {
 		case path == "":
@@ -331,6 +346,9 @@ func (c *Config) Validate() error {
 	if c.GRPCAddr == c.AdminAddr && c.GRPCAddr != "" && !strings.HasSuffix(c.GRPCAddr, ":0") {
 		add("admin_addr: must differ from grpc_addr")
 	}
+}
+
+func (c *Config) validateFiles(add problemFunc) {
 	for _, f := range []struct{ key, v string }{{"catalog", c.Catalog}, {"openapi", c.OpenAPI}, {"keys_file", c.KeysFile}} {
 		if f.v == "" {
 			add("%s: required", f.key)
@@ -340,6 +358,9 @@ func (c *Config) Validate() error {
 			add("%s: %v", f.key, err)
 		}
 	}
+}
+
+func (c *Config) validateGateway(add problemFunc) {
 	switch c.Gateway.Mode {
 	case ModeExtProc:
 		if c.Gateway.RateLimit.Addr == "" {
@@ -355,23 +376,28 @@ func (c *Config) Validate() error {
 	default:
 		add("gateway.mode: %q is neither %s nor %s", c.Gateway.Mode, ModeExtProc, ModeExtAuthz)
 	}
-	if _, err := deprecation.New(c.Deprecations); err != nil {
-		errs = append(errs, err)
+}
+
+func (c *Config) validateCache(add problemFunc) {
+	if !c.Cache.Enabled {
+		return
 	}
-	if c.Cache.Enabled {
-		if c.Cache.MaxBytes <= 0 {
-			add("cache.max_bytes: must be positive, got %d", c.Cache.MaxBytes)
-		}
-		if c.Cache.MaxEntryBytes <= 0 || c.Cache.MaxEntryBytes > c.Cache.MaxBytes {
-			add("cache.max_entry_bytes: must be positive and at most cache.max_bytes, got %d", c.Cache.MaxEntryBytes)
-		}
-		if c.Cache.TTL <= 0 {
-			add("cache.ttl: must be positive, got %s", c.Cache.TTL)
-		}
-		if c.Cache.CoalesceWait < 0 || c.Cache.CoalesceWait > 10*time.Second {
-			add("cache.coalesce_wait: must be between 0s and 10s (and below Envoy's message_timeout), got %s", c.Cache.CoalesceWait)
-		}
+	if c.Cache.MaxBytes <= 0 {
+		add("cache.max_bytes: must be positive, got %d", c.Cache.MaxBytes)
 	}
+	if c.Cache.MaxEntryBytes <= 0 || c.Cache.MaxEntryBytes > c.Cache.MaxBytes {
+		add("cache.max_entry_bytes: must be positive and at most cache.max_bytes, got %d", c.Cache.MaxEntryBytes)
+	}
+	if c.Cache.TTL <= 0 {
+		add("cache.ttl: must be positive, got %s", c.Cache.TTL)
+	}
+	if c.Cache.CoalesceWait < 0 || c.Cache.CoalesceWait > 10*time.Second {
+		add("cache.coalesce_wait: must be between 0s and 10s (and below Envoy's message_timeout), got %s", c.Cache.CoalesceWait)
+	}
+}
+
+// validateRest checks the limits, log and shutdown settings.
+func (c *Config) validateRest(add problemFunc) {
 	if c.Limits.MaxBodyBytes <= 0 || c.Limits.MaxBodyBytes > MaxBodyLimit {
 		add("limits.max_body_bytes: must be between 1 and %d, got %d", MaxBodyLimit, c.Limits.MaxBodyBytes)
 	}
@@ -394,5 +420,4 @@ func (c *Config) Validate() error {
 	if c.Shutdown.Timeout <= 0 {
 		add("shutdown.timeout: must be positive, got %s", c.Shutdown.Timeout)
 	}
-	return errors.Join(errs...)
 }

@@ -7,7 +7,6 @@ package deprecation
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,6 +30,10 @@ type Rule struct {
 	// RejectAfterSunset answers 410 once Sunset has passed.
 	RejectAfterSunset *bool `yaml:"reject_after_sunset"`
 }
+
+// httpDate is the IMF-fixdate layout of HTTP dates (RFC 9110 5.6.7), as
+// net/http spells it; the package stays free of net/http.
+const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // Header is one response header to set.
 type Header struct{ Name, Value string }
@@ -58,7 +61,7 @@ func (p *Policy) Check(now time.Time) error {
 type SunsetError struct{ Policy *Policy }
 
 func (e *SunsetError) Error() string {
-	return fmt.Sprintf("%s was retired on %s", e.Policy.Path, e.Policy.Sunset.UTC().Format(http.TimeFormat))
+	return fmt.Sprintf("%s was retired on %s", e.Policy.Path, e.Policy.Sunset.UTC().Format(httpDate))
 }
 
 // DeprecationValue is the RFC 9745 structured date of the rule.
@@ -69,7 +72,7 @@ func (p *Policy) SunsetValue() string {
 	if p.Sunset.IsZero() {
 		return ""
 	}
-	return p.Sunset.UTC().Format(http.TimeFormat)
+	return p.Sunset.UTC().Format(httpDate)
 }
 
 // Table maps request paths to policies. A nil or empty Table deprecates

@@ -6,18 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-func TestAppendBinaryTail(t *testing.T) {
-	t.Parallel()
-	canonical := []byte(`{"inputs":[{"datatype":"FP32","name":"x","parameters":{"binary_data_size":4},"shape":[1]}]}`)
-	a := appendBinaryTail(append([]byte(nil), canonical...), []byte{0, 0, 0x80, 0x3f})
-	b := appendBinaryTail(append([]byte(nil), canonical...), []byte{0, 0, 0, 0x40})
-	require.NotEqual(t, a, b, "other tensor bytes, other key")
-	require.Equal(t, a, appendBinaryTail(append([]byte(nil), canonical...), []byte{0, 0, 0x80, 0x3f}))
-	require.Equal(t, canonical, appendBinaryTail(canonical, nil), "no tail: the plain canonical form")
-	require.Contains(t, string(a), "\x00", "separated by a byte canonical JSON never holds")
-}
+	"github.com/modelgate/modelgate/extproc/internal/cache"
+)
 
 func TestBinaryHeadLength(t *testing.T) {
 	t.Parallel()
@@ -42,7 +33,7 @@ func TestCanonicalFields_binaryOutputsAreKeyed(t *testing.T) {
 		d.UseNumber()
 		var doc map[string]any
 		require.NoError(t, d.Decode(&doc))
-		c, err := canonicalFields(doc, inferRoute.cacheFields)
+		c, err := cache.CanonicalFields(doc, inferRoute.cacheFields)
 		require.NoError(t, err)
 		return string(c)
 	}

@@ -71,7 +71,9 @@ func (m *Mutation) setDeprecation(r *Request) {
 	}
 }
 
-// Continue answers a request_headers message.
+// requestHeadersResponse answers a request_headers message; c is nil to
+// let the request continue unchanged. The other three answer their phase
+// the same way.
 func requestHeadersResponse(c *extprocv3.CommonResponse) *extprocv3.ProcessingResponse {
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
 		RequestHeaders: &extprocv3.HeadersResponse{Response: c}}}

@@ -14,47 +14,50 @@ import (
 // name. There is no body, so the routing headers go into the
 // request_headers response.
 type metadata struct {
-	d *Deps
-	r *Request
+	catalog CatalogSource
+	adm     *Admission
+	req     *Request
 }
 
 var _ Processor = (*metadata)(nil)
 
-// NewMetadata is the [Factory] of the model metadata routes.
-func NewMetadata(d *Deps, r *Request) Processor { return &metadata{d: d, r: r} }
+// NewMetadata returns the [Factory] of the model metadata routes.
+func NewMetadata(c CatalogSource, a *Admission) Factory {
+	return func(r *Request) Processor { return &metadata{catalog: c, adm: a, req: r} }
+}
 
 // RequestHeaders implements [Processor.RequestHeaders].
 func (p *metadata) RequestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
-	p.r.Target.Model = p.r.Match.Model
+	p.req.Target.Model = p.req.Match.Model
 	// Scope first: nothing about a model the key may not use is revealed.
-	if err := p.d.checkScope(p.r); err != nil {
+	if err := p.adm.checkScope(p.req); err != nil {
 		return nil, err
 	}
-	t, err := routing.Resolve(p.d.Runtime.Catalog(), p.r.Match.Model, Headers(h).Get(header.ModelVersion), p.r.Match.Version)
+	t, err := routing.Resolve(p.catalog.Catalog(), p.req.Match.Model, Headers(h).Get(header.ModelVersion), p.req.Match.Version)
 	if err != nil {
 		return nil, err
 	}
-	p.r.Target = t
-	if err := p.d.Admit(ctx, p.r, &p.r.Target); err != nil {
+	p.req.Target = t
+	if err := p.adm.Admit(ctx, p.req, &p.req.Target); err != nil {
 		return nil, err
 	}
-	return requestHeadersResponse(routeTo(p.r)), nil
+	return requestHeadersResponse(routeTo(p.req)), nil
 }
 
 // RequestBody implements [Processor.RequestBody]; a GET body is passed on.
 func (p *metadata) RequestBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.RequestBytes += int64(len(b.GetBody()))
+	p.req.RequestBytes += int64(len(b.GetBody()))
 	return requestBodyResponse(nil), nil
 }
 
 // ResponseHeaders implements [Processor.ResponseHeaders].
 func (p *metadata) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
-	return responseHeadersResponse(observeResponse(p.r, h)), nil
+	return responseHeadersResponse(observeResponse(p.req, h)), nil
 }
 
 // ResponseBody implements [Processor.ResponseBody].
 func (p *metadata) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.addResponseBody(len(b.GetBody()))
+	p.req.addResponseBody(len(b.GetBody()))
 	return responseBodyResponse(nil), nil
 }
 

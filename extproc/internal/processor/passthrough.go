@@ -14,18 +14,20 @@ import (
 // not inspect and, because it needs no request headers, streams that begin
 // at response_headers (a local reply from ext_authz or ratelimit).
 type passThrough struct {
-	d *Deps
-	r *Request
+	adm *Admission
+	req *Request
 }
 
 var _ Processor = (*passThrough)(nil)
 
-// NewPassThrough is the [Factory] of the pass-through processor.
-func NewPassThrough(d *Deps, r *Request) Processor { return &passThrough{d: d, r: r} }
+// NewPassThrough returns the [Factory] of the pass-through processor.
+func NewPassThrough(a *Admission) Factory {
+	return func(r *Request) Processor { return &passThrough{adm: a, req: r} }
+}
 
 // RequestHeaders implements [Processor.RequestHeaders].
 func (p *passThrough) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
-	if err := p.d.Admit(ctx, p.r, nil); err != nil {
+	if err := p.adm.Admit(ctx, p.req, nil); err != nil {
 		return nil, err
 	}
 	return requestHeadersResponse(nil), nil
@@ -33,18 +35,18 @@ func (p *passThrough) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeade
 
 // RequestBody implements [Processor.RequestBody].
 func (p *passThrough) RequestBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.RequestBytes += int64(len(b.GetBody()))
+	p.req.RequestBytes += int64(len(b.GetBody()))
 	return requestBodyResponse(nil), nil
 }
 
 // ResponseHeaders implements [Processor.ResponseHeaders].
 func (p *passThrough) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
-	return responseHeadersResponse(observeResponse(p.r, h)), nil
+	return responseHeadersResponse(observeResponse(p.req, h)), nil
 }
 
 // ResponseBody implements [Processor.ResponseBody].
 func (p *passThrough) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.addResponseBody(len(b.GetBody()))
+	p.req.addResponseBody(len(b.GetBody()))
 	return responseBodyResponse(nil), nil
 }
 

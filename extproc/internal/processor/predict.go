@@ -2,115 +2,103 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"mime"
 	"strconv"
-	"strings"
+	"time"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/cache"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// predictRoute describes what differs between the prediction routes.
-type predictRoute struct {
-	schema string
-	// idField is the top-level response member carrying the request id.
-	idField string
-	// cacheFields are the body members that determine the prediction,
-	// sorted; everything else (model, version, ids) is in the key already
-	// or does not change the answer.
-	cacheFields []string
-	// target returns the model and the version or alias named by the body
-	// or path ("" when none).
-	target func(c *catalog.Catalog, m routing.Match, doc map[string]any) (model, version string)
-	rows   func(doc map[string]any) int
-	// bodyID returns the id the response must carry on a cache hit when
-	// the request names one itself.
-	bodyID func(doc map[string]any) string
-	// oip marks the Open Inference Protocol route: an absent content type
-	// means JSON, and the binary tensor data extension is accepted.
-	oip bool
+// CatalogSource returns the model catalog in force; it may change between
+// calls (reloads).
+type CatalogSource interface {
+	Catalog() *catalog.Catalog
 }
 
-var (
-	v1Route = predictRoute{
-		schema: policy.V1PredictRequest, idField: "request_id", cacheFields: []string{"inputs", "options"},
-		target: func(c *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
-			return c.DefaultModel, str(doc["model_version"])
-		},
-		rows:   rowCount,
-		bodyID: func(map[string]any) string { return "" },
-	}
-	v2Route = predictRoute{
-		schema: policy.V2PredictRequest, idField: "request_id", cacheFields: []string{"inputs", "options"},
-		target: func(_ *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
-			return str(doc["model"]), str(doc["version"])
-		},
-		rows:   rowCount,
-		bodyID: func(map[string]any) string { return "" },
-	}
-	inferRoute = predictRoute{
-		// The Open Inference Protocol echoes the request's "id" (or the
-		// request id when there is none), so it stays out of the key and
-		// is written into the body of a hit.
-		schema: policy.InferRequest, idField: "id", cacheFields: []string{"inputs", "outputs", "parameters"},
-		target: func(_ *catalog.Catalog, m routing.Match, _ map[string]any) (string, string) {
-			return m.Model, m.Version
-		},
-		rows:   tensorRows,
-		bodyID: func(doc map[string]any) string { return str(doc["id"]) },
-		oip:    true,
-	}
-)
+// FeatureSource knows each model version's input features (from the
+// manifests, read once per catalog load).
+type FeatureSource interface {
+	// Features returns the feature set of a concrete version of the
+	// catalog c, or nil when unknown or when c is no longer in force.
+	Features(c *catalog.Catalog, model, version string) *policy.Features
+}
 
-// NewV1Predict is the [Factory] of POST /v1/predict.
-func NewV1Predict(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &v1Route} }
+// PredictConfig are the dependencies of the prediction processors.
+type PredictConfig struct {
+	Catalog CatalogSource
+	// Features is nil when rows are checked against the schema only (and
+	// inference checks the features).
+	Features  FeatureSource
+	Validator *policy.Validator
+	// ValidBodies remembers bodies that passed their schema; nil
+	// validates every body.
+	ValidBodies *policy.Memo
+	Cache       CacheConfig
+	Limits      Limits
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
 
-// NewV2Predict is the [Factory] of POST /v2/predict.
-func NewV2Predict(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &v2Route} }
+// CacheConfig is the response cache's part in the prediction routes.
+type CacheConfig struct {
+	// Store is nil when response caching is off.
+	Store *cache.Store
+	// ShareAcrossClients keys entries without the client id, so clients
+	// see each other's cached answers.
+	ShareAcrossClients bool
+	// MaxEntryBytes skips storing larger responses.
+	MaxEntryBytes int64
+}
 
-// NewInfer is the [Factory] of POST /v2/models/{model}[/versions/{v}]/infer.
-func NewInfer(d *Deps, r *Request) Processor { return &predict{d: d, r: r, route: &inferRoute} }
+// NewV1Predict returns the [Factory] of POST /v1/predict.
+func NewV1Predict(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, a, &v1Route) }
+
+// NewV2Predict returns the [Factory] of POST /v2/predict.
+func NewV2Predict(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, a, &v2Route) }
+
+// NewInfer returns the [Factory] of POST
+// /v2/models/{model}[/versions/{v}]/infer.
+func NewInfer(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, a, &inferRoute) }
+
+func newPredict(cfg PredictConfig, a *Admission, route *predictRoute) Factory {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return func(r *Request) Processor { return &predict{cfg: &cfg, adm: a, req: r, route: route} }
+}
 
 // predict validates a prediction request, resolves the model version Envoy
-// routes to, and serves or fills the response cache.
+// routes to, and serves or fills the response cache. Its state is kept by
+// phase: what the request said (in), the cache's part (cache), the
+// response being stored (out).
 type predict struct {
-	d     *Deps
-	r     *Request
+	cfg   *PredictConfig
+	adm   *Admission
+	req   *Request
 	route *predictRoute
 
-	headerVersion     string
-	noLookup, noStore bool
+	in    requestState
+	cache cacheState
+	out   responseState
+}
+
+// requestState is what the request headers said, and the body so far.
+type requestState struct {
+	// headerVersion is the x-model-version request header.
+	headerVersion string
 	// headerLength is the inference-header-content-length of a binary
 	// Open Inference Protocol request, "" for a JSON one.
 	headerLength string
 	// partial collects request body chunks when Envoy streams them.
 	partial []byte
-
-	// cached is true when the response cache takes part in this request.
-	cached bool
-	key    cache.Key
-	// flight is held while this request is the one identical requests
-	// wait for.
-	flight *cache.Flight
-	// hitID is the id a cached body must show for this request.
-	hitID string
-	// storing is true once the response body was switched to BUFFERED to
-	// fill the cache.
-	storing  bool
-	respType string
-	// respHeadLength is the JSON head length of a binary Open Inference
-	// Protocol answer being stored, -1 for a JSON answer.
-	respHeadLength int
-	respVersion    string
-	respHeaderSeen bool
 }
 
 var _ Processor = (*predict)(nil)
@@ -119,23 +107,23 @@ var _ Processor = (*predict)(nil)
 // can be refused before the body arrives is refused here.
 func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
 	hs := Headers(h)
-	p.headerVersion = hs.Get(header.ModelVersion)
-	p.noLookup, p.noStore = cacheDirectives(hs.Get(header.CacheControl))
+	p.in.headerVersion = hs.Get(header.ModelVersion)
+	p.cache.noLookup, p.cache.noStore = cache.Directives(hs.Get(header.CacheControl))
 	if h.GetEndOfStream() {
 		// No body will ever come (Envoy sends no body message after
 		// headers with end_of_stream), so answer now.
 		return nil, &policy.MalformedError{Err: errors.New("the request has no body")}
 	}
 	if p.route.oip {
-		p.headerLength = hs.Get(header.InferenceHeaderContentLength)
-		if err := policy.CheckInferMediaType(hs.Get(header.ContentType), p.headerLength != ""); err != nil {
+		p.in.headerLength = hs.Get(header.InferenceHeaderContentLength)
+		if err := policy.CheckInferMediaType(hs.Get(header.ContentType), p.in.headerLength != ""); err != nil {
 			return nil, err
 		}
 	} else if err := policy.CheckMediaType(hs.Get(header.ContentType)); err != nil {
 		return nil, err
 	}
 	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil {
-		if err := policy.CheckSize(n, p.d.Limits.MaxBodyBytes); err != nil {
+		if err := policy.CheckSize(n, p.cfg.Limits.MaxBodyBytes); err != nil {
 			return nil, err
 		}
 	}
@@ -148,364 +136,180 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 // Envoy is configured to stream the body are chunks collected until the
 // last.
 func (p *predict) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.RequestBytes += int64(len(b.GetBody()))
-	if err := policy.CheckSize(p.r.RequestBytes, p.d.Limits.MaxBodyBytes); err != nil {
+	p.req.RequestBytes += int64(len(b.GetBody()))
+	if err := policy.CheckSize(p.req.RequestBytes, p.cfg.Limits.MaxBodyBytes); err != nil {
 		return nil, err
 	}
 	body := b.GetBody()
-	if streamed(p.r.RequestBodyMode) {
-		p.partial = append(p.partial, body...)
+	if streamed(p.req.RequestBodyMode) {
+		p.in.partial = append(p.in.partial, body...)
 		if !b.GetEndOfStream() {
 			return requestBodyResponse(nil), nil
 		}
-		body = p.partial
+		body = p.in.partial
 	}
-	return p.decide(ctx, body)
+	return p.processBody(ctx, body)
 }
 
 func streamed(m extprocfilterv3.ProcessingMode_BodySendMode) bool {
 	return m == extprocfilterv3.ProcessingMode_STREAMED || m == extprocfilterv3.ProcessingMode_FULL_DUPLEX_STREAMED
 }
 
-// decide validates the body, resolves the target, checks the key's scope,
-// checks the rows against the version's input features and consults the
-// cache. Schema and feature violations are answered together (see
-// [predict.withFeatures]). A binary Open Inference Protocol body is split
-// first: the schema sees only its JSON header, and the binary tail must be
-// exactly what the inputs' binary_data_size announce.
-func (p *predict) decide(ctx context.Context, body []byte) (*extprocv3.ProcessingResponse, error) {
-	head, tail := body, []byte(nil)
-	if p.headerLength != "" {
-		var err error
-		if head, tail, err = policy.SplitBinaryInfer(body, p.headerLength); err != nil {
-			return nil, err
-		}
-	}
-	parsed, err := p.d.Validator.Decode(head)
+// body is a decoded prediction request body.
+type body struct {
+	// head is the JSON the schema sees: the whole body, or the JSON header
+	// of a binary Open Inference Protocol body.
+	head []byte
+	// tail is the binary tensor data after the JSON header.
+	tail   []byte
+	parsed any
+	// doc is parsed as an object (the schemas only admit objects).
+	doc map[string]any
+}
+
+// processBody answers the whole request body: it decodes the body,
+// resolves the target, counts the request against its quotas, validates
+// the body, checks the rows, the key's scope and the rows' features, and
+// then routes the request or answers it from the cache. Schema and feature
+// violations are answered together (see [predict.withFeatures]).
+func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.ProcessingResponse, error) {
+	b, err := p.decode(raw)
 	if err != nil {
 		return nil, err
 	}
-	doc, _ := parsed.(map[string]any) // the schemas only admit objects
-	c := p.d.Runtime.Catalog()
-	model, version := p.route.target(c, p.r.Match, doc)
-	t, resolveErr := routing.Resolve(c, model, p.headerVersion, version)
+	c := p.cfg.Catalog.Catalog()
+	model, version := p.route.target(c, p.req.Match, b.doc)
+	t, resolveErr := routing.Resolve(c, model, p.in.headerVersion, version)
 	// Counted before the body is validated: an over-quota request costs
 	// no schema validation, and cache hits count.
 	if err := p.admit(ctx, t, resolveErr); err != nil {
 		return nil, err
 	}
-	if known, key := p.d.ValidBodies.Passed(p.route.schema, head); !known {
-		if err := p.d.Validator.Check(p.route.schema, parsed); err != nil {
-			var schema *policy.ViolationsError
-			if errors.As(err, &schema) {
-				// One answer lists every violation: the schema's and,
-				// when the body says which version it is for, the
-				// features'.
-				return nil, p.withFeatures(schema, doc)
-			}
-			return nil, err
-		}
-		p.d.ValidBodies.Remember(key)
-	}
-	if p.route.oip {
-		if err := policy.CheckBinaryData(doc, len(tail)); err != nil {
-			return nil, err
-		}
-	}
-	p.r.Rows = p.route.rows(doc)
-	if err := policy.CheckRows(p.r.Rows, p.d.Limits.MaxRows); err != nil {
+	if err := p.validate(b); err != nil {
 		return nil, err
 	}
 	// The scope is checked on the name the body gives, before anything
 	// about the model is revealed: a key may not learn from a 404 which
 	// versions (or models) exist beyond those it may use.
-	p.r.Target.Model = model
-	if err := p.d.checkScope(p.r); err != nil {
+	p.req.Target.Model = model
+	if err := p.adm.checkScope(p.req); err != nil {
 		return nil, err
 	}
 	if resolveErr != nil {
 		return nil, resolveErr
 	}
-	p.r.Target = t
-	if vs := p.featureViolations(c, t, doc); len(vs) > 0 {
+	p.req.Target = t
+	if vs := p.featureViolations(c, t, b.doc); len(vs) > 0 {
 		return nil, &policy.ViolationsError{Violations: policy.MergeViolations(nil, vs)}
 	}
-	if p.d.Cache == nil {
-		return requestBodyResponse(routeTo(p.r)), nil
+	if p.cfg.Cache.Store == nil {
+		return requestBodyResponse(routeTo(p.req)), nil
 	}
-	return p.consultCache(ctx, doc, tail)
+	return p.consultCache(ctx, b.doc, b.tail)
+}
+
+// decode splits a binary Open Inference Protocol body first (the schema
+// sees only its JSON header) and parses the JSON.
+func (p *predict) decode(raw []byte) (body, error) {
+	b := body{head: raw}
+	if p.in.headerLength != "" {
+		var err error
+		if b.head, b.tail, err = policy.SplitBinaryInfer(raw, p.in.headerLength); err != nil {
+			return body{}, err
+		}
+	}
+	parsed, err := p.cfg.Validator.Decode(b.head)
+	if err != nil {
+		return body{}, err
+	}
+	b.parsed = parsed
+	b.doc, _ = parsed.(map[string]any)
+	return b, nil
+}
+
+// validate checks the body against the route's schema (unless an identical
+// body passed before), the binary tail against what the inputs'
+// binary_data_size announce, and the rows against max_rows.
+func (p *predict) validate(b body) error {
+	if known, key := p.cfg.ValidBodies.Passed(p.route.schema, b.head); !known {
+		if err := p.cfg.Validator.Check(p.route.schema, b.parsed); err != nil {
+			var schema *policy.ViolationsError
+			if errors.As(err, &schema) {
+				// One answer lists every violation: the schema's and,
+				// when the body says which version it is for, the
+				// features'.
+				return p.withFeatures(schema, b.doc)
+			}
+			return err
+		}
+		p.cfg.ValidBodies.Remember(key)
+	}
+	if p.route.oip {
+		if err := policy.CheckBinaryData(b.doc, len(b.tail)); err != nil {
+			return err
+		}
+	}
+	p.req.Rows = p.route.rows(b.doc)
+	return policy.CheckRows(p.req.Rows, p.cfg.Limits.MaxRows)
 }
 
 // admit counts the request against its quotas, the per-model one too when
 // the body names a version the key may use.
 func (p *predict) admit(ctx context.Context, t routing.Target, resolveErr error) error {
-	if resolveErr != nil || (p.d.Scopes != nil && !p.d.Scopes.Allows(p.r.KeyID, t.Model)) {
-		return p.d.Admit(ctx, p.r, nil)
+	if resolveErr != nil || !p.adm.allows(p.req.KeyID, t.Model) {
+		return p.adm.Admit(ctx, p.req, nil)
 	}
-	return p.d.Admit(ctx, p.r, &t)
+	return p.adm.Admit(ctx, p.req, &t)
 }
 
-// consultCache keys the request on its canonical prediction fields and
-// binary tensor data. Requests asking for binary outputs take part like any
-// other: what decides binary outputs (parameters.binary_data_output and the
-// outputs' binary_data) is in the canonical form, so they never share an
-// entry with requests asking for JSON outputs.
-func (p *predict) consultCache(ctx context.Context, doc map[string]any, tail []byte) (*extprocv3.ProcessingResponse, error) {
-	canonical, err := canonicalFields(doc, p.route.cacheFields)
-	if err != nil { // cannot happen for decoded JSON; fail open
-		return requestBodyResponse(routeTo(p.r)), nil
+// featureViolations checks the rows of a tabular body against the input
+// features of the resolved version; nil when there is nothing to check
+// against or nothing wrong.
+func (p *predict) featureViolations(c *catalog.Catalog, t routing.Target, doc map[string]any) []problem.Violation {
+	if p.route.oip || p.cfg.Features == nil {
+		return nil // tensors, not rows of named features; or no manifests
 	}
-	canonical = appendBinaryTail(canonical, tail)
-	scope := p.r.Client
-	if p.d.ShareCache {
-		scope = ""
-	}
-	p.cached = true
-	p.key = cache.NewKey(cache.KeyParts{Scope: scope, Route: p.r.Match.Kind.String(),
-		Model: p.r.Target.Model, Version: p.r.Target.Version, Canonical: canonical})
-	p.hitID = p.route.bodyID(doc)
-	if p.hitID == "" {
-		p.hitID = p.r.RequestID
-	}
-	p.r.Cache = cacheMiss
-	if p.noLookup || p.noStore {
-		p.r.Cache = cacheBypass
-	}
-	if !p.noLookup {
-		if e, ok := p.d.Cache.Get(p.key); ok {
-			return p.hit(e), nil
-		}
-		if !p.noStore {
-			f, leader := p.d.Cache.Join(p.key)
-			if leader {
-				p.flight = f
-			} else if e := f.Wait(ctx); e != nil {
-				return p.hit(e), nil
-			}
-			// The leader failed, its answer was not cacheable, or it took
-			// too long: go upstream like any miss.
-		}
-	}
-	return requestBodyResponse(routeTo(p.r)), nil
-}
-
-// Cache results, as in x-cache.
-const (
-	cacheHit    = "HIT"
-	cacheMiss   = "MISS"
-	cacheBypass = "BYPASS"
-)
-
-// hit answers from the cache with the current request id. A binary Open
-// Inference Protocol answer gets the inference-header-content-length of its
-// rewritten JSON head; Envoy sets the content-length of the local reply.
-func (p *predict) hit(e *cache.Entry) *extprocv3.ProcessingResponse {
-	p.r.Cache = cacheHit
-	body := e.Body(p.hitID)
-	p.r.ResponseBytes = int64(len(body))
-	var m Mutation
-	m.Set(header.Cache, cacheHit)
-	m.Set(header.Age, e.Age(p.d.Now()))
-	if e.Binary {
-		m.Set(header.InferenceHeaderContentLength, strconv.Itoa(e.HeadLength(body)))
-	}
-	return Immediate(p.r, 200, e.ContentType, body, "modelgate_cache_hit", &m)
-}
-
-// ResponseHeaders implements [Processor.ResponseHeaders]: it reports the
-// cache result and, for a response worth storing, switches the response
-// body to BUFFERED for this request only.
-func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
-	p.respHeaderSeen = true
-	common := observeResponse(p.r, h)
-	hs := Headers(h)
-	var m Mutation
-	if common != nil {
-		m.m = common.HeaderMutation
-	}
-	if p.cached {
-		m.Set(header.Cache, p.r.Cache)
-	}
-	served := hs.Get(header.ModelVersion)
-	if served == "" && p.r.Target.Version != "" {
-		m.Set(header.ModelVersion, p.r.Target.Version)
-		served = p.r.Target.Version
-	}
-	resp := responseHeadersResponse(nil)
-	if m.Proto() != nil {
-		resp = responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.Proto()})
-	}
-	if headLength, ok := p.storable(hs, h.GetEndOfStream(), served); ok {
-		p.storing = true
-		p.respType = hs.Get(header.ContentType)
-		p.respHeadLength = headLength
-		p.respVersion = served
-		// Body modes have no "unset": NONE is 0, so both are spelled out,
-		// the request one as configured.
-		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
-			RequestBodyMode:  p.r.RequestBodyMode,
-			ResponseBodyMode: extprocfilterv3.ProcessingMode_BUFFERED,
-		}
-	} else {
-		p.release()
-	}
-	return resp, nil
-}
-
-// storable reports whether the response may fill the cache: a 200
-// application/json answer (never an event stream) or, on the Open Inference
-// Protocol route, a binary answer (application/octet-stream with
-// inference-header-content-length, whose value it returns; -1 for JSON)
-// from the version the request was routed to, within the entry size limit,
-// that the client and the upstream allow to be stored.
-func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength int, ok bool) {
-	if !p.cached || p.noStore || eos || p.r.Status != 200 || served != p.r.Target.Version {
-		return 0, false
-	}
-	mt, _, err := mime.ParseMediaType(hs.Get(header.ContentType))
-	if err != nil {
-		return 0, false
-	}
-	headLength = -1
-	switch {
-	case mt == header.MediaJSON:
-	case mt == header.MediaOctetStream && p.route.oip:
-		if headLength = binaryHeadLength(hs.Get(header.InferenceHeaderContentLength)); headLength < 0 {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(hs.Get(header.ContentLength), 10, 64); err == nil && n > p.d.MaxCacheEntryBytes {
-		return 0, false
-	}
-	if _, noStore := cacheDirectives(hs.Get(header.CacheControl)); noStore ||
-		strings.Contains(strings.ToLower(hs.Get(header.CacheControl)), "private") {
-		return 0, false
-	}
-	return headLength, true
-}
-
-// ResponseBody implements [Processor.ResponseBody]. After the override the
-// whole body arrives in one message (end_of_stream is false only when
-// trailers follow); it is passed on unchanged, so content-length stays
-// right, and stored when it is what its headers announced.
-func (p *predict) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.r.addResponseBody(len(b.GetBody()))
-	if p.storing {
-		p.storing = false
-		if e := p.entry(b.GetBody()); e != nil {
-			if p.flight != nil {
-				p.flight.Finish(e)
-				p.flight = nil
-			} else {
-				p.d.Cache.Set(p.key, e)
-			}
-		}
-		p.release()
-	}
-	return responseBodyResponse(nil), nil
-}
-
-// entry makes the cache entry of a response body within the entry size
-// limit: valid JSON, or a binary answer whose head is a JSON object of the
-// announced length. It is nil when the body is not worth storing.
-func (p *predict) entry(body []byte) *cache.Entry {
-	if int64(len(body)) > p.d.MaxCacheEntryBytes {
+	f := p.cfg.Features.Features(c, t.Model, t.Version)
+	if f == nil {
 		return nil
 	}
-	if p.respHeadLength >= 0 {
-		e, err := cache.NewBinaryEntry(body, p.respHeadLength, p.route.idField, p.respType, p.respVersion, p.d.Now())
-		if err != nil {
-			return nil
-		}
-		return e
-	}
-	if !json.Valid(body) {
-		return nil
-	}
-	return cache.NewEntry(body, p.route.idField, p.respType, p.respVersion, p.d.Now())
-}
-
-// Close implements [Processor.Close].
-func (p *predict) Close() { p.release() }
-
-// release lets waiting identical requests go upstream themselves.
-func (p *predict) release() {
-	if p.flight != nil {
-		p.flight.Finish(nil)
-		p.flight = nil
-	}
-}
-
-// cacheDirectives reads the no-cache and no-store request directives.
-func cacheDirectives(v string) (noCache, noStore bool) {
-	for d := range strings.SplitSeq(v, ",") {
-		d = strings.ToLower(strings.TrimSpace(d))
-		switch d {
-		case "no-cache", "max-age=0":
-			noCache = true
-		case "no-store":
-			noStore = true
-		}
-	}
-	return noCache, noStore
-}
-
-// canonicalFields renders the canonical JSON object of the given (sorted)
-// members of doc. Absent, null and empty-object members are left out, so
-// "options": {} and no options key the same answer.
-func canonicalFields(doc map[string]any, fields []string) ([]byte, error) {
-	out := make([]byte, 0, 256)
-	out = append(out, '{')
-	first := true
-	for _, f := range fields {
-		v, ok := doc[f]
-		if obj, isObj := v.(map[string]any); !ok || v == nil || (isObj && len(obj) == 0) {
-			continue
-		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = append(out, '"')
-		out = append(out, f...)
-		out = append(out, '"', ':')
-		var err error
-		if out, err = cache.AppendCanonical(out, v); err != nil {
-			return nil, err
-		}
-	}
-	return append(out, '}'), nil
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-// rowCount counts the rows of a tabular body.
-func rowCount(doc map[string]any) int {
 	rows, _ := doc["inputs"].([]any)
-	return len(rows)
+	return f.Check(rows)
 }
 
-// tensorRows is the largest first dimension of the input tensors: the
-// batch size of an Open Inference Protocol request.
-func tensorRows(doc map[string]any) int {
-	inputs, _ := doc["inputs"].([]any)
-	n := 0
-	for _, in := range inputs {
-		t, _ := in.(map[string]any)
-		shape, _ := t["shape"].([]any)
-		if len(shape) == 0 {
-			continue
-		}
-		if d, ok := shape[0].(json.Number); ok {
-			if v, err := d.Int64(); err == nil && int(v) > n {
-				n = int(v)
+// withFeatures adds the feature violations to a body's schema violations
+// when the body is usable enough to say which model version it is for: an
+// object whose inputs are an array within max_rows, whose model and version
+// members (when present) are strings, naming a version that resolves and
+// that the key may use. Otherwise the schema violations stand alone, as
+// they did before the feature check existed: a schema violation still wins
+// over an unknown model or version (404) and over a model the key may not
+// use (403), and feature names are never revealed for a model the key may
+// not use. Nothing of the request record changes.
+func (p *predict) withFeatures(schema *policy.ViolationsError, doc map[string]any) error {
+	if p.route.oip || doc == nil {
+		return schema
+	}
+	rows, ok := doc["inputs"].([]any)
+	if !ok || len(rows) > p.cfg.Limits.MaxRows {
+		return schema
+	}
+	for _, member := range [...]string{"model", "version", "model_version"} {
+		if v, present := doc[member]; present {
+			if _, isString := v.(string); !isString {
+				return schema
 			}
 		}
 	}
-	return n
+	c := p.cfg.Catalog.Catalog()
+	model, version := p.route.target(c, p.req.Match, doc)
+	t, err := routing.Resolve(c, model, p.in.headerVersion, version)
+	if err != nil || !p.adm.allows(p.req.KeyID, t.Model) {
+		return schema
+	}
+	vs := p.featureViolations(c, t, doc)
+	if len(vs) == 0 {
+		return schema
+	}
+	return &policy.ViolationsError{Violations: policy.MergeViolations(schema.Violations, vs)}
 }

@@ -4,6 +4,10 @@
 // phase with exactly one ProcessingResponse of the matching type, or with an
 // error that the server's single error mapper turns into an
 // ImmediateResponse.
+//
+// Each route's [Factory] is built once, in the app, from the dependencies
+// that route needs (a [PredictConfig], a [CatalogSource]) and the shared
+// [Admission]: key check, sunset, model scopes and the one quota call.
 package processor
 
 import (
@@ -13,13 +17,9 @@ import (
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/modelgate/modelgate/api/header"
-	"github.com/modelgate/modelgate/extproc/internal/cache"
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
-	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/quota"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
-	"github.com/modelgate/modelgate/internal/catalog"
 )
 
 // Processor handles the phases of one HTTP request. Each method answers one
@@ -38,52 +38,15 @@ type Processor interface {
 	Close()
 }
 
-// Factory builds the processor for one request.
-type Factory func(d *Deps, r *Request) Processor
-
-// Runtime is the reloadable part of the configuration.
-type Runtime interface {
-	Catalog() *catalog.Catalog
-	Deprecations() *deprecation.Table
-}
-
-// Scopes tells whether an API key may use a model.
-type Scopes interface {
-	Allows(keyID, model string) bool
-}
+// Factory builds the processor for one request. Each route's factory is
+// made by its constructor (NewV1Predict, NewMetadata, ...) from the
+// dependencies that route needs; the request is all it gets per call.
+type Factory func(r *Request) Processor
 
 // Limits bound request bodies.
 type Limits struct {
 	MaxBodyBytes int64
 	MaxRows      int
-}
-
-// Deps are the long-lived dependencies of every processor.
-type Deps struct {
-	Runtime   Runtime
-	Validator *policy.Validator
-	// ValidBodies remembers bodies that passed their schema; nil
-	// validates every body.
-	ValidBodies *policy.Memo
-	// Cache is nil when response caching is off.
-	Cache *cache.Store
-	// ShareCache keys cache entries without the client id, so clients see
-	// each other's cached answers.
-	ShareCache bool
-	// MaxCacheEntryBytes skips storing larger responses.
-	MaxCacheEntryBytes int64
-	// Scopes is nil when model scopes are not checked.
-	Scopes Scopes
-	Limits Limits
-	Now    func() time.Time
-	// Keys, when set, makes the plugin check API keys itself in the
-	// request_headers phase; nil means Envoy's ext_authz filter did it and
-	// the identity headers are trusted (Envoy strips client-sent ones).
-	Keys KeyChecker
-	// Quota, when set, makes the plugin count each request against its
-	// quotas itself, in one call to the ratelimit service; nil means
-	// Envoy's ratelimit filters do it.
-	Quota quota.Checker
 }
 
 // Request is what one stream knows about its HTTP request. The stream loop
@@ -138,25 +101,6 @@ func (r *Request) addResponseBody(n int) {
 // start.
 func NewRequest(start time.Time) *Request {
 	return &Request{Start: start, RequestBodyMode: extprocfilterv3.ProcessingMode_BUFFERED}
-}
-
-// ReadHeaders fills r from the request headers and the route table: the
-// route, the request id, the client (checking its key when the plugin does
-// the key check: a refused key is a *KeyError) and the route's deprecation
-// policy (a route past its sunset is a *deprecation.SunsetError).
-func (d *Deps) ReadHeaders(ctx context.Context, r *Request, h *extprocv3.HttpHeaders) error {
-	hs := Headers(h)
-	r.Method = hs.Get(header.Method)
-	r.Match = routing.Route(r.Method, hs.Get(header.Path))
-	r.RequestID = hs.Get(header.RequestID)
-	if err := d.authenticate(ctx, r, hs); err != nil {
-		return err
-	}
-	r.Deprecation = d.Runtime.Deprecations().Lookup(r.Match.Path)
-	if r.Deprecation != nil {
-		return r.Deprecation.Check(d.Now())
-	}
-	return nil
 }
 
 // IsOIP reports whether the route speaks the Open Inference Protocol, whose

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/modelgate/modelgate/extproc/internal/quota"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 // fakeRLS answers ShouldRateLimit with answer and records the requests.
@@ -114,12 +115,10 @@ func TestCheck_overLimit(t *testing.T) {
 
 func TestCheck_unlimitedSetsAreRememberedBriefly(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := &fakeRLS{answer: &rlsv3.RateLimitResponse{OverallCode: rlsv3.RateLimitResponse_OK,
 		Statuses: []*rlsv3.RateLimitResponse_DescriptorStatus{{Code: rlsv3.RateLimitResponse_OK}, {Code: rlsv3.RateLimitResponse_OK}}}}
-	c := start(t, f, clock)
+	c := start(t, f, clock.Now)
 	internal := quota.Descriptors(quota.Subject{Client: "batch", Tier: "internal"})
 	for range 3 {
 		d, err := c.Check(t.Context(), internal)
@@ -134,9 +133,7 @@ func TestCheck_unlimitedSetsAreRememberedBriefly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, f.calls(), "another set is asked about")
 
-	mu.Lock()
-	now = now.Add(1500 * time.Millisecond)
-	mu.Unlock()
+	clock.Advance(1500 * time.Millisecond)
 	_, err = c.Check(t.Context(), internal)
 	require.NoError(t, err)
 	require.Equal(t, 3, f.calls(), "asked again after the TTL")

@@ -12,7 +12,6 @@ import (
 	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/authz"
-	"github.com/modelgate/modelgate/extproc/internal/processor"
 	"github.com/modelgate/modelgate/extproc/internal/quota"
 )
 
@@ -63,7 +62,7 @@ func (q *fakeQuota) Calls() [][]quota.Descriptor {
 // inPlugin makes the env check keys and quotas in the stream (ext_proc
 // mode) with the given quota fake.
 func inPlugin(q *fakeQuota) envOption {
-	return func(d *processor.Deps) { d.Keys, d.Quota = fakeKeys{}, q }
+	return func(c *envConfig) { c.admission.Keys, c.admission.Quota = fakeKeys{}, q }
 }
 
 // keyed returns the request headers of a JSON POST as a client sends it:

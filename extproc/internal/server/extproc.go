@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc/codes"
@@ -29,24 +28,27 @@ type Recorder interface {
 type ExtProc struct {
 	extprocv3.UnimplementedExternalProcessorServer
 
-	deps      *processor.Deps
-	factories map[routing.Kind]processor.Factory
-	usage     Recorder
-	logger    *slog.Logger
+	admission   *processor.Admission
+	passThrough processor.Factory
+	factories   map[routing.Kind]processor.Factory
+	usage       Recorder
+	logger      *slog.Logger
 }
 
 var _ extprocv3.ExternalProcessorServer = (*ExtProc)(nil)
 
 // NewExtProc returns a server whose routes all pass through until
-// processors are registered with [ExtProc.Register].
-func NewExtProc(deps *processor.Deps, rec Recorder, logger *slog.Logger) *ExtProc {
+// processors are registered with [ExtProc.Register]. The admission reads
+// every request's headers and counts refused requests before their answer;
+// its clock times the usage records.
+func NewExtProc(a *processor.Admission, rec Recorder, logger *slog.Logger) *ExtProc {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
+	return &ExtProc{
+		admission: a, passThrough: processor.NewPassThrough(a),
+		factories: map[routing.Kind]processor.Factory{}, usage: rec, logger: logger,
 	}
-	return &ExtProc{deps: deps, factories: map[routing.Kind]processor.Factory{}, usage: rec, logger: logger}
 }
 
 // Register sets the processor factory of a route kind. Call it before
@@ -78,14 +80,14 @@ func (s *ExtProc) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 			return status.Errorf(codes.Unknown, "receive: %v", err)
 		}
 		if req == nil {
-			req = processor.NewRequest(s.deps.Now())
+			req = processor.NewRequest(s.admission.Now())
 			if pc := msg.GetProtocolConfig(); pc != nil {
 				req.RequestBodyMode = pc.GetRequestBodyMode()
 			}
 			// Pass-through until the request headers say otherwise, so a
 			// stream that begins at response_headers (a local reply of an
 			// earlier filter) is answered too.
-			proc = processor.NewPassThrough(s.deps, req)
+			proc = s.passThrough(req)
 		}
 		resp, err := s.handle(ctx, req, &proc, msg)
 		if err != nil {
@@ -109,9 +111,9 @@ func (s *ExtProc) Process(stream extprocv3.ExternalProcessor_ProcessServer) erro
 func (s *ExtProc) handle(ctx context.Context, req *processor.Request, proc *processor.Processor, msg *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
 	switch m := msg.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
-		err := s.deps.ReadHeaders(ctx, req, m.RequestHeaders)
+		err := s.admission.ReadHeaders(ctx, req, m.RequestHeaders)
 		if f, ok := s.factories[req.Match.Kind]; ok {
-			*proc = f(s.deps, req)
+			*proc = f(req)
 		}
 		if err != nil {
 			return nil, err
@@ -162,7 +164,7 @@ func (s *ExtProc) record(ctx context.Context, r *processor.Request) {
 		Status:        r.Status,
 		Cache:         r.Cache,
 		Problem:       r.Problem,
-		Latency:       s.deps.Now().Sub(r.Start),
+		Latency:       s.admission.Now().Sub(r.Start),
 		RequestBytes:  r.RequestBytes,
 		ResponseBytes: r.ResponseBytes,
 		Rows:          r.Rows,

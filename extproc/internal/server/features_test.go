@@ -12,27 +12,27 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// featureLive is the test runtime with the models' input features, as the
-// app's runtime builds them from the manifests.
-type featureLive struct {
-	live
+// testFeatures are the models' input features of the test catalog, as the
+// app builds them from the manifests.
+type testFeatures struct {
+	cat      *catalog.Catalog
 	features map[string]map[string]*policy.Features
 }
 
-func (r featureLive) Features(c *catalog.Catalog, model, version string) *policy.Features {
-	if c != r.cat {
+func (f testFeatures) Features(c *catalog.Catalog, model, version string) *policy.Features {
+	if c != f.cat {
 		return nil
 	}
-	return r.features[model][version]
+	return f.features[model][version]
 }
 
-var _ processor.FeatureRuntime = featureLive{}
+var _ processor.FeatureSource = testFeatures{}
 
 // withFeatures gives the test catalog's versions features; iris version 1
 // has fewer than version 2, so a check against the wrong version shows.
-func withFeatures(d *processor.Deps) {
+func withFeatures(c *envConfig) {
 	iris := []string{"sepal_length", "sepal_width", "petal_length", "petal_width"}
-	d.Runtime = featureLive{live: d.Runtime.(live), features: map[string]map[string]*policy.Features{
+	c.predict.Features = testFeatures{cat: c.predict.Catalog.Catalog(), features: map[string]map[string]*policy.Features{
 		"iris":     {"1": policy.NewFeatures(iris[:2]), "2": policy.NewFeatures(iris)},
 		"diabetes": {"1": policy.NewFeatures([]string{"age", "bmi"})},
 	}}

@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/server"
 	"github.com/modelgate/modelgate/extproc/internal/usage"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 // Envoy's per-message timeout as our Envoy config sets it: a processor that
@@ -45,16 +46,6 @@ const testDeprecations = `
   sunset: 2027-01-01T00:00:00Z
   link: https://docs.modelgate.dev/migrate-v1
 `
-
-// fakeClock is the injected clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type live struct {
 	cat *catalog.Catalog
@@ -96,15 +87,20 @@ func (r *records) Record(_ context.Context, rec usage.Record) {
 // env is one extproc server on a real gRPC connection.
 type env struct {
 	client extprocv3.ExternalProcessorClient
-	clock  *fakeClock
+	clock  *testutil.Clock
 	usage  *records
-	deps   *processor.Deps
 }
 
-type envOption func(*processor.Deps)
+// envConfig are the dependencies an env builds its processors from.
+type envConfig struct {
+	predict   processor.PredictConfig
+	admission processor.AdmissionConfig
+}
 
-func withoutCache(d *processor.Deps)    { d.Cache = nil }
-func withSharedCache(d *processor.Deps) { d.ShareCache = true }
+type envOption func(*envConfig)
+
+func withoutCache(c *envConfig)    { c.predict.Cache.Store = nil }
+func withSharedCache(c *envConfig) { c.predict.Cache.ShareAcrossClients = true }
 
 var validator = sync.OnceValues(func() (*policy.Validator, error) {
 	return policy.Load("../../../api/openapi.yaml", policy.RequestSchemas...)
@@ -120,28 +116,35 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	require.NoError(t, err)
 	v, err := validator()
 	require.NoError(t, err)
-	clock := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	store, err := cache.New(cache.Config{MaxBytes: 8 << 20, TTL: 5 * time.Minute, CoalesceWait: 5 * time.Second, Now: clock.Now})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
-	deps := &processor.Deps{
-		Runtime:            live{cat: cat, dep: dep},
-		Validator:          v,
-		Cache:              store,
-		MaxCacheEntryBytes: 1 << 20,
-		Scopes:             scopes{"k-acme": {"*"}, "k-globex": {"*"}, "k-iris": {"iris"}},
-		Limits:             processor.Limits{MaxBodyBytes: 4096, MaxRows: 5},
-		Now:                clock.Now,
+	src := live{cat: cat, dep: dep}
+	cfg := envConfig{
+		predict: processor.PredictConfig{
+			Catalog:   src,
+			Validator: v,
+			Cache:     processor.CacheConfig{Store: store, MaxEntryBytes: 1 << 20},
+			Limits:    processor.Limits{MaxBodyBytes: 4096, MaxRows: 5},
+			Now:       clock.Now,
+		},
+		admission: processor.AdmissionConfig{
+			Scopes:       scopes{"k-acme": {"*"}, "k-globex": {"*"}, "k-iris": {"iris"}},
+			Deprecations: src,
+			Now:          clock.Now,
+		},
 	}
 	for _, o := range opts {
-		o(deps)
+		o(&cfg)
 	}
 	rec := &records{ch: make(chan usage.Record, 64)}
-	ep := server.NewExtProc(deps, rec, nil)
-	ep.Register(routing.V1Predict, processor.NewV1Predict)
-	ep.Register(routing.V2Predict, processor.NewV2Predict)
-	ep.Register(routing.Infer, processor.NewInfer)
-	ep.Register(routing.ModelMetadata, processor.NewMetadata)
+	adm := processor.NewAdmission(cfg.admission)
+	ep := server.NewExtProc(adm, rec, nil)
+	ep.Register(routing.V1Predict, processor.NewV1Predict(cfg.predict, adm))
+	ep.Register(routing.V2Predict, processor.NewV2Predict(cfg.predict, adm))
+	ep.Register(routing.Infer, processor.NewInfer(cfg.predict, adm))
+	ep.Register(routing.ModelMetadata, processor.NewMetadata(cfg.predict.Catalog, adm))
 
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
@@ -155,7 +158,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		_ = conn.Close()
 		srv.Stop()
 	})
-	return &env{client: extprocv3.NewExternalProcessorClient(conn), clock: clock, usage: rec, deps: deps}
+	return &env{client: extprocv3.NewExternalProcessorClient(conn), clock: clock, usage: rec}
 }
 
 // stream drives one Process stream as Envoy does: one message at a time,

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/api/header"
-	"github.com/modelgate/modelgate/extproc/internal/processor"
 )
 
 // Binary Open Inference Protocol answers in the response cache: stored with
@@ -229,7 +228,7 @@ func TestOIPBinaryCache_notStored(t *testing.T) {
 	}
 	t.Run("announced over max_entry_bytes", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, func(d *processor.Deps) { d.MaxCacheEntryBytes = int64(len(binAnswer) - 1) })
+		e := newEnv(t, func(c *envConfig) { c.predict.Cache.MaxEntryBytes = int64(len(binAnswer) - 1) })
 		st, _ := e.inferBinary(t, "req-big", head)
 		resp := st.send(binaryOK(len(binAnswerHead), len(binAnswer), "2"))
 		require.Nil(t, resp.GetModeOverride(), "not buffered")
@@ -238,7 +237,7 @@ func TestOIPBinaryCache_notStored(t *testing.T) {
 	})
 	t.Run("over max_entry_bytes without content-length", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, func(d *processor.Deps) { d.MaxCacheEntryBytes = int64(len(binAnswer) - 1) })
+		e := newEnv(t, func(c *envConfig) { c.predict.Cache.MaxEntryBytes = int64(len(binAnswer) - 1) })
 		st, _ := e.inferBinary(t, "req-big", head)
 		resp := st.send(responseHeaders(false, header.Status, "200", header.ContentType, "application/octet-stream",
 			inferLength, strconv.Itoa(len(binAnswerHead)), header.ModelVersion, "2"))

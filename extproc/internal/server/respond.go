@@ -27,7 +27,7 @@ import (
 func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err error) *extprocv3.ProcessingResponse {
 	// Whatever else is wrong, an authenticated request counts against its
 	// quotas before it is answered, and over quota is the answer.
-	if qerr := s.deps.Admit(ctx, r, nil); qerr != nil {
+	if qerr := s.admission.Admit(ctx, r, nil); qerr != nil {
 		err = qerr
 	}
 	p := problemFor(err)
