@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"mime"
-	"net/http"
 	"os"
 	"strconv"
 
@@ -187,7 +186,8 @@ func CheckInferMediaType(contentType string, binary bool) error {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == header.MediaOctetStream && binary {
 		return nil
 	}
-	return problem.New(problem.TypeUnsupportedMediaType, http.StatusUnsupportedMediaType, "Unsupported media type",
+	return problem.New(problem.TypeUnsupportedMediaType, 415, // Unsupported Media Type
+		"Unsupported media type",
 		fmt.Sprintf("content-type %q is not supported; send application/json, or %s with %s",
 			contentType, header.MediaOctetStream, header.InferenceHeaderContentLength))
 }

@@ -97,7 +97,7 @@ func problemFor(err error) *problem.Problem {
 			"Request quota exceeded for this API key; retry after the number of seconds in Retry-After.")
 	case errors.As(err, &violations):
 		p := problem.New(problem.TypeValidation, http.StatusBadRequest, "Request validation failed",
-			fmt.Sprintf("the body violates the request schema in %d place(s)", len(violations.Violations)))
+			fmt.Sprintf("the body violates the request schema in %d place(s)", violations.Count()))
 		p.Errors = violations.Violations
 		return p
 	case errors.As(err, &malformed):
