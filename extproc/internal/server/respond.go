@@ -96,8 +96,13 @@ func problemFor(err error) *problem.Problem {
 		return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
 			"Request quota exceeded for this API key; retry after the number of seconds in Retry-After.")
 	case errors.As(err, &violations):
+		n, atLeast := violations.Count()
+		where := fmt.Sprintf("%d place(s)", n)
+		if atLeast {
+			where = fmt.Sprintf("at least %d places", n)
+		}
 		p := problem.New(problem.TypeValidation, http.StatusBadRequest, "Request validation failed",
-			fmt.Sprintf("the body violates the request schema in %d place(s)", violations.Count()))
+			"the body violates the request schema in "+where)
 		p.Errors = violations.Violations
 		return p
 	case errors.As(err, &malformed):
