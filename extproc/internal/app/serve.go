@@ -65,11 +65,21 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 	return run(ctx, cfg, logger, reg, svc)
 }
 
+// streamWorkers is the size of the gRPC server's stream goroutine pool;
+// streams beyond it get a goroutine of their own, as without a pool.
+const streamWorkers = 256
+
 // run serves gRPC and the admin port, follows the configuration and the
 // keys file, and shuts down when ctx is done.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, svc *services) error {
 	hs := health.NewServer()
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)))
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)),
+		// A pool of long-lived stream goroutines instead of one new
+		// goroutine per ext_proc stream (one per HTTP request): their
+		// stacks have already grown, so requests do not pay for stack
+		// copying. A stream holds its worker for the whole request, so
+		// the pool covers the concurrent requests of a busy replica.
+		grpc.NumStreamWorkers(streamWorkers))
 	authv3.RegisterAuthorizationServer(gs, svc.authz)
 	extprocv3.RegisterExternalProcessorServer(gs, svc.extproc)
 	healthpb.RegisterHealthServer(gs, hs)
