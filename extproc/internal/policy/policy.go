@@ -13,7 +13,6 @@ import (
 	"math"
 	"mime"
 	"os"
-	"strconv"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/oip"
 	"github.com/modelgate/modelgate/api/problem"
 )
 
@@ -197,12 +197,11 @@ func CheckInferMediaType(contentType string, binary bool) error {
 // binary tensor data after it. A length that is not a non-negative integer
 // within the body is a *ViolationsError.
 func SplitBinaryInfer(body []byte, headerLength string) (head, tail []byte, err error) {
-	n, perr := strconv.Atoi(headerLength)
-	if perr != nil || n < 0 || n > len(body) {
-		return nil, nil, &ViolationsError{Violations: []problem.Violation{{Pointer: "",
-			Detail: fmt.Sprintf("%s %q does not fit a %d-byte body", header.InferenceHeaderContentLength, headerLength, len(body))}}}
+	head, tail, err = oip.SplitBinary(body, headerLength)
+	if err != nil {
+		return nil, nil, &ViolationsError{Violations: []problem.Violation{{Pointer: "", Detail: err.Error()}}}
 	}
-	return body[:n:n], body[n:], nil
+	return head, tail, nil
 }
 
 // CheckBinaryData checks the binary_data_size parameters of an infer
