@@ -391,6 +391,12 @@ func testGateway(t *testing.T, e *env) {
 			}
 		}
 		require.Equal(t, 1, refused, "the anonymous bucket ran out")
+		// Health checks are not limited by it: a flood cannot make the
+		// gateway look down.
+		for range 5 {
+			require.Equal(t, 200, e.do(t, call{method: http.MethodGet, path: "/healthz"}).status)
+			require.Equal(t, 200, e.do(t, call{method: http.MethodGet, path: "/v2/health/ready"}).status)
+		}
 		// A client with a key is not limited by it.
 		require.Equal(t, 200, e.do(t, call{path: "/v2/predict", client: clientPro, body: irisBody(0.77)}).status)
 		time.Sleep(2500 * time.Millisecond) // the bucket refills for the tests after this one
