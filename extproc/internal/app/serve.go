@@ -25,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/modelgate/modelgate/extproc/internal/config"
+	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 )
 
@@ -158,34 +159,18 @@ func grpcTarget(addr string) string {
 	return "passthrough:///" + addr
 }
 
-// shutdown follows the same steps in every service: report NOT_SERVING,
-// wait the drain delay so Envoy moves traffic away, stop gracefully within
-// the timeout (then hard), and log every failure without returning early.
+// shutdown stops the servers the way every service does (package
+// lifecycle): not ready and NOT_SERVING first, the drain delay, then a
+// graceful stop of gRPC and of the admin port within the timeout, each
+// closed when it overruns; every failure is logged.
 func shutdown(logger *slog.Logger, cfg config.Shutdown, hs *health.Server, ready *atomic.Bool, gs *grpc.Server, admin *http.Server) {
-	ready.Store(false)
-	hs.Shutdown()
-	logger.Info("extproc shutting down", slog.Duration("drain_delay", cfg.DrainDelay))
-	time.Sleep(cfg.DrainDelay)
-
-	stopped := make(chan struct{})
-	go func() {
-		gs.GracefulStop()
-		close(stopped)
-	}()
-	timer := time.NewTimer(cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case <-stopped:
-	case <-timer.C:
-		logger.Warn("graceful stop timed out; closing open streams", slog.Duration("timeout", cfg.Timeout))
-		gs.Stop()
-		<-stopped
+	notReady := func() {
+		ready.Store(false)
+		hs.Shutdown()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
-	if err := admin.Shutdown(ctx); err != nil {
-		logger.Error("admin server shutdown", slog.String("error", err.Error()))
-	}
+	_ = lifecycle.Shutdown(logger, lifecycle.Config{DrainDelay: cfg.DrainDelay, Timeout: cfg.Timeout}, notReady,
+		lifecycle.Named{Name: "grpc", Server: lifecycle.Funcs{Graceful: gs.GracefulStop, Hard: gs.Stop}},
+		lifecycle.Named{Name: "admin", Server: admin})
 	logger.Info("extproc stopped")
 }
 
