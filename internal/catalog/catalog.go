@@ -22,7 +22,19 @@ type Model struct {
 	Description string            `yaml:"description" json:"description,omitempty"`
 	Versions    []string          `yaml:"versions" json:"versions"`
 	Aliases     map[string]string `yaml:"aliases" json:"aliases"`
+	// Kind is what the model does: KindTabular (the default) predicts from
+	// rows or tensors, KindLLM generates text (chat and completions).
+	Kind string `yaml:"kind" json:"kind"`
 }
+
+// Model kinds.
+const (
+	KindTabular = "tabular"
+	KindLLM     = "llm"
+)
+
+// IsLLM reports whether the model generates text.
+func (m *Model) IsLLM() bool { return m.Kind == KindLLM }
 
 // Catalog is the parsed catalog file.
 type Catalog struct {
@@ -100,6 +112,13 @@ func (c *Catalog) validate() error {
 			continue
 		}
 		m.Name = name
+		switch m.Kind {
+		case "":
+			m.Kind = KindTabular
+		case KindTabular, KindLLM:
+		default:
+			errs = append(errs, fmt.Errorf("models.%s.kind: %q is neither %s nor %s", name, m.Kind, KindTabular, KindLLM))
+		}
 		if !validName(name) {
 			errs = append(errs, fmt.Errorf("models.%s: name must match [a-z0-9][a-z0-9_-]*", name))
 		}
@@ -137,8 +156,10 @@ func (c *Catalog) validate() error {
 	}
 	if c.DefaultModel == "" {
 		errs = append(errs, errors.New("default_model: required (serves /v1/predict)"))
-	} else if _, ok := c.Models[c.DefaultModel]; !ok {
+	} else if d, ok := c.Models[c.DefaultModel]; !ok {
 		errs = append(errs, fmt.Errorf("default_model: %q is not a model", c.DefaultModel))
+	} else if d != nil && d.IsLLM() {
+		errs = append(errs, fmt.Errorf("default_model: %q generates text; /v1/predict needs a tabular model", c.DefaultModel))
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)

@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,4 +106,44 @@ func TestLoadManifestRejectsMismatch(t *testing.T) {
 	t.Parallel()
 	_, err := LoadManifest("../../models/iris/1", "iris", "2")
 	require.ErrorContains(t, err, `version "1", expected "2"`)
+}
+
+func TestModelKind(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("default_model: iris\nmodels:\n  iris:\n    versions: ['1']\n  scribe:\n    kind: llm\n    versions: ['1']\n"))
+	require.NoError(t, err)
+	require.Equal(t, KindTabular, c.Models["iris"].Kind, "kind defaults to tabular")
+	require.False(t, c.Models["iris"].IsLLM())
+	require.True(t, c.Models["scribe"].IsLLM())
+
+	_, err = Parse([]byte("default_model: iris\nmodels:\n  iris:\n    kind: vision\n    versions: ['1']\n"))
+	require.ErrorContains(t, err, `models.iris.kind: "vision" is neither tabular nor llm`)
+	_, err = Parse([]byte("default_model: scribe\nmodels:\n  scribe:\n    kind: llm\n    versions: ['1']\n"))
+	require.ErrorContains(t, err, "default_model: \"scribe\" generates text")
+}
+
+func TestTextManifest(t *testing.T) {
+	t.Parallel()
+	write := func(t *testing.T, body string) string {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestFile), []byte(body), 0o600))
+		return dir
+	}
+	const head = `{"name":"scribe","version":"1","format":"f","algorithm":"a","artifact":"w.bin","created":"2026-12-03"`
+	dir := write(t, head+`,"output":{"kind":"text","name":"text"},"generation":{"context_length":256,"vocab_size":256,"tokenizer":"bytes","max_output_tokens":200}}`)
+	m, err := LoadManifest(dir, "scribe", "1")
+	require.NoError(t, err, "a text model needs no inputs")
+	require.Equal(t, 256, m.Generation.ContextLength)
+
+	dir = write(t, head+`,"output":{"kind":"text","name":"text"}}`)
+	_, err = LoadManifest(dir, "scribe", "1")
+	require.ErrorContains(t, err, "generation: required for output kind text")
+
+	dir = write(t, head+`,"output":{"kind":"text","name":"text"},"generation":{"context_length":8,"vocab_size":256,"tokenizer":"bytes","max_output_tokens":9}}`)
+	_, err = LoadManifest(dir, "scribe", "1")
+	require.ErrorContains(t, err, "generation.max_output_tokens")
+
+	dir = write(t, head+`,"inputs":[{"name":"x","type":"number"}],"output":{"kind":"regression","name":"y"},"generation":{"context_length":8,"vocab_size":256,"tokenizer":"bytes","max_output_tokens":4}}`)
+	_, err = LoadManifest(dir, "scribe", "1")
+	require.ErrorContains(t, err, "generation: only for output kind text")
 }

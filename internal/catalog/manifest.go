@@ -29,25 +29,46 @@ type Output struct {
 	Classes     []string `json:"classes,omitempty"`
 }
 
+// Generation describes a text-generation model (catalog kind llm).
+type Generation struct {
+	// ContextLength is the most tokens (prompt and completion) one
+	// sequence may hold.
+	ContextLength int `json:"context_length"`
+	// VocabSize is the number of token ids.
+	VocabSize int `json:"vocab_size"`
+	// Tokenizer names the tokenizer: TokenizerBytes means one token per
+	// UTF-8 byte (ids 0-255), so anyone can count a prompt's tokens.
+	Tokenizer string `json:"tokenizer"`
+	// MaxOutputTokens is the default and largest completion length.
+	MaxOutputTokens int `json:"max_output_tokens"`
+}
+
+// TokenizerBytes is the byte-level tokenizer.
+const TokenizerBytes = "bytes"
+
 // Manifest describes one trained model version.
 type Manifest struct {
-	Name      string             `json:"name"`
-	Version   string             `json:"version"`
-	Format    string             `json:"format"`
-	Algorithm string             `json:"algorithm"`
-	Framework map[string]string  `json:"framework,omitempty"`
-	Artifact  string             `json:"artifact"`
-	Inputs    []Feature          `json:"inputs"`
-	Output    Output             `json:"output"`
-	Metrics   map[string]float64 `json:"metrics,omitempty"`
-	Dataset   string             `json:"dataset,omitempty"`
-	Created   string             `json:"created"`
+	Name      string            `json:"name"`
+	Version   string            `json:"version"`
+	Format    string            `json:"format"`
+	Algorithm string            `json:"algorithm"`
+	Framework map[string]string `json:"framework,omitempty"`
+	Artifact  string            `json:"artifact"`
+	Inputs    []Feature         `json:"inputs"`
+	Output    Output            `json:"output"`
+	// Generation is set for text-generation models (output kind
+	// KindText), which have no inputs.
+	Generation *Generation        `json:"generation,omitempty"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+	Dataset    string             `json:"dataset,omitempty"`
+	Created    string             `json:"created"`
 }
 
 // Output kinds.
 const (
 	KindClassification = "classification"
 	KindRegression     = "regression"
+	KindText           = "text"
 )
 
 // LoadManifest reads dir/manifest.json and checks it names the expected
@@ -68,7 +89,7 @@ func LoadManifest(dir, model, version string) (*Manifest, error) {
 	if m.Version != version {
 		errs = append(errs, fmt.Errorf("version %q, expected %q", m.Version, version))
 	}
-	if len(m.Inputs) == 0 {
+	if len(m.Inputs) == 0 && m.Output.Kind != KindText {
 		errs = append(errs, errors.New("inputs: at least one feature is required"))
 	}
 	seen := map[string]bool{}
@@ -84,8 +105,13 @@ func LoadManifest(dir, model, version string) (*Manifest, error) {
 			errs = append(errs, errors.New("output.classes: classification needs at least two classes"))
 		}
 	case KindRegression:
+	case KindText:
+		errs = append(errs, m.Generation.validate()...)
 	default:
-		errs = append(errs, fmt.Errorf("output.kind: %q is neither classification nor regression", m.Output.Kind))
+		errs = append(errs, fmt.Errorf("output.kind: %q is not classification, regression or text", m.Output.Kind))
+	}
+	if m.Generation != nil && m.Output.Kind != KindText {
+		errs = append(errs, errors.New("generation: only for output kind text"))
 	}
 	if m.Artifact == "" {
 		errs = append(errs, errors.New("artifact: required"))
@@ -94,4 +120,24 @@ func LoadManifest(dir, model, version string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest %s: %w", dir, err)
 	}
 	return &m, nil
+}
+
+func (g *Generation) validate() []error {
+	if g == nil {
+		return []error{errors.New("generation: required for output kind text")}
+	}
+	var errs []error
+	if g.ContextLength < 1 {
+		errs = append(errs, errors.New("generation.context_length: must be positive"))
+	}
+	if g.VocabSize < 1 {
+		errs = append(errs, errors.New("generation.vocab_size: must be positive"))
+	}
+	if g.Tokenizer == "" {
+		errs = append(errs, errors.New("generation.tokenizer: required"))
+	}
+	if g.MaxOutputTokens < 1 || g.MaxOutputTokens > g.ContextLength {
+		errs = append(errs, errors.New("generation.max_output_tokens: must be between 1 and context_length"))
+	}
+	return errs
 }
