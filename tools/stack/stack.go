@@ -22,6 +22,8 @@ import (
 // Binaries are the executables the stack runs.
 type Binaries struct {
 	Envoy, Extproc, Inference, RateLimit, Redis string
+	// Prometheus is optional: only a stack with PrometheusAddr runs it.
+	Prometheus string
 }
 
 // Config describes one stack.
@@ -54,6 +56,13 @@ type Config struct {
 	// EnvoyConcurrency is Envoy's --concurrency, its worker thread count
 	// (default 2).
 	EnvoyConcurrency int
+	// PrometheusAddr, when set (127.0.0.1:9090), starts Prometheus there,
+	// scraping every process with the rules of ops/prometheus/rules, and
+	// points extproc's status page at it.
+	PrometheusAddr string
+	// PrometheusInterval is its scrape and rule evaluation interval
+	// (default 5s: a local stack shows numbers within seconds).
+	PrometheusInterval string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -117,6 +126,9 @@ func (c *Config) defaults() error {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second
 	}
+	if c.PrometheusInterval == "" {
+		c.PrometheusInterval = "5s"
+	}
 	if c.EnvoyConcurrency == 0 {
 		c.EnvoyConcurrency = 2
 	}
@@ -156,6 +168,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.define()
+	if cfg.PrometheusAddr != "" {
+		if err := s.definePrometheus(); err != nil {
+			return nil, err
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
@@ -167,6 +184,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	waves := [][]string{{Redis}, {RateLimit}, {Extproc}, {Envoy}}
 	for _, t := range s.targets {
 		waves[2] = append(waves[2], InferenceName(t))
+	}
+	if cfg.PrometheusAddr != "" {
+		waves = append(waves, []string{Prometheus})
 	}
 	for _, wave := range waves {
 		for _, name := range wave {
@@ -205,6 +225,11 @@ func (s *Stack) ports() map[int]string {
 	for _, t := range s.targets {
 		m[p.Inference(t)] = "inference " + t.Serve()
 	}
+	if _, port, err := net.SplitHostPort(s.cfg.PrometheusAddr); err == nil {
+		if n, err := strconv.Atoi(port); err == nil {
+			m[n] = "prometheus"
+		}
+	}
 	return m
 }
 
@@ -213,7 +238,11 @@ func (s *Stack) ports() map[int]string {
 // error next to a stale one and share its traffic.
 func (s *Stack) checkPorts() error {
 	m := s.ports()
-	if len(m) != 8+len(s.targets) {
+	want := 8 + len(s.targets)
+	if s.cfg.PrometheusAddr != "" {
+		want++
+	}
+	if len(m) != want {
 		return fmt.Errorf("stack: two services share a port: %v", m)
 	}
 	var busy []string
@@ -320,6 +349,9 @@ func (s *Stack) define() {
 		"EXTPROC_GATEWAY_MODE=" + mode, "EXTPROC_RATELIMIT_ADDR=" + rlAddr, "GOMEMLIMIT=512MiB",
 		"EXTPROC_GRPC_ADDR=" + extprocGRPC, "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
 		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
+	}
+	if c.PrometheusAddr != "" {
+		env = append(env, "EXTPROC_STATUS_PROMETHEUS_URL=http://"+c.PrometheusAddr)
 	}
 	var args []string
 	if c.ExtprocConfig != "" {
@@ -455,5 +487,7 @@ func LookupBinaries(root, outDir string) (Binaries, error) {
 	if b.Redis, err = exec.LookPath("redis-server"); err != nil {
 		errs = append(errs, errors.New("redis-server not on PATH: run scripts/install.sh (apt-get install redis-server)"))
 	}
+	// Optional here; Start says so when a stack that needs it lacks it.
+	b.Prometheus, _ = exec.LookPath("prometheus")
 	return b, errors.Join(errs...)
 }

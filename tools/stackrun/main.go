@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/modelgate/modelgate/ops"
 	"github.com/modelgate/modelgate/tools/stack"
 )
 
@@ -32,6 +33,8 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stackrun", flag.ContinueOnError)
 	runDir := fs.String("run-dir", ".run", "logs, pids, rendered configs and the dev keys file")
 	outDir := fs.String("out", "out", "where scripts/run.sh built the binaries")
+	// Not Debian's default 9090: its packaged service may hold that port.
+	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +69,8 @@ func run(ctx context.Context, args []string) error {
 		defer os.Remove(pidFile)
 	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
-	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout})
+	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout,
+		PrometheusAddr: *promAddr})
 	if err != nil {
 		return err
 	}
@@ -86,8 +90,12 @@ modelgate is up: %[1]s
   pin a version with -H 'x-model-version: 1'; see the response headers with curl -i.
   Envoy admin %[4]s  ratelimit config %[5]s/rlconfig  access log %[6]s
   ratelimit-config/config/*.yaml is live: edit and save to change a quota.
-Ctrl-C stops everything.
 `, s.URL(), demo, rel(root, keysFile), s.AdminURL(), s.RateLimitDebugURL(), rel(root, s.AccessLog))
+	if u := s.PrometheusURL(); u != "" {
+		fmt.Printf("  status page (SLA at a glance) %s\n  Prometheus %s (rules: %s, alerts: %s/alerts)\n",
+			s.StatusURL(), u, ops.RulesDir, u)
+	}
+	fmt.Println("Ctrl-C stops everything.")
 
 	select {
 	case <-ctx.Done():

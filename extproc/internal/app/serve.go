@@ -25,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/modelgate/modelgate/extproc/internal/config"
+	"github.com/modelgate/modelgate/extproc/internal/status"
 	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 )
@@ -89,7 +90,10 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prom
 	}
 
 	var ready atomic.Bool
-	admin := &http.Server{Handler: adminMux(reg, &ready, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	mux := adminMux(reg, &ready, cfg.Pprof)
+	// The SLA at a glance, from the Prometheus that scrapes this stack.
+	mux.Handle("GET /status", status.New(status.Config{PrometheusURL: cfg.Status.PrometheusURL, Logger: logger}))
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
 	glis, err := listenGRPC(ctx, cfg.GRPCAddr)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type Config struct {
 	Limits       Limits             `yaml:"limits"`
 	Log          Log                `yaml:"log"`
 	Shutdown     Shutdown           `yaml:"shutdown"`
+	Status       Status             `yaml:"status"`
 	// Watch reloads the configuration and catalog when their files change
 	// (SIGHUP always reloads).
 	Watch bool `yaml:"watch"`
@@ -125,6 +127,13 @@ type Shutdown struct {
 	DrainDelay time.Duration `yaml:"drain_delay"`
 	// Timeout bounds the graceful stop; then connections are cut.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Status configures the status page on the admin address (/status).
+type Status struct {
+	// PrometheusURL is the Prometheus the page queries (its recording
+	// rules from ops/prometheus/rules); empty: the page says it has none.
+	PrometheusURL string `yaml:"prometheus_url"`
 }
 
 // Default returns the built-in configuration.
@@ -215,6 +224,7 @@ func Settings() []Setting {
 		{"EXTPROC_LOG_LEVEL", "log.level", d.Log.Level, "debug, info, warn or error"},
 		{"EXTPROC_DRAIN_DELAY", "shutdown.drain_delay", d.Shutdown.DrainDelay.String(), "NOT_SERVING period before stopping"},
 		{"EXTPROC_SHUTDOWN_TIMEOUT", "shutdown.timeout", d.Shutdown.Timeout.String(), "graceful stop bound"},
+		{"EXTPROC_STATUS_PROMETHEUS_URL", "status.prometheus_url", d.Status.PrometheusURL, "Prometheus the admin /status page queries (empty: no numbers)"},
 		{"EXTPROC_WATCH", "watch", strconv.FormatBool(d.Watch), "reload config and catalog on file change"},
 	}
 }
@@ -258,6 +268,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	str("EXTPROC_GRPC_ADDR", &c.GRPCAddr)
 	str("EXTPROC_ADMIN_ADDR", &c.AdminAddr)
+	str("EXTPROC_STATUS_PROMETHEUS_URL", &c.Status.PrometheusURL)
 	boolean("EXTPROC_PPROF", &c.Pprof)
 	str("EXTPROC_CATALOG", &c.Catalog)
 	str("EXTPROC_OPENAPI", &c.OpenAPI)
@@ -345,6 +356,11 @@ func (c *Config) validateAddrs(add problemFunc) {
 	}
 	if c.GRPCAddr == c.AdminAddr && c.GRPCAddr != "" && !strings.HasSuffix(c.GRPCAddr, ":0") {
 		add("admin_addr: must differ from grpc_addr")
+	}
+	if u := c.Status.PrometheusURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			add("status.prometheus_url: %q is not an http(s) URL", u)
+		}
 	}
 }
 

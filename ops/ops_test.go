@@ -1,0 +1,116 @@
+package ops_test
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/ops"
+)
+
+var update = flag.Bool("update", false, "rewrite prometheus/prometheus.compose.yml")
+
+// promtool finds Debian's promtool (package prometheus). Without it the
+// tests skip, unless MODELGATE_REQUIRE_ENVOY is set (make test and CI set
+// it, after scripts/install.sh installed it), when they fail.
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("MODELGATE_REQUIRE_ENVOY") != "" {
+			t.Fatalf("promtool not on PATH: run scripts/install.sh (apt-get install prometheus): %v", err)
+		}
+		t.Skip("promtool not on PATH (apt-get install prometheus)")
+	}
+	return p
+}
+
+func TestRules_promtoolCheck(t *testing.T) {
+	t.Parallel()
+	bin := promtool(t)
+	args := append([]string{"check", "rules"}, ops.RuleFiles("..")...)
+	out, err := exec.CommandContext(t.Context(), bin, args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "SUCCESS")
+}
+
+// TestRules_promtoolTest runs the rule unit tests in prometheus/tests: the
+// alerts fire on series that burn the budget and stay quiet on those that
+// do not; the recording rules compute the numbers they claim.
+func TestRules_promtoolTest(t *testing.T) {
+	t.Parallel()
+	bin := promtool(t)
+	tests, err := filepath.Glob(filepath.Join("prometheus", "tests", "*.test.yml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, tests)
+	args := append([]string{"test", "rules"}, tests...)
+	out, err := exec.CommandContext(t.Context(), bin, args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NotContains(t, string(out), "FAILED")
+}
+
+func composeScrape(t *testing.T) ops.Scrape {
+	t.Helper()
+	c, err := catalog.Load(filepath.Join("..", "models", "catalog.yaml"))
+	require.NoError(t, err)
+	s := ops.Scrape{
+		Envoy: "envoy:9901", Extproc: []string{"extproc:9001"}, RateLimit: "ratelimit:9090",
+		RuleFiles: []string{"/etc/prometheus/rules/*.yml"},
+	}
+	for _, tg := range bootstrap.Targets(c) {
+		s.Inference = append(s.Inference, ops.Deployment{
+			Address: tg.Service + ":" + strconv.Itoa(bootstrap.ComposeInferencePort), Deployment: tg.Service})
+	}
+	return s
+}
+
+// TestPrometheusConfig_compose keeps prometheus.compose.yml, the config
+// for compose.yaml's service names, equal to what the template renders
+// (go test ./ops -update rewrites it), and promtool accepts it.
+func TestPrometheusConfig_compose(t *testing.T) {
+	t.Parallel()
+	b, err := ops.PrometheusConfig(composeScrape(t))
+	require.NoError(t, err)
+	golden := filepath.Join("prometheus", "prometheus.compose.yml")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, b, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(b), "run go test ./ops -update")
+}
+
+// TestPrometheusConfig_promtoolCheck checks a rendering with the real rule
+// files the way make run writes it.
+func TestPrometheusConfig_promtoolCheck(t *testing.T) {
+	t.Parallel()
+	bin := promtool(t)
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	s := composeScrape(t)
+	s.RuleFiles = ops.RuleFiles(root)
+	s.Interval = "5s"
+	b, err := ops.PrometheusConfig(s)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "prometheus.yml")
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	out, err := exec.CommandContext(t.Context(), bin, "check", "config", path).CombinedOutput()
+	require.NoError(t, err, "%s\n%s", out, b)
+	require.Contains(t, string(out), "SUCCESS: 2 rule files found")
+}
+
+func TestPrometheusConfig_refusesMissingTargets(t *testing.T) {
+	t.Parallel()
+	_, err := ops.PrometheusConfig(ops.Scrape{})
+	require.ErrorContains(t, err, "Envoy address is required")
+	require.ErrorContains(t, err, "extproc address is required")
+	require.ErrorContains(t, err, "ratelimit address is required")
+	require.ErrorContains(t, err, "inference deployment is required")
+}
