@@ -18,7 +18,7 @@ import (
 	"text/template"
 )
 
-//go:embed prometheus/prometheus.yml.tmpl prometheus/rules/*.yml grafana/*.json
+//go:embed prometheus/prometheus.yml.tmpl prometheus/rules/*.yml prometheus/metrics.txt grafana/*.json
 var files embed.FS
 
 // RulesDir is the folder of the rule files, relative to the repository root.
@@ -121,4 +121,11 @@ func ReadRules(name string) ([]byte, error) {
 // Dashboard returns the Grafana dashboard JSON.
 func Dashboard() ([]byte, error) {
 	return files.ReadFile("grafana/modelgate.json")
+}
+
+// MetricInventory returns prometheus/metrics.txt: the raw metric names the
+// rules and the dashboard may use, each with its kind (see ops/inventory).
+func MetricInventory() []byte {
+	b, _ := files.ReadFile("prometheus/metrics.txt")
+	return b
 }
