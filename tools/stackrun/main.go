@@ -1,8 +1,9 @@
 // Command stackrun runs the whole modelgate stack in the foreground for
 // `make run` (via scripts/run.sh, which installs and builds first): Redis,
 // ratelimit, extproc, one inference process per catalog version, Envoy.
-// It prints the URL, a demo API key and a curl line, and stops everything
-// on Ctrl-C (or when any process dies).
+// It prints the URL, a demo API key and a curl line, restarts a process
+// that dies (with backoff, giving up on one that keeps crashing, the rest
+// staying up), and stops everything on Ctrl-C.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/modelgate/modelgate/ops"
 	"github.com/modelgate/modelgate/tools/stack"
@@ -97,12 +99,18 @@ modelgate is up: %[1]s
 	}
 	fmt.Println("Ctrl-C stops everything.")
 
-	select {
-	case <-ctx.Done():
-		return nil
-	case name := <-s.Exited():
-		return fmt.Errorf("%s exited; see %s", name, rel(root, s.Proc(name).Log))
-	}
+	// A process that dies is restarted with backoff; one that keeps
+	// crashing is given up on. Either way the rest of the stack stays up.
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		s.Supervise(ctx, stack.Restart{}, func(e stack.Event) {
+			fmt.Printf("%s stackrun: %s\n", time.Now().Format("15:04:05"), e)
+		})
+	}()
+	<-ctx.Done()
+	<-supervised
+	return nil
 }
 
 // demoKey returns the development key, issuing it (and the keys file) on
