@@ -38,6 +38,7 @@ func TestOperations(t *testing.T) {
 	t.Run("traffic reaches Prometheus", func(t *testing.T) { testScraped(t, o) })
 	t.Run("every metric the rules and dashboard read exists", func(t *testing.T) { testInventory(t, o) })
 	t.Run("status page in headless chromium", func(t *testing.T) { testStatusPage(t, o) })
+	t.Run("model list through the gateway", func(t *testing.T) { testModelList(t, o) })
 	t.Run("crash survival", func(t *testing.T) { testCrashSurvival(t, o) })
 }
 
@@ -63,8 +64,10 @@ func startOpsEnv(t *testing.T) *opsEnv {
 
 	e := &env{root: root, bins: bins, keys: map[string]stack.Key{}, client: &http.Client{Timeout: 10 * time.Second}}
 	keysFile := filepath.Join(runDir, "keys.yaml")
-	for _, k := range []struct{ client, tier string }{{clientPro, "pro"}, {clientLoad, "internal"}, {clientQuota, "free"}} {
-		key, err := stack.CreateKey(ctx, bins.Extproc, keysFile, k.client, k.tier, "*")
+	for _, k := range []struct{ client, tier, models string }{
+		{clientPro, "pro", "*"}, {clientLoad, "internal", "*"}, {clientQuota, "free", "*"}, {clientIrisOnly, "pro", "iris"},
+	} {
+		key, err := stack.CreateKey(ctx, bins.Extproc, keysFile, k.client, k.tier, k.models)
 		require.NoError(t, err)
 		e.keys[k.client] = key
 	}
@@ -265,4 +268,59 @@ func testStatusPage(t *testing.T, o *opsEnv) {
 		b, _ := os.ReadFile(shot)
 		_ = os.WriteFile(filepath.Join(dir, "status.png"), b, 0o644)
 	}
+}
+
+// testModelList: GET /v2/models through Envoy lists every version with
+// what the process serving it says about it, whichever process that is,
+// and only the models the key may use.
+func testModelList(t *testing.T, o *opsEnv) {
+	type version map[string]any
+	type list struct {
+		Models []struct {
+			Name     string    `json:"name"`
+			Versions []version `json:"versions"`
+		} `json:"models"`
+	}
+	a := o.do(t, call{method: http.MethodGet, path: "/v2/models", client: clientPro})
+	require.Equal(t, http.StatusOK, a.status, "%s", a)
+	require.Equal(t, "application/json", a.header.Get("content-type"))
+	var gw list
+	require.NoError(t, json.Unmarshal(a.body, &gw), "%s", a.body)
+
+	// What each inference process says about the version it serves.
+	direct := map[string]version{}
+	for _, tg := range o.s.Targets() {
+		resp, err := o.client.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/models", o.s.Ports().Inference(tg)))
+		require.NoError(t, err)
+		var l list
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&l))
+		resp.Body.Close()
+		for _, m := range l.Models {
+			for _, v := range m.Versions {
+				if v["served"] == true {
+					direct[m.Name+"/"+v["version"].(string)] = v
+				}
+			}
+		}
+	}
+	require.Len(t, direct, len(o.s.Targets()))
+	seen := 0
+	for _, m := range gw.Models {
+		for _, v := range m.Versions {
+			k := m.Name + "/" + v["version"].(string)
+			want, ok := direct[k]
+			require.True(t, ok, "%s is listed by the gateway but served by no process", k)
+			require.Equal(t, want, v, "%s: the gateway lists what its server says", k)
+			require.NotEmpty(t, v["inputs"], "%s shows its inputs", k)
+			seen++
+		}
+	}
+	require.Equal(t, len(direct), seen, "every version is listed")
+
+	a = o.do(t, call{method: http.MethodGet, path: "/v2/models", client: clientIrisOnly})
+	require.Equal(t, http.StatusOK, a.status, "%s", a)
+	var scoped list
+	require.NoError(t, json.Unmarshal(a.body, &scoped))
+	require.Len(t, scoped.Models, 1)
+	require.Equal(t, "iris", scoped.Models[0].Name, "a key limited to iris sees iris only")
 }

@@ -124,6 +124,7 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, svc *servic
 	ep.Register(routing.V2Predict, processor.NewV2Predict(predict, adm))
 	ep.Register(routing.Infer, processor.NewInfer(predict, adm))
 	ep.Register(routing.ModelMetadata, processor.NewMetadata(svc.live, adm))
+	ep.Register(routing.ModelList, processor.NewModelList(svc.live, adm))
 	return ep, nil
 }
 

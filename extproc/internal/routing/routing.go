@@ -20,6 +20,8 @@ const (
 	V2Predict
 	Infer
 	ModelMetadata
+	// ModelList is GET /v2/models, answered by extproc from the catalog.
+	ModelList
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -29,6 +31,7 @@ var kindNames = [...]string{
 	V2Predict:     "v2_predict",
 	Infer:         "oip_infer",
 	ModelMetadata: "oip_model",
+	ModelList:     "model_list",
 }
 
 // String returns the route name.
@@ -66,6 +69,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == "/v2/models":
+		if method == "GET" {
+			m.Kind = ModelList
 		}
 		return m
 	}
