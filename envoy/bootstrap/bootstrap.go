@@ -257,7 +257,7 @@ type data struct {
 }
 
 type problems struct {
-	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, Internal string
+	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, HeadersTooLarge, Internal string
 }
 
 type headers struct {
@@ -278,7 +278,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Problem: problems{
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
-			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
+			BodyTooLarge: problem.TypeBodyTooLarge, HeadersTooLarge: problem.TypeHeadersTooLarge, Internal: problem.TypeInternal,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",

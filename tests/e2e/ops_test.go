@@ -39,6 +39,7 @@ func TestOperations(t *testing.T) {
 	t.Run("every metric the rules and dashboard read exists", func(t *testing.T) { testInventory(t, o) })
 	t.Run("status page in headless chromium", func(t *testing.T) { testStatusPage(t, o) })
 	t.Run("model list through the gateway", func(t *testing.T) { testModelList(t, o) })
+	t.Run("oversized request headers", func(t *testing.T) { testOversizedHeaders(t, o.env) })
 	t.Run("crash survival", func(t *testing.T) { testCrashSurvival(t, o) })
 }
 
