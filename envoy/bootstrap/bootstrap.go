@@ -131,6 +131,9 @@ type Addresses struct {
 	DNS bool
 	// AccessLog is the access log file path ("/dev/stdout" in containers).
 	AccessLog string
+	// Tracing, when set, is an OTLP/HTTP collector: Envoy traces every
+	// request and sends W3C traceparent to extproc and the model servers.
+	Tracing *Endpoint
 }
 
 // Options change the filter chain for measurements. The zero value is the

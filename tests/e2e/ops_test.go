@@ -27,11 +27,14 @@ import (
 type opsEnv struct {
 	*env
 	events *events
+	otlp   *otlpReceiver
 }
 
 // TestOperations runs a stack with Prometheus (as make run does) and
-// checks what operators rely on: every metric the rules and dashboard read
-// is scraped; the status page shows the SLA in a real browser; and a
+// tracing on, and checks what operators rely on: every metric the rules
+// and dashboard read is scraped; the status page shows the SLA in a real
+// browser; the model list comes from the catalog; oversized headers get a
+// 431; one request's spans from all three services share a trace; and a
 // process killed under load comes back while the others keep serving.
 func TestOperations(t *testing.T) {
 	o := startOpsEnv(t)
@@ -40,6 +43,7 @@ func TestOperations(t *testing.T) {
 	t.Run("status page in headless chromium", func(t *testing.T) { testStatusPage(t, o) })
 	t.Run("model list through the gateway", func(t *testing.T) { testModelList(t, o) })
 	t.Run("oversized request headers", func(t *testing.T) { testOversizedHeaders(t, o.env) })
+	t.Run("one request's spans from envoy, extproc and inference share a trace", func(t *testing.T) { testTraces(t, o, o.otlp) })
 	t.Run("crash survival", func(t *testing.T) { testCrashSurvival(t, o) })
 }
 
@@ -73,16 +77,18 @@ func startOpsEnv(t *testing.T) *opsEnv {
 		e.keys[k.client] = key
 	}
 	ports := freePorts(t, len(stackTargets(t, root)))
+	rcv := newOTLPReceiver(t)
 	s, err := stack.Start(ctx, stack.Config{
 		Root: root, RunDir: runDir, Ports: ports, Bin: bins, KeysFile: keysFile, Log: testWriter{t},
 		// freePorts keeps base+8 free for it.
 		PrometheusAddr: fmt.Sprintf("127.0.0.1:%d", ports.Envoy+8), PrometheusInterval: "1s",
+		OTLPEndpoint: rcv.Addr(),
 	})
 	require.NoError(t, err)
 	t.Cleanup(s.Stop)
 	e.s, e.started = s, time.Now()
 
-	o := &opsEnv{env: e, events: &events{}}
+	o := &opsEnv{env: e, events: &events{}, otlp: rcv}
 	superviseCtx, cancel := contextWithCancel(t)
 	done := make(chan struct{})
 	go func() {

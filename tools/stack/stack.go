@@ -63,6 +63,10 @@ type Config struct {
 	// PrometheusInterval is its scrape and rule evaluation interval
 	// (default 5s: a local stack shows numbers within seconds).
 	PrometheusInterval string
+	// OTLPEndpoint, when set (host:port of an OTLP/HTTP receiver), turns
+	// tracing on: Envoy, extproc and every inference process send their
+	// spans there, linked by W3C traceparent.
+	OTLPEndpoint string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -267,6 +271,10 @@ func (s *Stack) renderEnvoy() error {
 	if !s.cfg.GRPCOverTCP {
 		a = a.WithSockets(s.cfg.RunDir)
 	}
+	var err error
+	if a.Tracing, err = s.cfg.otlpCollector(); err != nil {
+		return err
+	}
 	b, err := bootstrap.Render(s.cat, a, s.cfg.Options)
 	if err != nil {
 		return err
@@ -353,6 +361,7 @@ func (s *Stack) define() {
 	if c.PrometheusAddr != "" {
 		env = append(env, "EXTPROC_STATUS_PROMETHEUS_URL=http://"+c.PrometheusAddr)
 	}
+	env = append(env, c.otlpEnv("modelgate-extproc")...)
 	var args []string
 	if c.ExtprocConfig != "" {
 		args = []string{"--config", c.ExtprocConfig}
@@ -364,7 +373,7 @@ func (s *Stack) define() {
 		add(&Proc{
 			Name: InferenceName(t), bin: c.Bin.Inference,
 			args:   []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
-			env:    []string{"INFERENCE_LOG_FORMAT=json"},
+			env:    append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
 			health: httpOK("http://" + lo(port) + "/readyz"),
 		})
 	}

@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string) error {
 	outDir := fs.String("out", "out", "where scripts/run.sh built the binaries")
 	// Not Debian's default 9090: its packaged service may hold that port.
 	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
+	otlp := fs.String("otlp", "", "host:port of an OTLP/HTTP trace receiver (an OpenTelemetry collector, Jaeger): Envoy, extproc and inference send it their spans; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
 	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout,
-		PrometheusAddr: *promAddr})
+		PrometheusAddr: *promAddr, OTLPEndpoint: *otlp})
 	if err != nil {
 		return err
 	}
