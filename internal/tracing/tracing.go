@@ -180,3 +180,22 @@ type tracedStream struct {
 }
 
 func (s *tracedStream) Context() context.Context { return s.ctx }
+
+// Span starts a child span of the span in ctx, for a step of a request
+// (authz, validation, cache). When that span is not recording (tracing
+// off, or not sampled) it costs nothing: ctx comes back as it was.
+func Span(ctx context.Context, name string) (context.Context, func(error)) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, endNothing
+	}
+	ctx, s := parent.TracerProvider().Tracer("github.com/modelgate/modelgate").Start(ctx, name)
+	return ctx, func(err error) {
+		if err != nil {
+			s.SetStatus(codes.Error, err.Error())
+		}
+		s.End()
+	}
+}
+
+func endNothing(error) {}

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -99,4 +100,34 @@ func TestGRPCServerOptions_continueTheTraceparentInMetadata(t *testing.T) {
 	require.Equal(t, "/svc/Check", spans[0].Name())
 	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", spans[0].SpanContext().TraceID().String())
 	require.Equal(t, "00f067aa0ba902b7", spans[0].Parent().SpanID().String())
+}
+
+func TestSpan(t *testing.T) {
+	t.Parallel()
+	t.Run("is a child of the recording span in ctx", func(t *testing.T) {
+		t.Parallel()
+		tr, rec := recording()
+		ctx, parent := tr.Start(t.Context(), "Process")
+		_, end := Span(ctx, "validate")
+		end(errors.New("bad body"))
+		parent.End()
+		spans := rec.Ended()
+		require.Len(t, spans, 2)
+		require.Equal(t, "validate", spans[0].Name())
+		require.Equal(t, parent.SpanContext().SpanID(), spans[0].Parent().SpanID())
+		require.Equal(t, "bad body", spans[0].Status().Description)
+	})
+}
+
+// Not parallel: AllocsPerRun refuses to run in a parallel test.
+func TestSpan_costsNothingWithoutARecordingSpan(t *testing.T) {
+	ctx := t.Context()
+	got, end := Span(ctx, "validate")
+	require.Equal(t, ctx, got)
+	end(nil)
+	allocs := testing.AllocsPerRun(100, func() {
+		_, end := Span(ctx, "validate")
+		end(nil)
+	})
+	require.Zero(t, allocs)
 }

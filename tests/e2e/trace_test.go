@@ -90,8 +90,9 @@ func (r *otlpReceiver) trace(id string) []span {
 	return out
 }
 
-// testTraces: the spans of one request arrive from Envoy, extproc and the
-// inference process, in one trace, each service's span a child of Envoy's.
+// testTraces: the spans of one request arrive from Envoy, extproc (its
+// Process call and the authz, validate and cache steps inside it) and the
+// inference process, in one trace, each service's call a child of Envoy's.
 func testTraces(t *testing.T, o *opsEnv, rcv *otlpReceiver) {
 	traceID := "4bf92f3577b34da6a3ce929d0e0e4736"
 	a := o.do(t, call{path: "/v2/predict", client: clientPro, body: irisBody(0.777),
@@ -115,9 +116,32 @@ func testTraces(t *testing.T, o *opsEnv, rcv *otlpReceiver) {
 				return fmt.Errorf("no span from %s in trace %s yet: %+v", want, traceID, spans)
 			}
 		}
+		// Each service's call span is a child of an Envoy span; the steps
+		// inside extproc are children of its call span.
+		ids := map[string]span{}
 		for _, s := range spans {
-			if s.service != "envoy" && !envoySpans[s.parentID] {
-				return fmt.Errorf("%s span %q: parent %s is not an Envoy span (yet): %+v", s.service, s.name, s.parentID, spans)
+			ids[s.id] = s
+		}
+		names := map[string]bool{}
+		for _, s := range spans {
+			names[s.service+" "+s.name] = true
+			if s.service == "envoy" {
+				continue
+			}
+			p, ok := ids[s.parentID]
+			switch {
+			case !ok:
+				return fmt.Errorf("%s span %q: parent %s not received (yet): %+v", s.service, s.name, s.parentID, spans)
+			case p.service != "envoy" && p.service != s.service:
+				return fmt.Errorf("%s span %q has a parent in %s: %+v", s.service, s.name, p.service, spans)
+			case p.service == s.service && !envoySpans[p.parentID]:
+				return fmt.Errorf("%s span %q: its parent %q is not a child of Envoy's: %+v", s.service, s.name, p.name, spans)
+			}
+		}
+		for _, want := range []string{"modelgate-extproc authz", "modelgate-extproc validate", "modelgate-extproc cache",
+			"modelgate-extproc /envoy.service.ext_proc.v3.ExternalProcessor/Process", "modelgate-inference HTTP POST"} {
+			if !names[want] {
+				return fmt.Errorf("no span %q: %+v", want, spans)
 			}
 		}
 		return nil
