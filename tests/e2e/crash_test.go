@@ -192,8 +192,13 @@ func testCrashSurvival(t *testing.T, o *opsEnv) {
 		})
 	}
 
+	t.Run("a killed prometheus comes back and scrapes every process again", func(t *testing.T) {
+		o.killAndWait(t, stack.Prometheus)
+		require.NoError(t, o.s.WaitScraped(t.Context()))
+	})
+
 	t.Run("the supervisor gave up on nothing", func(t *testing.T) {
-		for _, name := range []string{"inference-iris-2", stack.RateLimit, stack.Redis, stack.Extproc, stack.Envoy} {
+		for _, name := range []string{"inference-iris-2", stack.RateLimit, stack.Redis, stack.Extproc, stack.Envoy, stack.Prometheus} {
 			require.Zero(t, o.events.count(name, stack.GaveUp), name)
 		}
 	})
