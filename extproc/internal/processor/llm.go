@@ -144,6 +144,12 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 		p.reserved = p.reservation(c, t, prompt)
 		p.req.Tokens.Reserved = p.reserved
 		err = p.adm.Admit(ctx, p.req, &t)
+		if !p.req.admitted {
+			// Quotas are counted by Envoy's filters (the ext_authz
+			// chain): nothing was reserved, the whole prompt is charged
+			// at the end.
+			p.reserved, p.req.Tokens.Reserved = 0, 0
+		}
 	} else {
 		err = p.adm.Admit(ctx, p.req, nil)
 	}
