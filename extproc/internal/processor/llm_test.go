@@ -42,7 +42,9 @@ type llmEnv struct {
 	clock                     *testutil.Clock
 }
 
-func newLLMEnv(t *testing.T) *llmEnv { return newLLMEnvScoped(t, scopes{"k-acme": "*", "k-iris": "iris"}) }
+func newLLMEnv(t *testing.T) *llmEnv {
+	return newLLMEnvScoped(t, scopes{"k-acme": "*", "k-iris": "iris"})
+}
 
 func newLLMEnvScoped(t *testing.T, sc scopes) *llmEnv {
 	t.Helper()
