@@ -88,8 +88,14 @@ $(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
 	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 	touch $@
 
+# The official openai package for Node, pinned by its lockfile.
+CLIENTS_JS := tests/clients/js
+$(CLIENTS_JS)/node_modules/.installed: $(CLIENTS_JS)/package-lock.json
+	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .PHONY: test-clients
-test-clients: deps build $(CLIENTS_VENV)/.installed ## Real third-party clients (tritonclient, schemathesis) against inference and the whole stack.
+test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai for Python and Node) against inference and the whole stack.
 	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
 
 .PHONY: vet

@@ -116,3 +116,9 @@ func NewRequest(start time.Time) *Request {
 func (r *Request) IsOIP() bool {
 	return r.Match.Kind == routing.Infer || r.Match.Kind == routing.ModelMetadata
 }
+
+// IsOpenAI reports whether the route is one of the OpenAI-compatible ones,
+// whose clients read errors from an OpenAI error object.
+func (r *Request) IsOpenAI() bool {
+	return r.Match.Kind.Generates() || r.Match.Kind == routing.Models
+}

@@ -48,12 +48,14 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	}
 	r.Problem = p.Type
 	details := "modelgate_" + strings.ReplaceAll(strings.TrimPrefix(p.Type, problem.TypeBase), "-", "_")
-	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, errorHeaders(err))
+	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, errorHeaders(r, err))
 }
 
 // errorHeaders are the headers an error's answer carries beside the
-// problem: the key challenge of a 401, the Retry-After of a 429.
-func errorHeaders(err error) *processor.Mutation {
+// problem: the key challenge of a 401, the Retry-After of a 429 (and, on
+// the OpenAI-compatible routes, the retry-after-ms their clients read
+// first).
+func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 	var (
 		key      *processor.KeyError
 		exceeded *quota.ExceededError
@@ -66,6 +68,9 @@ func errorHeaders(err error) *processor.Mutation {
 		}
 	case errors.As(err, &exceeded):
 		m.Set(header.RetryAfter, strconv.FormatInt(exceeded.RetryAfter(), 10))
+		if r.IsOpenAI() {
+			m.Set(header.RetryAfterMS, strconv.FormatInt(exceeded.RetryAfter()*1000, 10))
+		}
 	default:
 		return nil
 	}
@@ -93,6 +98,11 @@ func problemFor(err error) *problem.Problem {
 	case errors.As(err, &key):
 		return outcomeOf(key.Err).problem()
 	case errors.As(err, &exceeded):
+		if exceeded.Tokens() {
+			return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
+				fmt.Sprintf("Token quota exceeded for this API key (%d tokens per %s); retry after the number of seconds in Retry-After.",
+					exceeded.Limit.Requests, exceeded.Limit.Window))
+		}
 		return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
 			"Request quota exceeded for this API key; retry after the number of seconds in Retry-After.")
 	case errors.As(err, &violations):
