@@ -122,7 +122,7 @@ fuzz-short: ## Every fuzz target for 3 s (part of make test): bounded-work parse
 	FUZZTIME=3s scripts/fuzz.sh
 
 .PHONY: bench
-bench: bench-go bench-gateway ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
+bench: bench-go bench-gateway bench-llm ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
 
 .PHONY: bench-go
 bench-go: ## Engines (predictions/s), inference handler vs bare net/http, Check and ext_proc streams vs bare gRPC.
@@ -138,6 +138,12 @@ bench-deps: ## Install what bench-gateway adds: wrk and the seed's python3-fasta
 .PHONY: bench-gateway
 bench-gateway: deps bench-deps ## wrk at BENCH_CONNS connections: the FastAPI seed (2 modes), the floor, modelgate hit/miss; req/s, p50/p95/p99, CPU µs/req per process, ratios.
 	$(GO) run ./tools/bench -d $(BENCH_DURATION) -c $(BENCH_CONNS)
+
+# Streams of the built-in model: 1 and 4 at once, straight to its inference
+# process and through the gateway, in one run.
+.PHONY: bench-llm
+bench-llm: deps ## Chat completion streams, direct and through Envoy: tokens/s, time to first token, CPU µs per token per process.
+	$(GO) run ./tools/bench -llm -d $(BENCH_DURATION) -c 1,4
 
 .PHONY: clean
 clean: ## Remove build output.
