@@ -63,6 +63,7 @@ func testSuite(t *testing.T, opts bootstrap.Options) {
 	t.Run("deprecation", func(t *testing.T) { testDeprecation(t, e) })
 	t.Run("gateway", func(t *testing.T) { testGateway(t, e) })
 	t.Run("quotas", func(t *testing.T) { testQuotas(t, e) })
+	t.Run("text generation", func(t *testing.T) { testLLM(t, e) })
 	t.Run("load", func(t *testing.T) { testLoad(t, e) })
 	t.Run("faults", func(t *testing.T) { testFaults(t, e) })
 }
