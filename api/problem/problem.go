@@ -40,6 +40,10 @@ const (
 	// TypeUpstreamRateLimited passes an upstream's 429 on, with its
 	// Retry-After.
 	TypeUpstreamRateLimited = TypeBase + "upstream-rate-limited"
+	// TypeClientClosed records a request whose client went away before
+	// the answer was ready (status 499, as nginx logs it); no client ever
+	// reads it.
+	TypeClientClosed = TypeBase + "client-closed-request"
 )
 
 // Violation is one validation failure located by a JSON Pointer (RFC 6901)
