@@ -30,6 +30,8 @@ type fakeGen struct {
 	maxOut  int
 	// prompt is what CountPromptTokens answers; 0 counts content bytes.
 	prompt int
+	// wrapped, when set, does the generating instead.
+	wrapped llm.Generator
 
 	mu     sync.Mutex
 	got    []llm.Request
@@ -56,6 +58,9 @@ func (f *fakeGen) Generate(ctx context.Context, req llm.Request, emit func(strin
 	f.mu.Lock()
 	f.got = append(f.got, req)
 	f.mu.Unlock()
+	if f.wrapped != nil {
+		return f.wrapped.Generate(ctx, req, emit)
+	}
 	prompt, _ := f.CountPromptTokens(req)
 	res := llm.Result{PromptTokens: prompt, Finish: f.finish}
 	for _, p := range f.pieces {
