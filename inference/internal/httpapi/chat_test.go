@@ -310,6 +310,8 @@ func TestModelList(t *testing.T) {
 	res = do(t, s, http.MethodGet, "/v1/models/scribe:stable", "", "")
 	require.Equal(t, http.StatusOK, res.status)
 	require.JSONEq(t, fmt.Sprintf(`{"id":"scribe:stable","object":"model","created":%d,"owned_by":"modelgate"}`, created), string(res.body))
+	res = do(t, s, http.MethodGet, "/v1/models/scribe", "", "", header.ModelVersion, "9")
+	requireOpenAIProblem(t, res, http.StatusNotFound, problem.TypeUnknownVersion)
 	for _, id := range []string{"iris", "nope", "scribe:9"} {
 		e := requireOpenAIProblem(t, do(t, s, http.MethodGet, "/v1/models/"+id, "", ""), http.StatusNotFound, map[bool]string{true: problem.TypeUnknownVersion, false: problem.TypeUnknownModel}[id == "scribe:9"])
 		require.Equal(t, openai.CodeModelNotFound, *e.Code, id)

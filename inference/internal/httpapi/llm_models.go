@@ -37,7 +37,8 @@ func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// getModel serves GET /v1/models/{model}, for any id listModels lists.
+// getModel serves GET /v1/models/{model}, for any id listModels lists;
+// an x-model-version header must name a version or alias of the model too.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	reg := s.reg.Load()
 	id := r.PathValue("model")
@@ -49,7 +50,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 			Detail: fmt.Sprintf("no text-generation model %q", id),
 		}
 	}
-	if _, err := reg.Catalog.Resolve(name, version); err != nil {
+	if _, err := reg.Catalog.Resolve(name, versionChoice(r, version)); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, modelEntry(reg, m, id))
