@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -161,6 +162,25 @@ func TestChatCompletions_clientGone(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("generation went on after the client left")
 	}
+}
+
+// TestChatCompletions_outlivesReadTimeout proves a stream may run longer
+// than the server's ReadTimeout: net/http's read deadline would otherwise
+// fail the connection's background read and cancel the request mid-stream.
+func TestChatCompletions_outlivesReadTimeout(t *testing.T) {
+	t.Parallel()
+	g := newGen("a", "b", "c", "d", "e", "f")
+	g.delay = 100 * time.Millisecond
+	ts := httptest.NewUnstartedServer(newLLMServer(t, newGen(), g, nil, nil))
+	ts.Config.ReadTimeout = 250 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+	resp, err := ts.Client().Post(ts.URL+"/v1/chat/completions", header.MediaJSON, strings.NewReader(chatHi+`,"stream":true}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(string(b), "data: [DONE]\n\n"), string(b))
 }
 
 func TestChatCompletions_limits(t *testing.T) {

@@ -32,6 +32,8 @@ type fakeGen struct {
 	prompt int
 	// wrapped, when set, does the generating instead.
 	wrapped llm.Generator
+	// delay is slept before each piece.
+	delay time.Duration
 
 	mu     sync.Mutex
 	got    []llm.Request
@@ -64,6 +66,11 @@ func (f *fakeGen) Generate(ctx context.Context, req llm.Request, emit func(strin
 	prompt, _ := f.CountPromptTokens(req)
 	res := llm.Result{PromptTokens: prompt, Finish: f.finish}
 	for _, p := range f.pieces {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(f.delay):
+		}
 		if err := emit(p); err != nil {
 			return res, err
 		}

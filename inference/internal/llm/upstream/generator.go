@@ -142,6 +142,10 @@ func (g *Generator) body(req llm.Request) (string, []byte, error) {
 		msgs := make([]openai.Message, len(req.Messages))
 		for i, m := range req.Messages {
 			msgs[i] = openai.Message{Role: m.Role, Content: m.Content}
+			if m.Role == "developer" {
+				// Older servers and chat templates know only system.
+				msgs[i].Role = "system"
+			}
 		}
 		v = openai.ChatCompletionRequest{Model: g.model, Messages: msgs, Sampling: s}
 	} else {
