@@ -96,7 +96,7 @@ def base_url(tmp_path_factory):
         (d / "manifest.json").write_text(json.dumps({
             "name": "scribe", "version": version, "format": "openai", "algorithm": "upstream", "created": "2026-12-03",
             "output": {"kind": "text", "name": "text"},
-            "generation": {"context_length": 256, "vocab_size": 256, "tokenizer": "bytes", "max_output_tokens": 64},
+            "generation": {"context_length": 256, "vocab_size": 256, "tokenizer": "tiny-bpe", "max_output_tokens": 64},
             "upstream": {"base_url": f"{upstream}/{path}/v1", "model": "tiny", "api_key_env": "INFERENCE_UPSTREAM_KEY"},
         }))
 

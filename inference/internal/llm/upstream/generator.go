@@ -159,20 +159,21 @@ func (g *Generator) body(req llm.Request) (string, []byte, error) {
 	return path, b, nil
 }
 
-// result prefers the upstream's usage; without it (llama.cpp's server
-// sends none) prompt tokens are estimated and completion tokens counted:
-// bytes for the bytes tokenizer, else one per content delta, which is how
-// the common servers stream.
+// result counts the tokens. The upstream's usage is taken but not
+// trusted blindly: what was seen streaming is a floor under it. Completion
+// tokens are counted as bytes for the bytes tokenizer, else one per
+// content delta (servers send at most one delta per token, so this never
+// overcounts); without usage (llama.cpp's server sends none) prompt tokens
+// are the estimate of [Generator.CountPromptTokens].
 func (g *Generator) result(req llm.Request, st *stream) llm.Result {
-	res := llm.Result{Finish: st.finish}
-	if st.usage != nil && st.usage.CompletionTokens > 0 {
-		res.PromptTokens, res.CompletionTokens = st.usage.PromptTokens, st.usage.CompletionTokens
-		return res
-	}
-	res.PromptTokens, _ = g.CountPromptTokens(req)
-	res.CompletionTokens = st.pieces
+	res := llm.Result{Finish: st.finish, CompletionTokens: st.pieces}
 	if g.gen.Tokenizer == catalog.TokenizerBytes {
 		res.CompletionTokens = st.bytes
+	}
+	res.PromptTokens, _ = g.CountPromptTokens(req)
+	if st.usage != nil {
+		res.PromptTokens = max(res.PromptTokens, st.usage.PromptTokens)
+		res.CompletionTokens = max(res.CompletionTokens, st.usage.CompletionTokens)
 	}
 	return res
 }

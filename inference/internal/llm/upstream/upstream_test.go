@@ -126,6 +126,19 @@ func TestGenerate_completionWithoutUsage(t *testing.T) {
 	require.Equal(t, "/v1/completions", (<-f.got).path)
 }
 
+func TestGenerate_underReportedUsage(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(w http.ResponseWriter, _ *http.Request) {
+		sse(w, `data: {"choices":[{"delta":{"content":"a"}}]}`, `data: {"choices":[{"delta":{"content":"b"}}]}`,
+			`data: {"choices":[{"delta":{"content":"c"},"finish_reason":"stop"}]}`,
+			`data: {"choices":[],"usage":{"prompt_tokens":0,"completion_tokens":1,"total_tokens":1}}`, `data: [DONE]`)
+	})
+	_, res, err := collect(t, generator(t, f.srv.URL, "other", Config{}), t.Context(), chatReq)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.CompletionTokens, "three deltas are at least three tokens")
+	require.Equal(t, 2, res.PromptTokens, "the estimate when the upstream reports none")
+}
+
 func TestGenerate_wholeAnswer(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, _ *http.Request) {
