@@ -77,10 +77,13 @@ func (s *Server) streamProblem(r *http.Request, err error) []byte {
 // cause, and records it for the access log.
 func (s *Server) problemFor(r *http.Request, err error) *problem.Problem {
 	p := toProblem(err)
+	var pp *problem.Problem
 	if p == nil {
 		logging.FromContext(r.Context(), s.log).Error("request failed", slog.String("error", err.Error()))
 		p = internalProblem()
-	} else if p.Status >= 500 {
+	} else if p.Status >= 500 && !errors.As(err, &pp) {
+		// An upstream failure or timeout: the answer names no internals,
+		// the log does.
 		logging.FromContext(r.Context(), s.log).Warn("request failed", slog.String("error", err.Error()))
 	}
 	if info := infoFrom(r.Context()); info != nil {
