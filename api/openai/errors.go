@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,16 @@ type ErrorBody struct {
 type ProblemBody struct {
 	*problem.Problem
 	Error Error `json:"error"`
+}
+
+// ProblemJSON is the body of p for an OpenAI-compatible route: the problem
+// and its OpenAI error object. Both services answer with it.
+func ProblemJSON(p *problem.Problem) []byte {
+	b, err := json.Marshal(ProblemBody{Problem: p, Error: ErrorFor(p)})
+	if err != nil { // unreachable: strings, ints and slices of them
+		return p.JSON()
+	}
+	return b
 }
 
 // Error types, as OpenAI names them.

@@ -12,6 +12,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/openai"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
@@ -43,12 +44,17 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	if p.ModelVersion == "" {
 		p.ModelVersion = r.Target.Version
 	}
-	if r.IsOIP() {
-		p.WithOIPError()
-	}
 	r.Problem = p.Type
 	details := "modelgate_" + strings.ReplaceAll(strings.TrimPrefix(p.Type, problem.TypeBase), "-", "_")
-	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, errorHeaders(r, err))
+	body := p.JSON()
+	switch {
+	case r.IsOIP():
+		body = p.WithOIPError().JSON()
+	case r.IsOpenAI():
+		// The OpenAI clients raise their exceptions from this object.
+		body = openai.ProblemJSON(p)
+	}
+	return processor.Immediate(r, p.Status, header.MediaProblemJSON, body, details, errorHeaders(r, err))
 }
 
 // errorHeaders are the headers an error's answer carries beside the

@@ -52,9 +52,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 	case oipProblems:
 		body = p.WithOIPError().JSON()
 	case openAIProblems:
-		if b, err := json.Marshal(openai.ProblemBody{Problem: p, Error: openai.ErrorFor(p)}); err == nil {
-			body = b
-		}
+		body = openai.ProblemJSON(p)
 	}
 	w.Header().Set(header.ContentType, header.MediaProblemJSON)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
