@@ -1,0 +1,80 @@
+package llm
+
+import (
+	"context"
+)
+
+// Generate implements [Generator.Generate]. The prompt is built by the
+// chat template and truncated as described there; ctx is checked before
+// every token, prompt and completion alike. Result.CompletionTokens counts
+// every sampled token, the end-of-text id and the bytes of a matched stop
+// string included, since all of them were computed.
+func (m *Model) Generate(ctx context.Context, req Request, emit func(text string) error) (Result, error) {
+	s := m.states.Get().(*state)
+	defer func() {
+		s.stop.reset(nil) // drop the request's stop strings
+		m.states.Put(s)
+	}()
+	var res Result
+	tokens, err := appendPrompt(s.tokens[:0], req)
+	// appendPrompt may have grown the slice past the context; keep the
+	// state's buffer at its preallocated size for the next user.
+	if cap(tokens) == cap(s.tokens) {
+		s.tokens = tokens[:0]
+	}
+	if err != nil {
+		return res, err
+	}
+	if room := m.promptRoom(req.Params); len(tokens) > room {
+		tokens = tokens[len(tokens)-room:]
+	}
+	res.PromptTokens = len(tokens)
+	limit := m.maxTokens(req.Params)
+	s.seed(req.Params)
+	s.stop.reset(req.Params.Stop)
+
+	for i, t := range tokens {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		m.step(s, t, i, i == len(tokens)-1)
+	}
+	pos := len(tokens)
+	res.Finish = FinishLength
+	for res.CompletionTokens < limit {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		tok := s.sample(req.Params)
+		res.CompletionTokens++
+		if tok == EndOfText || tok > 255 {
+			res.Finish = FinishStop
+			break
+		}
+		text, stopped := s.stop.push(byte(tok))
+		if len(text) > 0 {
+			if err := emit(string(text)); err != nil {
+				return res, err
+			}
+		}
+		if stopped {
+			res.Finish = FinishStop
+			return res, nil
+		}
+		if pos == m.cfg.ctx {
+			// Only when max_tokens reaches the whole window: the context
+			// is full, so the completion ends here.
+			break
+		}
+		if res.CompletionTokens < limit {
+			m.step(s, tok, pos, true)
+			pos++
+		}
+	}
+	if text := s.stop.flush(); len(text) > 0 {
+		if err := emit(string(text)); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}

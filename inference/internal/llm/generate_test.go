@@ -1,0 +1,182 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+// generate runs req and returns the emitted text.
+func generate(t *testing.T, g Generator, req Request) (string, Result) {
+	t.Helper()
+	var b strings.Builder
+	res, err := g.Generate(t.Context(), req, func(s string) error {
+		require.True(t, utf8.ValidString(s), "piece %q", s)
+		b.WriteString(s)
+		return nil
+	})
+	require.NoError(t, err)
+	return b.String(), res
+}
+
+func TestGenerate_seededSamplingIsReproducible(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	req := Request{Prompt: "And the LORD said", Params: Params{MaxTokens: 40, Temperature: 1, TopP: 0.9, Seed: 3, HasSeed: true}}
+	a, ra := generate(t, m, req)
+	b, rb := generate(t, m, req)
+	require.Equal(t, a, b)
+	require.Equal(t, ra, rb)
+	req.Params.Seed = 4
+	c, _ := generate(t, m, req)
+	require.NotEqual(t, a, c, "another seed, another text")
+}
+
+func TestGenerate_greedyIgnoresTheSeed(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	req := Request{Messages: []Message{{Role: "user", Content: "Who made the heaven and the earth?"}}, Params: Params{MaxTokens: 30}}
+	a, _ := generate(t, m, req)
+	req.Params.Seed, req.Params.HasSeed = 99, true
+	b, _ := generate(t, m, req)
+	require.Equal(t, a, b)
+	require.NotEmpty(t, a)
+}
+
+func TestGenerate_maxTokensEndsWithLength(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	// Mid-word, the next three bytes cannot end the verse.
+	text, res := generate(t, m, Request{Prompt: "In the begi", Params: Params{MaxTokens: 3}})
+	require.Equal(t, FinishLength, res.Finish)
+	require.Equal(t, 3, res.CompletionTokens)
+	require.Len(t, text, 3)
+	require.Equal(t, len("In the begi"), res.PromptTokens)
+}
+
+func TestGenerate_endOfTextEndsWithStop(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	prompts := []string{
+		"And God said, Let there be light: and there was light.",
+		"Jesus wept.",
+		"The LORD is my shepherd; I shall not want.",
+		"In the beginning God created the heaven and the earth.",
+	}
+	ended := 0
+	for _, p := range prompts {
+		text, res := generate(t, m, Request{Messages: []Message{{Role: "user", Content: p}}})
+		if res.Finish == FinishStop {
+			ended++
+			require.Less(t, res.CompletionTokens, m.MaxOutputTokens())
+			require.Equal(t, len(text)+1, res.CompletionTokens, "the end-of-text id is counted, not emitted")
+		}
+	}
+	require.Positive(t, ended, "the model ends some replies itself")
+}
+
+func TestGenerate_stopString(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	req := Request{Prompt: "And the LORD spake unto Moses, saying,", Params: Params{MaxTokens: 60}}
+	full, _ := generate(t, m, req)
+	require.Greater(t, len(full), 12)
+	stop := full[8:11]
+	want := full[:strings.Index(full, stop)]
+	req.Params.Stop = []string{"never in the text \x00", stop}
+	text, res := generate(t, m, req)
+	require.Equal(t, want, text)
+	require.Equal(t, FinishStop, res.Finish)
+	require.Equal(t, len(want)+len(stop), res.CompletionTokens, "the stop string's tokens were generated")
+}
+
+func TestGenerate_cancelStopsGeneration(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pieces := 0
+	res, err := m.Generate(ctx, Request{Prompt: "And", Params: Params{MaxTokens: 100, Temperature: 1, Seed: 1, HasSeed: true}},
+		func(string) error {
+			pieces++
+			if pieces == 2 {
+				cancel() // the client went away
+			}
+			return nil
+		})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 2, pieces)
+	require.Equal(t, 2, res.CompletionTokens, "no token after the cancel")
+
+	// A context done before the start evaluates nothing.
+	res, err = m.Generate(ctx, Request{Prompt: "And"}, func(string) error { return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, res.CompletionTokens)
+}
+
+func TestGenerate_emitErrorIsReturned(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	boom := errors.New("write failed")
+	_, err := m.Generate(t.Context(), Request{Prompt: "And"}, func(string) error { return boom })
+	require.ErrorIs(t, err, boom)
+}
+
+func TestGenerate_truncatesLongPromptsFromTheLeft(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	long := strings.Repeat("and it came to pass, ", 40)
+	for _, maxTokens := range []int{0, 1, 10, m.MaxOutputTokens()} {
+		req := Request{Prompt: long, Params: Params{MaxTokens: maxTokens}}
+		n, err := m.CountPromptTokens(req)
+		require.NoError(t, err)
+		want := m.ContextLength() - m.MaxOutputTokens()
+		if maxTokens > 0 {
+			want = m.ContextLength() - maxTokens
+		}
+		require.Equal(t, want, n)
+		_, res := generate(t, m, req)
+		require.Equal(t, n, res.PromptTokens, "what is counted is what is evaluated")
+		require.LessOrEqual(t, res.PromptTokens+res.CompletionTokens, m.ContextLength())
+	}
+}
+
+func TestGenerate_concurrentStreamsAgree(t *testing.T) {
+	t.Parallel()
+	m := loadScribe(t)
+	req := Request{Prompt: "Blessed are", Params: Params{MaxTokens: 30, Temperature: 0.8, Seed: 11, HasSeed: true}}
+	want, _ := generate(t, m, req)
+	var wg sync.WaitGroup
+	got := make([]string, 4)
+	for i := range got {
+		wg.Go(func() {
+			var b strings.Builder
+			_, err := m.Generate(t.Context(), req, func(s string) error { b.WriteString(s); return nil })
+			if err == nil {
+				got[i] = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	for _, g := range got {
+		require.Equal(t, want, g)
+	}
+}
+
+func TestGenerate_allocatesPerGenerationNotPerToken(t *testing.T) {
+	m := loadScribe(t)
+	allocs := func(n int) float64 {
+		req := Request{Prompt: "In the begi", Params: Params{MaxTokens: n, Temperature: 1, Seed: 5, HasSeed: true}}
+		return testing.AllocsPerRun(5, func() {
+			_, _ = m.Generate(context.Background(), req, func(string) error { return nil })
+		})
+	}
+	few, many := allocs(2), allocs(100)
+	t.Logf("allocs: %.0f for 2 tokens, %.0f for 100", few, many)
+	require.LessOrEqual(t, many, few+2)
+}
