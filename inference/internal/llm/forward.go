@@ -76,36 +76,14 @@ func (m *Model) step(s *state, tok int32, pos int, logits bool) {
 			rope(k[hi*hd:(hi+1)*hd], cos, sin)
 		}
 		for hi := 0; hi < c.heads; hi++ {
-			q := s.q[hi*hd : (hi+1)*hd]
-			sc := s.scores[:pos+1]
-			maxv := float32(math.Inf(-1))
-			for t := range sc {
-				off := base + t*d + hi*hd
-				sc[t] = dot(q, s.keys[off:off+hd]) * scale
-				maxv = max(maxv, sc[t])
-			}
-			var sum float32
-			for t := range sc {
-				e := float32(math.Exp(float64(sc[t] - maxv)))
-				sc[t] = e
-				sum += e
-			}
-			out := s.attn[hi*hd : (hi+1)*hd]
-			clear(out)
-			inv := 1 / sum
-			for t, p := range sc {
-				off := base + t*d + hi*hd
-				axpy(out, p*inv, s.vals[off:off+hd])
-			}
+			attend(s.attn[hi*hd:(hi+1)*hd], s.q[hi*hd:(hi+1)*hd], s.keys[base+hi*hd:], s.vals[base+hi*hd:],
+				s.scores[:pos+1], d, scale)
 		}
 		matVecAdd(s.x, l.wo, s.attn)
 		rmsNorm(s.h, s.x, l.mlpNorm, c.eps)
 		matVec(s.gate, l.gate, s.h)
 		matVec(s.up, l.up, s.h)
-		for i, g := range s.gate {
-			// SwiGLU: silu(gate) * up.
-			s.gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * s.up[i]
-		}
+		swiGLU(s.gate, s.up)
 		matVecAdd(s.x, l.down, s.gate)
 	}
 	if !logits {
@@ -115,7 +93,53 @@ func (m *Model) step(s *state, tok int32, pos int, logits bool) {
 	matVec(s.logits, m.embed, s.h)
 }
 
+// The arithmetic kernels below are marked go:norace: they only touch the
+// read-only weights and one sequence's own state, and instrumenting every
+// float access makes `go test -race` some fifty times slower. Sharing of
+// states between goroutines, where a race could happen, stays checked in
+// Generate and the pool.
+
+// attend computes one head's attention output into out: softmax over the
+// scaled scores of q against the cached keys of every position so far
+// (len(scores) of them), then the weighted sum of the cached values. keys
+// and vals start at this layer and head; positions are stride apart.
+//
+//go:norace
+func attend(out, q, keys, vals, scores []float32, stride int, scale float32) {
+	hd := len(q)
+	maxv := float32(math.Inf(-1))
+	for t := range scores {
+		off := t * stride
+		scores[t] = dot(q, keys[off:off+hd]) * scale
+		maxv = max(maxv, scores[t])
+	}
+	var sum float32
+	for t := range scores {
+		e := float32(math.Exp(float64(scores[t] - maxv)))
+		scores[t] = e
+		sum += e
+	}
+	clear(out)
+	inv := 1 / sum
+	for t, p := range scores {
+		off := t * stride
+		axpy(out, p*inv, vals[off:off+hd])
+	}
+}
+
+// swiGLU sets gate = silu(gate) * up.
+//
+//go:norace
+func swiGLU(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+	}
+}
+
 // rmsNorm sets dst = x / sqrt(mean(x^2) + eps) * w.
+//
+//go:norace
 func rmsNorm(dst, x, w []float32, eps float64) {
 	var ss float32
 	for _, v := range x {
@@ -131,6 +155,8 @@ func rmsNorm(dst, x, w []float32, eps float64) {
 
 // rope rotates one head's vector in place: element k pairs with element
 // k+half, rotated by the position's angle for frequency k.
+//
+//go:norace
 func rope(x, cos, sin []float32) {
 	half := len(x) / 2
 	a, b := x[:half], x[half:2*half]
@@ -143,6 +169,8 @@ func rope(x, cos, sin []float32) {
 }
 
 // matVec sets dst = W x for W stored [len(dst)][len(x)] row-major.
+//
+//go:norace
 func matVec(dst, w, x []float32) {
 	n := len(x)
 	for i := range dst {
@@ -151,6 +179,8 @@ func matVec(dst, w, x []float32) {
 }
 
 // matVecAdd adds W x to dst (the residual connections).
+//
+//go:norace
 func matVecAdd(dst, w, x []float32) {
 	n := len(x)
 	for i := range dst {
@@ -160,6 +190,8 @@ func matVecAdd(dst, w, x []float32) {
 
 // dot is the inner product of a and b (len(a) == len(b)), with four
 // running sums so the loop is not one long dependency chain.
+//
+//go:norace
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
@@ -177,6 +209,8 @@ func dot(a, b []float32) float32 {
 }
 
 // axpy adds a*x to dst.
+//
+//go:norace
 func axpy(dst []float32, a float32, x []float32) {
 	x = x[:len(dst)]
 	for i := range dst {

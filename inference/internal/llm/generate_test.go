@@ -62,22 +62,21 @@ func TestGenerate_maxTokensEndsWithLength(t *testing.T) {
 func TestGenerate_endOfTextEndsWithStop(t *testing.T) {
 	t.Parallel()
 	m := loadScribe(t)
-	prompts := []string{
-		"And God said, Let there be light: and there was light.",
-		"Jesus wept.",
-		"The LORD is my shepherd; I shall not want.",
-		"In the beginning God created the heaven and the earth.",
-	}
-	ended := 0
-	for _, p := range prompts {
-		text, res := generate(t, m, Request{Messages: []Message{{Role: "user", Content: p}}})
+	// Sampled replies end with the model's own end-of-text (greedy
+	// decoding of so small a model tends to loop instead).
+	for seed := range uint64(8) {
+		req := Request{
+			Messages: []Message{{Role: "user", Content: "The LORD is my shepherd"}},
+			Params:   Params{MaxTokens: 64, Temperature: 0.8, TopP: 0.95, Seed: seed, HasSeed: true},
+		}
+		text, res := generate(t, m, req)
 		if res.Finish == FinishStop {
-			ended++
-			require.Less(t, res.CompletionTokens, m.MaxOutputTokens())
+			require.Less(t, res.CompletionTokens, 64)
 			require.Equal(t, len(text)+1, res.CompletionTokens, "the end-of-text id is counted, not emitted")
+			return
 		}
 	}
-	require.Positive(t, ended, "the model ends some replies itself")
+	t.Fatal("no sampled reply ended by itself")
 }
 
 func TestGenerate_stopString(t *testing.T) {
@@ -169,6 +168,9 @@ func TestGenerate_concurrentStreamsAgree(t *testing.T) {
 }
 
 func TestGenerate_allocatesPerGenerationNotPerToken(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	m := loadScribe(t)
 	allocs := func(n int) float64 {
 		req := Request{Prompt: "In the begi", Params: Params{MaxTokens: n, Temperature: 1, Seed: 5, HasSeed: true}}
