@@ -130,6 +130,7 @@ func TestTargets_derivesStablePortsAndNames(t *testing.T) {
 		"diabetes:1 inference_diabetes_1 inference-diabetes-1 8201",
 		"iris:1 inference_iris_1 inference-iris-1 8202",
 		"iris:2 inference_iris_2 inference-iris-2 8203",
+		"scribe:1 inference_scribe_1 inference-scribe-1 8204",
 	}, got)
 	def, err := bootstrap.DefaultTarget(c)
 	require.NoError(t, err)
