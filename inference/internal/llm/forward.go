@@ -1,9 +1,16 @@
 package llm
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 )
+
+// block is how many prompt tokens one forward pass evaluates together:
+// each weight row is then read once per block instead of once per token,
+// which is what bounds a token-by-token pass (the weights are 5 MB, more
+// than a core's cache). 32 tokens of activations fit in L2.
+const block = 32
 
 // state is everything one sequence needs while it is generated: the KV
 // cache for the whole context and every scratch vector of the forward pass
@@ -13,16 +20,19 @@ type state struct {
 	// keys and vals are [layers][ctx][dim]: position p of layer l starts at
 	// (l*ctx + p) * dim.
 	keys, vals []float32
-	x, h, q    []float32 // [dim]
-	attn       []float32 // [dim], the heads' outputs side by side
-	gate, up   []float32 // [hidden]
-	scores     []float32 // [ctx]
-	logits     []float32 // [vocab]
+	// x, h, q and attn are [block][dim]: the residual stream, its
+	// normalised copy, the queries and the heads' outputs side by side, one
+	// row per token of the block.
+	x, h, q, attn []float32
+	gate, up      []float32 // [block][hidden]
+	scores        []float32 // [ctx]
+	logits        []float32 // [vocab]
 	// probs and order are the sampler's scratch: probabilities and the
 	// candidate ids sorted by them.
 	probs  []float64
 	order  []int32
-	tokens []int32 // prompt token ids
+	tokens []int32  // prompt token ids
+	one    [1]int32 // step's block of one token
 	pcg    *rand.PCG
 	rng    *rand.Rand
 	stop   stopper
@@ -34,12 +44,12 @@ func (m *Model) newState() *state {
 	return &state{
 		keys:   make([]float32, c.layers*c.ctx*c.dim),
 		vals:   make([]float32, c.layers*c.ctx*c.dim),
-		x:      make([]float32, c.dim),
-		h:      make([]float32, c.dim),
-		q:      make([]float32, c.dim),
-		attn:   make([]float32, c.dim),
-		gate:   make([]float32, c.hidden),
-		up:     make([]float32, c.hidden),
+		x:      make([]float32, block*c.dim),
+		h:      make([]float32, block*c.dim),
+		q:      make([]float32, block*c.dim),
+		attn:   make([]float32, block*c.dim),
+		gate:   make([]float32, block*c.hidden),
+		up:     make([]float32, block*c.hidden),
 		scores: make([]float32, c.ctx),
 		logits: make([]float32, c.vocab),
 		probs:  make([]float64, c.vocab),
@@ -50,47 +60,81 @@ func (m *Model) newState() *state {
 	}
 }
 
+// prefill runs the prompt tokens (positions 0 to len-1) through the model
+// block by block and leaves the next-token scores in s.logits. Every
+// number is computed exactly as step computes it, token by token, so the
+// result does not depend on the block size.
+func (m *Model) prefill(ctx context.Context, s *state, tokens []int32) error {
+	for start := 0; start < len(tokens); start += block {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(len(tokens), start+block)
+		m.forward(s, tokens[start:end], start, end == len(tokens))
+	}
+	return nil
+}
+
 // step runs token tok at position pos through the model, appending its key
-// and value to the cache. With logits set it also computes s.logits, the
-// next-token scores (prefill skips them for all but the last prompt token).
-func (m *Model) step(s *state, tok int32, pos int, logits bool) {
+// and value to the cache, and computes s.logits, the next-token scores.
+func (m *Model) step(s *state, tok int32, pos int) {
+	s.one[0] = tok
+	m.forward(s, s.one[:], pos, true)
+}
+
+// forward runs len(toks) <= block consecutive tokens, the first at
+// position pos, appending their keys and values to the cache. With logits
+// set it computes s.logits for the last of them.
+func (m *Model) forward(s *state, toks []int32, pos int, logits bool) {
 	c := m.cfg
-	d := c.dim
+	d, hid, n := c.dim, c.hidden, len(toks)
 	hd := d / c.heads
 	half := hd / 2
-	copy(s.x, m.embed[int(tok)*d:(int(tok)+1)*d])
-	cos := m.cos[pos*half : (pos+1)*half]
-	sin := m.sin[pos*half : (pos+1)*half]
+	x, h, q, attn := s.x[:n*d], s.h[:n*d], s.q[:n*d], s.attn[:n*d]
+	gate, up := s.gate[:n*hid], s.up[:n*hid]
+	for t, tok := range toks {
+		copy(x[t*d:(t+1)*d], m.embed[int(tok)*d:(int(tok)+1)*d])
+	}
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for li := range m.layers {
 		l := &m.layers[li]
-		rmsNorm(s.h, s.x, l.attnNorm, c.eps)
 		base := li * c.ctx * d
-		k := s.keys[base+pos*d : base+(pos+1)*d]
-		v := s.vals[base+pos*d : base+(pos+1)*d]
-		matVec(s.q, l.wq, s.h)
-		matVec(k, l.wk, s.h)
-		matVec(v, l.wv, s.h)
-		for hi := 0; hi < c.heads; hi++ {
-			rope(s.q[hi*hd:(hi+1)*hd], cos, sin)
-			rope(k[hi*hd:(hi+1)*hd], cos, sin)
+		keys := s.keys[base+pos*d : base+(pos+n)*d]
+		vals := s.vals[base+pos*d : base+(pos+n)*d]
+		rmsNorms(h, x, l.attnNorm, c.eps)
+		matMat(q, l.wq, h, n)
+		matMat(keys, l.wk, h, n)
+		matMat(vals, l.wv, h, n)
+		for t := range n {
+			p := pos + t
+			cos, sin := m.cos[p*half:(p+1)*half], m.sin[p*half:(p+1)*half]
+			for hi := 0; hi < c.heads; hi++ {
+				rope(q[t*d+hi*hd:t*d+(hi+1)*hd], cos, sin)
+				rope(keys[t*d+hi*hd:t*d+(hi+1)*hd], cos, sin)
+			}
 		}
-		for hi := 0; hi < c.heads; hi++ {
-			attend(s.attn[hi*hd:(hi+1)*hd], s.q[hi*hd:(hi+1)*hd], s.keys[base+hi*hd:], s.vals[base+hi*hd:],
-				s.scores[:pos+1], d, scale)
+		for t := range n {
+			// Causal: token t sees the cache up to its own position, the
+			// block's earlier tokens included.
+			for hi := 0; hi < c.heads; hi++ {
+				o := t*d + hi*hd
+				attend(attn[o:o+hd], q[o:o+hd], s.keys[base+hi*hd:], s.vals[base+hi*hd:],
+					s.scores[:pos+t+1], d, scale)
+			}
 		}
-		matVecAdd(s.x, l.wo, s.attn)
-		rmsNorm(s.h, s.x, l.mlpNorm, c.eps)
-		matVec(s.gate, l.gate, s.h)
-		matVec(s.up, l.up, s.h)
-		swiGLU(s.gate, s.up)
-		matVecAdd(s.x, l.down, s.gate)
+		matMatAdd(x, l.wo, attn, n)
+		rmsNorms(h, x, l.mlpNorm, c.eps)
+		matMat(gate, l.gate, h, n)
+		matMat(up, l.up, h, n)
+		swiGLU(gate, up)
+		matMatAdd(x, l.down, gate, n)
 	}
 	if !logits {
 		return
 	}
-	rmsNorm(s.h, s.x, m.finalNorm, c.eps)
-	matVec(s.logits, m.embed, s.h)
+	last := x[(n-1)*d:]
+	rmsNorm(h[:d], last, m.finalNorm, c.eps)
+	matVec(s.logits, m.embed, h[:d])
 }
 
 // The arithmetic kernels below are marked go:norace: they only touch the
@@ -153,6 +197,16 @@ func rmsNorm(dst, x, w []float32, eps float64) {
 	}
 }
 
+// rmsNorms applies rmsNorm to every row of x (rows of len(w)).
+//
+//go:norace
+func rmsNorms(dst, x, w []float32, eps float64) {
+	d := len(w)
+	for t := 0; t+d <= len(x); t += d {
+		rmsNorm(dst[t:t+d], x[t:t+d], w, eps)
+	}
+}
+
 // rope rotates one head's vector in place: element k pairs with element
 // k+half, rotated by the position's angle for frequency k.
 //
@@ -178,13 +232,31 @@ func matVec(dst, w, x []float32) {
 	}
 }
 
-// matVecAdd adds W x to dst (the residual connections).
+// matMat sets row t of dst to W x_t for each of the n rows x_t of x (W is
+// [out][in], x [n][in], dst [n][out]). Each weight row is loaded once for
+// all n tokens; every output is the same dot that matVec computes.
 //
 //go:norace
-func matVecAdd(dst, w, x []float32) {
-	n := len(x)
-	for i := range dst {
-		dst[i] += dot(w[i*n:(i+1)*n], x)
+func matMat(dst, w, x []float32, n int) {
+	in, out := len(x)/n, len(dst)/n
+	for i := range out {
+		row := w[i*in : (i+1)*in]
+		for t := range n {
+			dst[t*out+i] = dot(row, x[t*in:(t+1)*in])
+		}
+	}
+}
+
+// matMatAdd adds W x_t to row t of dst (the residual connections).
+//
+//go:norace
+func matMatAdd(dst, w, x []float32, n int) {
+	in, out := len(x)/n, len(dst)/n
+	for i := range out {
+		row := w[i*in : (i+1)*in]
+		for t := range n {
+			dst[t*out+i] += dot(row, x[t*in:(t+1)*in])
+		}
 	}
 }
 

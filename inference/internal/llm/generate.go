@@ -6,7 +6,7 @@ import (
 
 // Generate implements [Generator.Generate]. The prompt is built by the
 // chat template and truncated as described there; ctx is checked before
-// every token, prompt and completion alike. Result.CompletionTokens counts
+// every block of prompt tokens and every completion token. Result.CompletionTokens counts
 // every sampled token, the end-of-text id and the bytes of a matched stop
 // string included, since all of them were computed.
 func (m *Model) Generate(ctx context.Context, req Request, emit func(text string) error) (Result, error) {
@@ -33,11 +33,8 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(text string
 	s.seed(req.Params)
 	s.stop.reset(req.Params.Stop)
 
-	for i, t := range tokens {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		m.step(s, t, i, i == len(tokens)-1)
+	if err := m.prefill(ctx, s, tokens); err != nil {
+		return res, err
 	}
 	pos := len(tokens)
 	res.Finish = FinishLength
@@ -67,7 +64,7 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(text string
 			break
 		}
 		if res.CompletionTokens < limit {
-			m.step(s, tok, pos, true)
+			m.step(s, tok, pos)
 			pos++
 		}
 	}

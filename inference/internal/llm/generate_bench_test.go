@@ -63,3 +63,31 @@ func BenchmarkGenerate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStep is one decoding step at position 128: the forward pass
+// of one token with half the context cached.
+func BenchmarkStep(b *testing.B) {
+	m := loadScribe(b)
+	s := m.newState()
+	for p := range 128 {
+		m.step(s, 'a', p)
+	}
+	for b.Loop() {
+		m.step(s, 'a', 128)
+	}
+}
+
+// BenchmarkPrefill is the forward pass of a 128-token prompt.
+func BenchmarkPrefill(b *testing.B) {
+	m := loadScribe(b)
+	s := m.newState()
+	prompt := make([]int32, 128)
+	for i := range prompt {
+		prompt[i] = int32('a' + i%26)
+	}
+	for b.Loop() {
+		if err := m.prefill(context.Background(), s, prompt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -105,20 +106,28 @@ func TestParity(t *testing.T) {
 		for i, p := range c.Positions {
 			want[p] = c.Logits[i]
 		}
+		// Token by token through the KV cache, as decoding runs.
 		worst := 0.0
+		stepped := map[int][]float32{}
 		for pos, tok := range c.Tokens {
-			_, check := want[pos]
-			m.step(s, tok, pos, check)
-			if !check {
+			m.step(s, tok, pos)
+			if _, check := want[pos]; !check {
 				continue
 			}
 			require.Len(t, want[pos], len(s.logits))
 			for id, w := range want[pos] {
 				worst = max(worst, math.Abs(float64(s.logits[id])-w))
 			}
+			stepped[pos] = slices.Clone(s.logits)
 		}
 		t.Logf("case %d (%d tokens): max |go - %s| = %.2e", ci, len(c.Tokens), pf.Framework, worst)
 		require.LessOrEqual(t, worst, 1e-4, "case %d", ci)
+		// Blocks of prompt tokens, as prefill runs: the very same numbers.
+		for pos := range want {
+			p := m.newState()
+			require.NoError(t, m.prefill(t.Context(), p, c.Tokens[:pos+1]))
+			require.Equal(t, stepped[pos], p.logits, "case %d position %d: prefill and step agree exactly", ci, pos)
+		}
 	}
 	require.True(t, sawFull, "one case fills the whole context window")
 }
