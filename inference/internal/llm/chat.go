@@ -5,31 +5,6 @@ import (
 	"fmt"
 )
 
-// The chat template. scribe was trained on plain text, verse after verse,
-// each verse's UTF-8 bytes followed by the end-of-text id. It has never
-// seen roles, so the template does not invent markers it would not
-// understand: a chat becomes the messages' contents in order, each as its
-// UTF-8 bytes followed by one end-of-text id,
-//
-//	content(1) <eot> content(2) <eot> ... content(n) <eot>
-//
-// and the reply is the next "verse", which the model ends with its own
-// end-of-text. Roles (system, developer, user, assistant, tool) are
-// accepted and do not change the tokens. A chat therefore costs
-// sum(len(content) + 1) tokens, len counted in bytes.
-//
-// A plain completion's prompt is its UTF-8 bytes with nothing added, so
-// the model continues the text; an empty prompt becomes one end-of-text id
-// (the start of a new verse).
-//
-// Prompts longer than the window are truncated from the left: a request
-// for max_tokens completion tokens keeps the last
-// max(1, context_length - max_tokens) prompt tokens, so the whole
-// completion always fits (max_output_tokens is below the context length).
-// The dropped tokens are neither evaluated nor charged, and
-// CountPromptTokens reports what is kept. The built-in model therefore
-// never returns ErrPromptTooLong.
-
 // ErrBadRequest is wrapped by errors for a Request the generator cannot
 // run: neither or both of Messages and Prompt.
 var ErrBadRequest = errors.New("invalid generation request")
@@ -90,6 +65,34 @@ func (m *Model) promptRoom(p Params) int {
 // CountPromptTokens implements [Generator.CountPromptTokens]: the chat
 // template's tokens after left truncation, exactly what Generate
 // evaluates and reports.
+//
+// The chat template: scribe was trained on plain text, verse after verse,
+// each verse's UTF-8 bytes followed by the end-of-text id. It has never
+// seen roles, so the template does not invent markers it would not
+// understand: a chat becomes the messages' contents in order, each as its
+// UTF-8 bytes followed by one end-of-text id,
+//
+//	content(1) <eot> content(2) <eot> ... content(n) <eot>
+//
+// and the reply is the next "verse", which the model ends with its own
+// end-of-text. Roles (system, developer, user, assistant, tool) are
+// accepted and do not change the tokens. A chat therefore costs
+// sum(len(content) + 1) tokens, len counted in bytes.
+//
+// A plain completion's prompt is its UTF-8 bytes with nothing added, so
+// the model continues the text; an empty prompt becomes one end-of-text id
+// (the start of a new verse).
+//
+// Prompts longer than the window are truncated from the left: a request
+// for max_tokens completion tokens keeps the last
+// max(1, context_length - max_tokens) prompt tokens (max_tokens unset or
+// above max_output_tokens counts as max_output_tokens), so the whole
+// completion fits; scribe's max_output_tokens is half its context. Only a
+// model whose max_output_tokens is its whole context can run out of window
+// first, and then the completion ends there with FinishLength.
+// The dropped tokens are neither evaluated nor charged, and
+// CountPromptTokens reports what is kept. The built-in model therefore
+// never returns ErrPromptTooLong.
 func (m *Model) CountPromptTokens(req Request) (int, error) {
 	n, err := promptLen(req)
 	if err != nil {

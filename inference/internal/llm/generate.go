@@ -58,9 +58,9 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(text string
 			res.Finish = FinishStop
 			return res, nil
 		}
-		if pos == m.cfg.ctx {
-			// Only when max_tokens reaches the whole window: the context
-			// is full, so the completion ends here.
+		if pos+1 >= m.cfg.ctx {
+			// Only when max_tokens reaches the whole window: prompt and
+			// completion fill the context, so the completion ends here.
 			break
 		}
 		if res.CompletionTokens < limit {

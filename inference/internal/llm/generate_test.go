@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/internal/catalog"
 )
 
 // generate runs req and returns the emitted text.
@@ -181,4 +183,23 @@ func TestGenerate_allocatesPerGenerationNotPerToken(t *testing.T) {
 	few, many := allocs(2), allocs(100)
 	t.Logf("allocs: %.0f for 2 tokens, %.0f for 100", few, many)
 	require.LessOrEqual(t, many, few+2)
+}
+
+func TestGenerate_fullContextEndsWithLength(t *testing.T) {
+	t.Parallel()
+	man, err := catalog.LoadManifest(scribeDir, "scribe", "1")
+	require.NoError(t, err)
+	g := *man.Generation
+	g.MaxOutputTokens = g.ContextLength // max_tokens may ask for the whole window
+	man.Generation = &g
+	m, err := loadModel(scribeDir, man)
+	require.NoError(t, err)
+	req := Request{Prompt: strings.Repeat("and ", 100), Params: Params{MaxTokens: m.ContextLength()}}
+	n, err := m.CountPromptTokens(req)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "one prompt token is always kept")
+	// Greedy decoding of "and" loops and never ends the verse by itself.
+	_, res := generate(t, m, req)
+	require.Equal(t, FinishLength, res.Finish)
+	require.Equal(t, m.ContextLength(), res.PromptTokens+res.CompletionTokens, "prompt and completion fill the window")
 }
