@@ -10,8 +10,9 @@ import (
 var ErrBadRequest = errors.New("invalid generation request")
 
 // appendPrompt appends req's prompt tokens (the chat template applied) to
-// dst.
-func appendPrompt(dst []int32, req Request) ([]int32, error) {
+// dst, leaving out the first skip of them (left truncation, without ever
+// building the dropped part).
+func appendPrompt(dst []int32, req Request, skip int) ([]int32, error) {
 	if len(req.Messages) > 0 && req.Prompt != "" {
 		return dst, fmt.Errorf("%w: set messages or prompt, not both", ErrBadRequest)
 	}
@@ -19,15 +20,20 @@ func appendPrompt(dst []int32, req Request) ([]int32, error) {
 		if req.Prompt == "" {
 			return append(dst, EndOfText), nil
 		}
-		for i := 0; i < len(req.Prompt); i++ {
+		for i := min(skip, len(req.Prompt)); i < len(req.Prompt); i++ {
 			dst = append(dst, int32(req.Prompt[i]))
 		}
 		return dst, nil
 	}
 	for _, msg := range req.Messages {
-		for i := 0; i < len(msg.Content); i++ {
+		if skip > len(msg.Content) {
+			skip -= len(msg.Content) + 1
+			continue
+		}
+		for i := skip; i < len(msg.Content); i++ {
 			dst = append(dst, int32(msg.Content[i]))
 		}
+		skip = 0
 		dst = append(dst, EndOfText)
 	}
 	return dst, nil

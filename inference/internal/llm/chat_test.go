@@ -1,6 +1,8 @@
 package llm
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,7 +42,7 @@ func TestChatTemplate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := appendPrompt(nil, tt.req)
+			got, err := appendPrompt(nil, tt.req, 0)
 			n, nerr := promptLen(tt.req)
 			if tt.wantErr {
 				require.ErrorIs(t, err, ErrBadRequest)
@@ -86,6 +88,7 @@ func FuzzChatTemplate(f *testing.F) {
 	f.Add("system", "You are terse.", "user", "Who made the heaven?", "", 7)
 	f.Add("user", "\xff\xfe", "assistant", "", "", 0)
 	f.Add("", "", "", "", "a plain prompt", 300)
+	f.Add("system", strings.Repeat("long system prompt ", 20), "user", "and a question", "", 200)
 	m := &Model{cfg: config{ctx: 256}, maxOut: 128}
 	f.Fuzz(func(t *testing.T, role1, content1, role2, content2, prompt string, maxTokens int) {
 		req := Request{Prompt: prompt, Params: Params{MaxTokens: maxTokens}}
@@ -94,7 +97,7 @@ func FuzzChatTemplate(f *testing.F) {
 				req.Messages = append(req.Messages, msg)
 			}
 		}
-		toks, err := appendPrompt(nil, req)
+		toks, err := appendPrompt(nil, req, 0)
 		n, cerr := m.CountPromptTokens(req)
 		if (err == nil) != (cerr == nil) {
 			t.Fatalf("template error %v, count error %v", err, cerr)
@@ -104,6 +107,11 @@ func FuzzChatTemplate(f *testing.F) {
 		}
 		if want := min(len(toks), m.promptRoom(req.Params)); n != want {
 			t.Fatalf("counted %d, template kept %d of %d", n, want, len(toks))
+		}
+		// Skipping while building is the same as cutting afterwards.
+		kept, _ := appendPrompt(nil, req, len(toks)-n)
+		if !slices.Equal(kept, toks[len(toks)-n:]) {
+			t.Fatalf("truncated while building %v, after %v", kept, toks[len(toks)-n:])
 		}
 		if n < 1 || n+min(m.maxTokens(req.Params), m.maxOut) > m.cfg.ctx {
 			t.Fatalf("%d prompt tokens leave no room for %d completion tokens", n, m.maxTokens(req.Params))

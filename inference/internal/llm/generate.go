@@ -5,10 +5,11 @@ import (
 )
 
 // Generate implements [Generator.Generate]. The prompt is built by the
-// chat template and truncated as described there; ctx is checked before
-// every block of prompt tokens and every completion token. Result.CompletionTokens counts
-// every sampled token, the end-of-text id and the bytes of a matched stop
-// string included, since all of them were computed.
+// chat template and truncated as [Model.CountPromptTokens] describes; ctx
+// is checked before every block of prompt tokens and every completion
+// token. Result.CompletionTokens counts every sampled token, the
+// end-of-text id and the bytes of a matched stop string included, since
+// all of them were computed.
 func (m *Model) Generate(ctx context.Context, req Request, emit func(text string) error) (Result, error) {
 	s := m.states.Get().(*state)
 	defer func() {
@@ -16,17 +17,15 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(text string
 		m.states.Put(s)
 	}()
 	var res Result
-	tokens, err := appendPrompt(s.tokens[:0], req)
-	// appendPrompt may have grown the slice past the context; keep the
-	// state's buffer at its preallocated size for the next user.
-	if cap(tokens) == cap(s.tokens) {
-		s.tokens = tokens[:0]
-	}
+	n, err := promptLen(req)
 	if err != nil {
 		return res, err
 	}
-	if room := m.promptRoom(req.Params); len(tokens) > room {
-		tokens = tokens[len(tokens)-room:]
+	// At most promptRoom <= context length tokens: the state's buffer
+	// never grows.
+	tokens, err := appendPrompt(s.tokens[:0], req, max(0, n-m.promptRoom(req.Params)))
+	if err != nil {
+		return res, err
 	}
 	res.PromptTokens = len(tokens)
 	limit := m.maxTokens(req.Params)
