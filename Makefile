@@ -40,6 +40,10 @@ build: ## Build inference, extproc and the stack runner into ./out.
 models: ## Retrain every model version with scikit-learn and rewrite models/ (deterministic).
 	training/run.sh
 
+.PHONY: llm-model
+llm-model: ## Retrain the built-in LLM (scribe/1, JAX on CPU, ~15 min) and rewrite its weights, manifest and Go parity file. CI never runs it.
+	training/llm/run.sh
+
 ##@ Run
 
 .PHONY: deps

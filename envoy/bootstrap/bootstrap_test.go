@@ -130,6 +130,7 @@ func TestTargets_derivesStablePortsAndNames(t *testing.T) {
 		"diabetes:1 inference_diabetes_1 inference-diabetes-1 8201",
 		"iris:1 inference_iris_1 inference-iris-1 8202",
 		"iris:2 inference_iris_2 inference-iris-2 8203",
+		"scribe:1 inference_scribe_1 inference-scribe-1 8204",
 	}, got)
 	def, err := bootstrap.DefaultTarget(c)
 	require.NoError(t, err)
@@ -216,7 +217,10 @@ func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
 
 	// The default chain without text generation: Envoy talks to the plugin
 	// only (the plugin asks the ratelimit service).
-	b, err = bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{})
+	tabular, err := catalog.Parse([]byte("default_model: iris\nmodels:\n  iris: {versions: ['1', '2']}\n"))
+	require.NoError(t, err)
+	local = bootstrap.Local(tabular, bootstrap.DefaultPorts(), "/dev/stdout")
+	b, err = bootstrap.Render(tabular, local.WithSockets("/run/mg"), bootstrap.Options{})
 	require.NoError(t, err)
 	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/extproc.sock"}}}`)
 	require.NotContains(t, string(b), "ratelimit.sock")

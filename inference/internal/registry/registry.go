@@ -19,13 +19,17 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// Version is one loaded model version.
+// Version is one loaded model version: a tabular version has an Engine
+// and an Index, a text-generation version (manifest output kind text) a
+// Generator and neither of the others (Engine is nil, Index empty).
 type Version struct {
-	Manifest  *catalog.Manifest
-	Engine    engine.Engine
-	Generator llm.Generator
+	Manifest *catalog.Manifest
+	Engine   engine.Engine
 	// Index maps a feature name to its column in the engine's input.
 	Index map[string]int
+	// Generator produces text for a text-generation version; nil for a
+	// tabular one.
+	Generator llm.Generator
 }
 
 // Name returns the model name.
@@ -33,6 +37,10 @@ func (v *Version) Name() string { return v.Manifest.Name }
 
 // ID returns the concrete version.
 func (v *Version) ID() string { return v.Manifest.Version }
+
+// Text reports whether the version generates text (it has a Generator
+// and no Engine).
+func (v *Version) Text() bool { return v.Manifest.Output.Kind == catalog.KindText }
 
 // Classification reports whether the version predicts classes.
 func (v *Version) Classification() bool {
@@ -123,6 +131,19 @@ func loadVersion(cat *catalog.Catalog, model, version string, opts Options) (*Ve
 	}
 	if m.Upstream != nil {
 		return upstreamVersion(m, opts)
+	}
+	if m.Output.Kind == catalog.KindText {
+		if cm := cat.Models[model]; !cm.IsLLM() {
+			return nil, fmt.Errorf("models.%s: version %s generates text but the model's kind is %q, not %q", model, version, cm.Kind, catalog.KindLLM)
+		}
+		gen, err := llm.Load(dir, m)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", filepath.Join(dir, m.Artifact), err)
+		}
+		return &Version{Manifest: m, Generator: gen, Index: map[string]int{}}, nil
+	}
+	if cat.Models[model].IsLLM() {
+		return nil, fmt.Errorf("models.%s: kind %q, but version %s is a %s model", model, catalog.KindLLM, version, m.Output.Kind)
 	}
 	eng, err := engine.Load(m, dir)
 	if err != nil {
