@@ -14,8 +14,12 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+	"github.com/modelgate/modelgate/internal/catalog"
 )
 
 //go:embed prometheus/prometheus.yml.tmpl prometheus/rules/*.yml prometheus/metrics.txt grafana/*.json
@@ -128,4 +132,23 @@ func Dashboard() ([]byte, error) {
 func MetricInventory() []byte {
 	b, _ := files.ReadFile("prometheus/metrics.txt")
 	return b
+}
+
+// ComposeConfigFile is the Prometheus config for compose.yaml's service
+// names, relative to the repository root (tools/envoygen writes it).
+const ComposeConfigFile = "ops/prometheus/prometheus.compose.yml"
+
+// ComposeConfig renders the Prometheus config for compose.yaml: the
+// services by name, every catalog version's inference deployment, the
+// rules mounted at /etc/prometheus/rules.
+func ComposeConfig(c *catalog.Catalog) ([]byte, error) {
+	s := Scrape{
+		Envoy: "envoy:9901", Extproc: []string{"extproc:9001"}, RateLimit: "ratelimit:9090",
+		RuleFiles: []string{"/etc/prometheus/rules/*.yml"},
+	}
+	for _, t := range bootstrap.Targets(c) {
+		s.Inference = append(s.Inference, Deployment{
+			Address: t.Service + ":" + strconv.Itoa(bootstrap.ComposeInferencePort), Deployment: t.Service})
+	}
+	return PrometheusConfig(s)
 }

@@ -5,12 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/envoy/bootstrap"
 	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/ops"
 )
@@ -56,27 +54,19 @@ func TestRules_promtoolTest(t *testing.T) {
 	require.NotContains(t, string(out), "FAILED")
 }
 
-func composeScrape(t *testing.T) ops.Scrape {
+func loadCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	c, err := catalog.Load(filepath.Join("..", "models", "catalog.yaml"))
 	require.NoError(t, err)
-	s := ops.Scrape{
-		Envoy: "envoy:9901", Extproc: []string{"extproc:9001"}, RateLimit: "ratelimit:9090",
-		RuleFiles: []string{"/etc/prometheus/rules/*.yml"},
-	}
-	for _, tg := range bootstrap.Targets(c) {
-		s.Inference = append(s.Inference, ops.Deployment{
-			Address: tg.Service + ":" + strconv.Itoa(bootstrap.ComposeInferencePort), Deployment: tg.Service})
-	}
-	return s
+	return c
 }
 
 // TestPrometheusConfig_compose keeps prometheus.compose.yml, the config
 // for compose.yaml's service names, equal to what the template renders
-// (go test ./ops -update rewrites it), and promtool accepts it.
+// (make generate rewrites it, as does go test ./ops -update).
 func TestPrometheusConfig_compose(t *testing.T) {
 	t.Parallel()
-	b, err := ops.PrometheusConfig(composeScrape(t))
+	b, err := ops.ComposeConfig(loadCatalog(t))
 	require.NoError(t, err)
 	golden := filepath.Join("prometheus", "prometheus.compose.yml")
 	if *update {
@@ -84,7 +74,7 @@ func TestPrometheusConfig_compose(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err)
-	require.Equal(t, string(want), string(b), "run go test ./ops -update")
+	require.Equal(t, string(want), string(b), "run make generate (go run ./tools/envoygen)")
 }
 
 // TestPrometheusConfig_promtoolCheck checks a rendering with the real rule
@@ -94,9 +84,11 @@ func TestPrometheusConfig_promtoolCheck(t *testing.T) {
 	bin := promtool(t)
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
-	s := composeScrape(t)
-	s.RuleFiles = ops.RuleFiles(root)
-	s.Interval = "5s"
+	s := ops.Scrape{
+		Envoy: "127.0.0.1:9901", Extproc: []string{"127.0.0.1:9001"}, RateLimit: "127.0.0.1:8083",
+		Inference: []ops.Deployment{{Address: "127.0.0.1:8201", Deployment: "inference-iris-1"}},
+		RuleFiles: ops.RuleFiles(root), Interval: "5s",
+	}
 	b, err := ops.PrometheusConfig(s)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "prometheus.yml")

@@ -55,6 +55,9 @@ const (
 	ContentLength = "content-length"
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
+	// RetryAfterMS is the same hint in milliseconds, which the OpenAI
+	// clients read before Retry-After.
+	RetryAfterMS = "retry-after-ms"
 	// RateLimitLimit, RateLimitRemaining and RateLimitReset describe the
 	// tightest quota a request counted against (draft-ietf-httpapi-
 	// ratelimit-headers-03, as Envoy's ratelimit filter writes them); absent

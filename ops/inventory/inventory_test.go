@@ -138,6 +138,6 @@ func TestLoad_refusesMalformedLines(t *testing.T) {
 	}
 	require.Positive(t, kinds[inventory.Scraped])
 	require.True(t, slices.ContainsFunc(entries, func(e inventory.Entry) bool {
-		return e.Name == "gen_ai_client_token_usage_sum" && e.Kind == inventory.Pending
+		return e.Name == "gen_ai_client_token_usage_sum" && e.Kind == inventory.Scraped
 	}))
 }

@@ -32,6 +32,8 @@ type snapshot struct {
 	// set), read from the manifests once per load; a version whose
 	// manifest could not be read has none and is not feature-checked.
 	features map[string]map[string]*policy.Features
+	// generations holds each text-generation version's generation block.
+	generations map[string]map[string]*catalog.Generation
 	// manifestErrs are the manifests that could not be read, for the log.
 	manifestErrs []error
 }
@@ -77,15 +79,17 @@ func build(cfg *config.Config) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	features, manifestErrs := loadFeatures(cat)
-	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, manifestErrs: manifestErrs}, nil
+	features, generations, manifestErrs := loadManifests(cat)
+	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, generations: generations, manifestErrs: manifestErrs}, nil
 }
 
-// loadFeatures reads the manifest of every catalogued version. A manifest
-// that is missing or broken is not fatal: the gateway then leaves that
-// version's feature check to inference, which refuses to serve it anyway.
-func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features, []error) {
+// loadManifests reads the manifest of every catalogued version: the input
+// features of tabular versions, the generation block of text ones. A
+// manifest that is missing or broken is not fatal: the gateway then leaves
+// that version's checks to inference, which refuses to serve it anyway.
+func loadManifests(cat *catalog.Catalog) (map[string]map[string]*policy.Features, map[string]map[string]*catalog.Generation, []error) {
 	out := make(map[string]map[string]*policy.Features, len(cat.Models))
+	gens := map[string]map[string]*catalog.Generation{}
 	var errs []error
 	for _, name := range cat.ModelNames() {
 		versions := make(map[string]*policy.Features, len(cat.Models[name].Versions))
@@ -93,6 +97,13 @@ func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features,
 			m, err := catalog.LoadManifest(cat.VersionDir(name, v), name, v)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("model %s version %s: %w", name, v, err))
+				continue
+			}
+			if m.Generation != nil {
+				if gens[name] == nil {
+					gens[name] = map[string]*catalog.Generation{}
+				}
+				gens[name][v] = m.Generation
 				continue
 			}
 			names := make([]string, len(m.Inputs))
@@ -103,7 +114,7 @@ func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features,
 		}
 		out[name] = versions
 	}
-	return out, errs
+	return out, gens, errs
 }
 
 // logManifests reports the versions that will not be feature-checked.
@@ -123,6 +134,15 @@ func (l *liveConfig) Features(c *catalog.Catalog, model, version string) *policy
 		return nil
 	}
 	return s.features[model][version]
+}
+
+// Generation implements [processor.GenerationSource].
+func (l *liveConfig) Generation(c *catalog.Catalog, model, version string) *catalog.Generation {
+	s := l.snap.Load()
+	if s.cat != c {
+		return nil
+	}
+	return s.generations[model][version]
 }
 
 // Catalog implements [processor.CatalogSource].

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,7 @@ type Config struct {
 	Gateway      Gateway            `yaml:"gateway"`
 	Cache        Cache              `yaml:"cache"`
 	Limits       Limits             `yaml:"limits"`
+	LLM          LLM                `yaml:"llm"`
 	Log          Log                `yaml:"log"`
 	Shutdown     Shutdown           `yaml:"shutdown"`
 	Status       Status             `yaml:"status"`
@@ -110,6 +113,14 @@ type Cache struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	MaxRows      int   `yaml:"max_rows"`
+}
+
+// LLM tunes the text-generation routes.
+type LLM struct {
+	// MaxTokens caps the completion length per tier (tier name → tokens);
+	// a request asking for more, or for nothing, is given the cap. Tiers
+	// not listed are capped only by the model's max_output_tokens.
+	MaxTokens map[string]int `yaml:"max_tokens"`
 }
 
 // Log configures logging.
@@ -419,6 +430,11 @@ func (c *Config) validateRest(add problemFunc) {
 	}
 	if c.Limits.MaxRows <= 0 {
 		add("limits.max_rows: must be positive, got %d", c.Limits.MaxRows)
+	}
+	for _, tier := range slices.Sorted(maps.Keys(c.LLM.MaxTokens)) {
+		if c.LLM.MaxTokens[tier] < 1 {
+			add("llm.max_tokens.%s: must be positive, got %d", tier, c.LLM.MaxTokens[tier])
+		}
 	}
 	switch c.Log.Format {
 	case "json", "text":

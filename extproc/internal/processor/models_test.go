@@ -108,7 +108,11 @@ func TestModelList_listsEveryVersionTheKeyMayUse(t *testing.T) {
 					mf, err := catalog.LoadManifest(c.VersionDir(m.Name, v.Version), m.Name, v.Version)
 					require.NoError(t, err)
 					require.True(t, v.Served, "%s %s", m.Name, v.Version)
-					require.Equal(t, mf.Inputs, v.Inputs, "every version shows its inputs, not only one server's")
+					if len(mf.Inputs) == 0 { // a text-generation model has none
+						require.Empty(t, v.Inputs)
+					} else {
+						require.Equal(t, mf.Inputs, v.Inputs, "every version shows its inputs, not only one server's")
+					}
 					require.Equal(t, mf.Output.Kind, v.Output.Kind)
 				}
 			}

@@ -25,7 +25,10 @@ import (
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/httpapi"
+	"github.com/modelgate/modelgate/inference/internal/llm"
+	"github.com/modelgate/modelgate/inference/internal/llm/upstream"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 	"github.com/modelgate/modelgate/internal/tracing"
@@ -52,7 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Load(cfg.Catalog, cfg.Serve)
+	opts := registryOptions(cfg, getenv)
+	reg, err := registry.LoadWith(cfg.Catalog, cfg.Serve, opts)
 	if err != nil {
 		return fmt.Errorf("load models: %w", err)
 	}
@@ -70,7 +74,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("trace export shutdown", slog.String("error", err.Error()))
 		}
 	}()
-	return serve(ctx, cfg, log, reg, bound, tr)
+	return serve(ctx, cfg, log, reg, opts, bound, tr)
+}
+
+// registryOptions lets the registry build generators for versions served
+// by OpenAI-compatible upstreams: one shared client, SSRF-guarded, its keys
+// read from this process's environment.
+func registryOptions(cfg *config.Config, getenv func(string) string) registry.Options {
+	client := upstream.NewClient(upstream.Config{
+		AllowPrefixes: cfg.UpstreamAllow, Timeout: cfg.UpstreamTimeout,
+		MaxResponseBytes: cfg.UpstreamMaxResponseBytes, Getenv: getenv,
+	})
+	return registry.Options{Upstream: func(m *catalog.Manifest) (llm.Generator, error) {
+		g, err := client.Generator(m)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return g, nil
+	}}
 }
 
 // newMetrics builds the OpenTelemetry meter the service records on and the
@@ -88,7 +109,7 @@ func newMetrics() (metric.Meter, http.Handler, func(), error) {
 
 // serve answers HTTP until ctx ends, reloading the catalog on SIGHUP and
 // (with --watch) on file changes, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, bound chan<- string, tr *tracing.Tracer) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, opts registry.Options, bound chan<- string, tr *tracing.Tracer) error {
 	meter, metricsHandler, stopMetrics, err := newMetrics()
 	if err != nil {
 		return err
@@ -103,7 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	if err != nil {
 		return err
 	}
-	reloads, err := newReloader(cfg, &current, log, meter)
+	reloads, err := newReloader(cfg, opts, &current, log, meter)
 	if err != nil {
 		return err
 	}

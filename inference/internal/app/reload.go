@@ -22,25 +22,26 @@ import (
 // registry they started with.
 type reloader struct {
 	cfg     *config.Config
+	opts    registry.Options
 	current *atomic.Pointer[registry.Registry]
 	log     *slog.Logger
 	count   metric.Int64Counter
 	mu      sync.Mutex
 }
 
-func newReloader(cfg *config.Config, current *atomic.Pointer[registry.Registry], log *slog.Logger, meter metric.Meter) (*reloader, error) {
+func newReloader(cfg *config.Config, opts registry.Options, current *atomic.Pointer[registry.Registry], log *slog.Logger, meter metric.Meter) (*reloader, error) {
 	c, err := meter.Int64Counter("modelgate.inference.catalog.reloads", metric.WithUnit("{reload}"),
 		metric.WithDescription("Catalog reload attempts by result."))
 	if err != nil {
 		return nil, err
 	}
-	return &reloader{cfg: cfg, current: current, log: log, count: c}, nil
+	return &reloader{cfg: cfg, opts: opts, current: current, log: log, count: c}, nil
 }
 
 func (r *reloader) reload(trigger string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg, err := registry.Load(r.cfg.Catalog, r.cfg.Serve)
+	reg, err := registry.LoadWith(r.cfg.Catalog, r.cfg.Serve, r.opts)
 	if err != nil {
 		r.count.Add(context.Background(), 1, metric.WithAttributes(attribute.String("result", "rejected")))
 		r.log.Error("catalog reload rejected; keeping the previous catalog",

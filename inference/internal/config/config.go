@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,12 @@ type Config struct {
 	DrainDelay      time.Duration
 	Watch           bool
 	CheckConfig     bool
+	// UpstreamAllow are the private, loopback or other special-purpose
+	// address ranges OpenAI-compatible upstreams may be reached at; empty
+	// allows public addresses only.
+	UpstreamAllow            []netip.Prefix
+	UpstreamTimeout          time.Duration
+	UpstreamMaxResponseBytes int64
 }
 
 // setting documents one flag and its environment variable; the README table
@@ -49,6 +56,9 @@ var settings = []setting{
 	{"shutdown-timeout", "INFERENCE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown"},
 	{"drain-delay", "INFERENCE_DRAIN_DELAY", "0s", "time between failing readiness and closing the listener on shutdown, so load balancers stop sending"},
 	{"watch", "INFERENCE_WATCH", "true", "reload the catalog when its files change (SIGHUP always reloads)"},
+	{"upstream-allow", "INFERENCE_UPSTREAM_ALLOW", "", "comma list of address prefixes (e.g. 10.0.0.0/8,127.0.0.1) OpenAI-compatible upstreams may be reached at although private or loopback; empty allows public addresses only"},
+	{"upstream-timeout", "INFERENCE_UPSTREAM_TIMEOUT", "5m", "longest one call to an upstream may take, stream included"},
+	{"upstream-max-response-bytes", "INFERENCE_UPSTREAM_MAX_RESPONSE_BYTES", "16777216", "most bytes one upstream answer may hold"},
 }
 
 // Settings returns (flag, env, default, usage) rows for documentation.
@@ -108,6 +118,15 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if c.Watch, err = strconv.ParseBool(*vals["watch"]); err != nil {
 		errs = append(errs, fmt.Errorf("watch: %q is not a boolean", *vals["watch"]))
 	}
+	if c.UpstreamAllow, err = ParsePrefixes(*vals["upstream-allow"]); err != nil {
+		errs = append(errs, fmt.Errorf("upstream-allow: %w", err))
+	}
+	if c.UpstreamTimeout, err = time.ParseDuration(*vals["upstream-timeout"]); err != nil || c.UpstreamTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("upstream-timeout: %q is not a positive duration", *vals["upstream-timeout"]))
+	}
+	if c.UpstreamMaxResponseBytes, err = strconv.ParseInt(*vals["upstream-max-response-bytes"], 10, 64); err != nil || c.UpstreamMaxResponseBytes < 1 {
+		errs = append(errs, fmt.Errorf("upstream-max-response-bytes: %q is not a positive integer", *vals["upstream-max-response-bytes"]))
+	}
 	switch c.LogFormat {
 	case "json", "text":
 	default:
@@ -146,6 +165,30 @@ func ParseServe(s string) ([]Selection, error) {
 			continue
 		}
 		out = append(out, Selection{Model: model, Version: version})
+	}
+	return out, errors.Join(errs...)
+}
+
+// ParsePrefixes reads a comma list of address prefixes; a bare address is
+// a /32 or /128.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q is neither a prefix nor an address", part))
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, errors.Join(errs...)
 }

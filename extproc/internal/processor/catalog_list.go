@@ -10,22 +10,22 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// modelList answers GET /v2/models itself, from the catalog and every
+// catalogList answers GET /v2/models itself, from the catalog and every
 // version's manifest, listing only the models the key may use. Envoy
 // would route the request to one model server, which knows only the
 // versions it serves; the gateway knows them all.
-type modelList struct {
+type catalogList struct {
 	memo *listMemo
 	adm  *Admission
 	req  *Request
 }
 
-var _ Processor = (*modelList)(nil)
+var _ Processor = (*catalogList)(nil)
 
 // NewModelList returns the [Factory] of the model list route.
 func NewModelList(c CatalogSource, a *Admission) Factory {
 	m := &listMemo{src: c}
-	return func(r *Request) Processor { return &modelList{memo: m, adm: a, req: r} }
+	return func(r *Request) Processor { return &catalogList{memo: m, adm: a, req: r} }
 }
 
 // The answer's shape is inference's GET /v2/models (its httpapi.CatalogEntry
@@ -96,7 +96,7 @@ func buildList(c *catalog.Catalog) []listModel {
 
 // RequestHeaders implements [Processor.RequestHeaders]: the answer, as an
 // ImmediateResponse.
-func (p *modelList) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+func (p *catalogList) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
 	if err := p.adm.Admit(ctx, p.req, nil); err != nil {
 		return nil, err
 	}
@@ -116,21 +116,21 @@ func (p *modelList) RequestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders
 
 // RequestBody implements [Processor.RequestBody]; not reached (the answer
 // is given at the request headers).
-func (p *modelList) RequestBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+func (p *catalogList) RequestBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	p.req.RequestBytes += int64(len(b.GetBody()))
 	return requestBodyResponse(nil), nil
 }
 
 // ResponseHeaders implements [Processor.ResponseHeaders].
-func (p *modelList) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+func (p *catalogList) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
 	return responseHeadersResponse(observeResponse(p.req, h)), nil
 }
 
 // ResponseBody implements [Processor.ResponseBody].
-func (p *modelList) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+func (p *catalogList) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	p.req.addResponseBody(len(b.GetBody()))
 	return responseBodyResponse(nil), nil
 }
 
 // Close implements [Processor.Close].
-func (p *modelList) Close() {}
+func (p *catalogList) Close() {}
