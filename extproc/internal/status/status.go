@@ -56,7 +56,7 @@ var pageTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 		return v.format(func(f float64) string { return fmt.Sprintf("%.1f ms", f*1000) })
 	},
 	"pct": func(v value) string { return v.format(func(f float64) string { return fmt.Sprintf("%.3f %%", f*100) }) },
-	"rps": func(v value) string { return v.format(func(f float64) string { return fmt.Sprintf("%.2f req/s", f) }) },
+	"rps": func(v value) string { return v.format(func(f float64) string { return fmt.Sprintf("%.3g req/s", f) }) },
 	"raw": func(v value) string { return v.format(func(f float64) string { return fmt.Sprintf("%g", f) }) },
 }).Parse(pageHTML))
 

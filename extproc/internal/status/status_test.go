@@ -76,7 +76,7 @@ func TestPage_rendersTheSLAAgainstItsObjectives(t *testing.T) {
 		`id="latency" data-verdict="ok"`, `data-value="0.0123">12.3 ms<`,
 		`id="errors" data-verdict="breach"`, `data-value="0.004">0.400 %<`,
 		`id="availability" data-verdict="ok"`, `data-value="1">100.000 %<`,
-		`id="rate" data-value="12.5">12.50 req/s<`,
+		`id="rate" data-value="12.5">12.5 req/s<`,
 		`id="cache-hit" data-value="0.25">25.000 %<`,
 		`data-model="iris" data-version="1"`, `class="share" data-value="0.25">25.000 %<`, `class="p95" data-value="0.3">300.0 ms<`,
 		`data-model="iris" data-version="2"`, `class="share" data-value="0.75">75.000 %<`,
