@@ -29,7 +29,11 @@ func Flags(fs *flag.FlagSet, cfg any) (apply func() error, err error) {
 		if f.Env != "" {
 			usage += " (env " + f.Env + ")"
 		}
-		fs.Var(fv, f.Flag, usage)
+		if f.Env == "" && f.value.Kind() == reflect.Bool {
+			fs.Var((*switchValue)(fv), f.Flag, usage)
+		} else {
+			fs.Var(fv, f.Flag, usage)
+		}
 		given = append(given, fv)
 	}
 	return func() error {
@@ -71,10 +75,26 @@ func (v *flagValue) Set(s string) error {
 	return nil
 }
 
-// IsBoolFlag lets a boolean setting's flag stand alone (--watch).
-func (v *flagValue) IsBoolFlag() bool {
-	return v.f.value.IsValid() && v.f.value.Kind() == reflect.Bool && v.f.value.Type() != durationType
+// switchValue is the flag of a boolean setting without a variable, a
+// switch such as --check-config: it stands alone. A boolean that also has
+// a variable takes a value as its variable does (--watch=false, or --watch
+// false).
+type switchValue flagValue
+
+// String implements [flag.Value]; a zero switch is off, so the flag
+// package does not print a default of false.
+func (v *switchValue) String() string {
+	if v == nil || !v.f.value.IsValid() {
+		return "false"
+	}
+	return (*flagValue)(v).String()
 }
+
+// Set implements [flag.Value].
+func (v *switchValue) Set(s string) error { return (*flagValue)(v).Set(s) }
+
+// IsBoolFlag lets the switch stand alone.
+func (v *switchValue) IsBoolFlag() bool { return true }
 
 // Column is a column of [Table].
 type Column int

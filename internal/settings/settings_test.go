@@ -71,10 +71,11 @@ func TestDefaults_FromEnv_Flags(t *testing.T) {
 		fs.SetOutput(io.Discard)
 		apply, err := settings.Flags(fs, &c)
 		require.NoError(t, err)
-		require.NoError(t, fs.Parse([]string{"--addr", ":82", "--check"}))
+		require.NoError(t, fs.Parse([]string{"--addr", ":82", "--check", "--watch", "false"}))
 		require.NoError(t, apply())
 		require.Equal(t, ":82", c.Addr)
-		require.True(t, c.Check, "a boolean flag may stand alone")
+		require.True(t, c.Check, "a flag-only switch stands alone")
+		require.False(t, c.Watch, "a boolean with a variable takes a value")
 
 		require.NoError(t, fs.Parse([]string{"--watch=perhaps", "--check=no"}))
 		err = apply()
