@@ -112,7 +112,8 @@ var headers = [...]string{ColumnFlag: "flag", ColumnEnv: "env", ColumnKey: "YAML
 
 // Table renders settings as a Markdown table of the given columns, for a
 // README: names and values in code spans, an empty default as (unset), a
-// key of "-" as (env only).
+// key of "-" as (env only), the variable of a YAML-only setting as (YAML
+// only).
 func Table(settings []Setting, cols ...Column) string {
 	var b strings.Builder
 	row := func(cells []string) {
@@ -142,6 +143,9 @@ func cell(s Setting, c Column) string {
 		}
 		return code("--" + s.Flag)
 	case ColumnEnv:
+		if s.Env == "" && s.Flag == "" {
+			return "(YAML only)"
+		}
 		if s.Env == "" {
 			return ""
 		}

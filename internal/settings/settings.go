@@ -13,9 +13,10 @@
 //
 // Fields of kind string, bool, int, int64, []string (comma-separated),
 // time.Duration, or of a type whose pointer implements
-// encoding.TextUnmarshaler are settings; struct fields without an env or
-// flag tag are walked into; other untagged fields are left alone (a YAML
-// list, say).
+// encoding.TextUnmarshaler can have an env or flag tag. A field with only a
+// usage tag is a YAML-only setting (a map, a list of rules): listed for the
+// documentation, set only by the YAML. Struct fields without tags are
+// walked into; other untagged fields are left alone.
 package settings
 
 import (
@@ -47,8 +48,9 @@ type Setting struct {
 // field is a setting bound to the struct it was found in.
 type field struct {
 	Setting
-	def   string
-	value reflect.Value
+	def      string
+	yamlOnly bool
+	value    reflect.Value
 }
 
 // fields walks the settings struct cfg points to, in field order.
@@ -72,19 +74,27 @@ func walk(v reflect.Value, prefix string, out *[]field) error {
 		key := yamlKey(sf, prefix)
 		env, hasEnv := sf.Tag.Lookup("env")
 		flagName, hasFlag := sf.Tag.Lookup("flag")
-		if !hasEnv && !hasFlag {
-			if sf.Type.Kind() == reflect.Struct && !isText(sf.Type) {
-				if err := walk(v.Field(i), key, out); err != nil {
-					return err
-				}
+		usage, hasUsage := sf.Tag.Lookup("usage")
+		switch {
+		case hasEnv || hasFlag:
+			if !supported(sf.Type) {
+				return fmt.Errorf("settings: field %s: type %s cannot be set from text", sf.Name, sf.Type)
+			}
+		case hasUsage:
+			// A YAML-only setting (a map, a list of rules): listed, never
+			// set from text.
+			*out = append(*out, field{Setting: Setting{Key: key, Usage: usage}, yamlOnly: true, value: v.Field(i)})
+			continue
+		case sf.Type.Kind() == reflect.Struct && !isText(sf.Type):
+			if err := walk(v.Field(i), key, out); err != nil {
+				return err
 			}
 			continue
-		}
-		if !supported(sf.Type) {
-			return fmt.Errorf("settings: field %s: type %s cannot be set from text", sf.Name, sf.Type)
+		default:
+			continue
 		}
 		*out = append(*out, field{
-			Setting: Setting{Env: env, Flag: flagName, Key: key, Usage: sf.Tag.Get("usage")},
+			Setting: Setting{Env: env, Flag: flagName, Key: key, Usage: usage},
 			def:     sf.Tag.Get("default"),
 			value:   v.Field(i),
 		})
@@ -247,7 +257,9 @@ func List(cfg any) ([]Setting, error) {
 	out := make([]Setting, len(fs))
 	for i, f := range fs {
 		out[i] = f.Setting
-		out[i].Default = format(f.value)
+		if !f.yamlOnly {
+			out[i].Default = format(f.value)
+		}
 	}
 	return out, nil
 }

@@ -26,13 +26,14 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 type example struct {
-	Addr    string        `yaml:"addr" env:"EX_ADDR" flag:"addr" default:":80" usage:"listen address"`
-	Watch   bool          `yaml:"watch" env:"EX_WATCH" flag:"watch" default:"true" usage:"watch files"`
-	Secret  string        `yaml:"-" env:"EX_SECRET" usage:"a secret"`
-	Check   bool          `yaml:"-" flag:"check" usage:"check and exit"`
-	Rules   []int         `yaml:"rules"` // not a setting: YAML only
-	Nested  nested        `yaml:"cache"`
-	Ignored time.Duration `yaml:"ignored"`
+	Addr    string         `yaml:"addr" env:"EX_ADDR" flag:"addr" default:":80" usage:"listen address"`
+	Watch   bool           `yaml:"watch" env:"EX_WATCH" flag:"watch" default:"true" usage:"watch files"`
+	Secret  string         `yaml:"-" env:"EX_SECRET" usage:"a secret"`
+	Check   bool           `yaml:"-" flag:"check" usage:"check and exit"`
+	Rules   []int          `yaml:"rules"` // not listed
+	Tiers   map[string]int `yaml:"tiers" usage:"cap per tier"`
+	Nested  nested         `yaml:"cache"`
+	Ignored time.Duration  `yaml:"ignored"`
 }
 
 type nested struct {
@@ -95,6 +96,7 @@ func TestList_Table(t *testing.T) {
 		{Env: "EX_WATCH", Flag: "watch", Key: "watch", Default: "true", Usage: "watch files"},
 		{Env: "EX_SECRET", Key: "-", Usage: "a secret"},
 		{Flag: "check", Key: "-", Default: "false", Usage: "check and exit"},
+		{Key: "tiers", Usage: "cap per tier"},
 		{Env: "EX_TTL", Key: "cache.ttl", Default: "5m0s", Usage: "entry lifetime"},
 		{Env: "EX_MAX", Key: "cache.max", Default: "1024", Usage: "bytes"},
 		{Env: "EX_HOSTS", Key: "cache.hosts", Usage: "allowed hosts"},
@@ -106,6 +108,8 @@ func TestList_Table(t *testing.T) {
 		settings.Table([]settings.Setting{list[0], list[2]}, settings.ColumnEnv, settings.ColumnKey, settings.ColumnDefault, settings.ColumnUsage))
 	require.Equal(t, "| flag | env | meaning |\n|---|---|---|\n| `--check` |  | check and exit |\n",
 		settings.Table(list[3:4], settings.ColumnFlag, settings.ColumnEnv, settings.ColumnUsage))
+	require.Equal(t, "| env | YAML key | default |\n|---|---|---|\n| (YAML only) | `tiers` | `(unset)` |\n",
+		settings.Table(list[4:5], settings.ColumnEnv, settings.ColumnKey, settings.ColumnDefault))
 }
 
 func TestFields_refuseWhatCannotBeSet(t *testing.T) {
