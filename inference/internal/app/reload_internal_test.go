@@ -24,7 +24,7 @@ func TestReloader_followsAnySource(t *testing.T) {
 	require.NoError(t, err)
 	var current atomic.Pointer[registry.Registry]
 	current.Store(first)
-	r, err := newReloader(&config.Config{Catalog: catalog}, &current, slog.New(slog.DiscardHandler), noop.NewMeterProvider().Meter(""))
+	r, err := newReloader(&config.Config{Catalog: catalog}, registry.Options{}, &current, slog.New(slog.DiscardHandler), noop.NewMeterProvider().Meter(""))
 	require.NoError(t, err)
 	src := configsource.NewPush[*registry.Registry]()
 	done := make(chan error, 1)
