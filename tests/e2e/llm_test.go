@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/api/openai"
 	"github.com/modelgate/modelgate/api/problem"
 )
 
@@ -109,12 +110,15 @@ func testLLM(t *testing.T, e *env) {
 		require.Equal(t, http.StatusOK, a.status, "%s", a)
 		require.NotContains(t, string(a.body), llmModel)
 		a = e.do(t, call{path: "/v1/chat/completions", client: clientIrisOnly, body: chatBody("x", "")})
-		requireProblem(t, a, http.StatusForbidden, problem.TypeForbidden)
+		p := requireOpenAIProblem(t, a, http.StatusForbidden, problem.TypeForbidden)
+		require.Equal(t, "permission_error", p.Error.Type, "the OpenAI clients raise PermissionDeniedError")
 	})
 
 	t.Run("a tabular model is refused on the chat route", func(t *testing.T) {
 		a := e.do(t, call{path: "/v1/chat/completions", client: clientPro, body: `{"model":"iris","messages":[{"role":"user","content":"x"}]}`})
-		require.Equal(t, http.StatusBadRequest, a.status, "%s", a)
+		p := requireOpenAIProblem(t, a, http.StatusBadRequest, problem.TypeValidation)
+		require.Equal(t, "invalid_request_error", p.Error.Type)
+		require.Equal(t, "model", *p.Error.Param)
 	})
 
 	t.Run("completions are charged to the token quota when the stream ends", func(t *testing.T) {
@@ -135,4 +139,17 @@ func testLLM(t *testing.T, e *env) {
 		}
 		t.Fatalf("never refused after %d tokens in %d requests", used, ok)
 	})
+}
+
+// requireOpenAIProblem asserts a problem+json answer of an OpenAI-compatible
+// route: the problem, and the OpenAI error object in its error member.
+func requireOpenAIProblem(t *testing.T, a answer, status int, typ string) openai.ProblemBody {
+	t.Helper()
+	require.Equal(t, status, a.status, "%s", a)
+	require.Equal(t, "application/problem+json", a.header.Get("content-type"), "%s", a)
+	p := openai.ProblemBody{Problem: &problem.Problem{}}
+	require.NoError(t, json.Unmarshal(a.body, &p), "%s", a.body)
+	require.Equal(t, typ, p.Type, "%s", a.body)
+	require.NotEmpty(t, p.Error.Message, "%s", a.body)
+	return p
 }

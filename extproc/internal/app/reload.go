@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -164,23 +163,12 @@ func (l *liveConfig) loadConfig() (*config.Config, error) {
 // follow applies the updates of src until ctx is done. Where updates come
 // from (files and SIGHUP today) is the source's business.
 func (l *liveConfig) follow(ctx context.Context, src configsource.Source[*config.Config]) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case u, ok := <-src.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("configuration source stopped")
-			}
-			_ = l.apply(ctx, u)
-			if u.Requested && l.keys != nil {
-				_ = l.keys.Reload(ctx)
-			}
+	return configsource.Follow(ctx, src, func(ctx context.Context, u configsource.Update[*config.Config]) {
+		_ = l.apply(ctx, u)
+		if u.Requested && l.keys != nil {
+			_ = l.keys.Reload(ctx)
 		}
-	}
+	})
 }
 
 // apply swaps in the catalog and deprecations of an update. A bad update

@@ -11,10 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,16 +137,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	if cfg.Watch {
-		if err := reloads.startWatch(watchCtx); err != nil {
-			log.Error("catalog watch unavailable; SIGHUP still reloads", slog.String("error", err.Error()))
-		}
+	src, err := reloads.newSource()
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
+	defer src.Stop()
+	followCtx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	followErr := make(chan error, 1)
+	go func() { followErr <- reloads.follow(followCtx, src) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	ready.Store(true)
@@ -158,21 +155,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	if bound != nil {
 		bound <- ln.Addr().String()
 	}
-	for {
-		select {
-		case <-hup:
-			reloads.reload("sighup")
-			continue
-		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
-		}
-		break
+	var failed error
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case failed = <-followErr:
+	case <-ctx.Done():
 	}
 	// Fail readiness first so load balancers stop sending, wait the drain
 	// delay, then let in-flight requests finish.
 	err = lifecycle.Shutdown(log, lifecycle.Config{DrainDelay: cfg.DrainDelay, Timeout: cfg.ShutdownTimeout},
-		func() { ready.Store(false); stopWatch() }, lifecycle.Named{Name: "http", Server: hs})
+		func() { ready.Store(false); stopFollow(); src.Stop() }, lifecycle.Named{Name: "http", Server: hs})
+	err = errors.Join(failed, err)
 	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("serve: %w", serr))
 	}
