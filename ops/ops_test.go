@@ -13,7 +13,12 @@ import (
 	"github.com/modelgate/modelgate/ops"
 )
 
-var update = flag.Bool("update", false, "rewrite prometheus/prometheus.compose.yml")
+// updating reports -update (the flag internal/testutil defines): rewrite
+// prometheus/prometheus.compose.yml.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // promtool finds Debian's promtool (package prometheus). Without it the
 // tests skip, unless MODELGATE_REQUIRE_ENVOY is set (make test and CI set
@@ -69,7 +74,7 @@ func TestPrometheusConfig_compose(t *testing.T) {
 	b, err := ops.ComposeConfig(loadCatalog(t))
 	require.NoError(t, err)
 	golden := filepath.Join("prometheus", "prometheus.compose.yml")
-	if *update {
+	if updating() {
 		require.NoError(t, os.WriteFile(golden, b, 0o644))
 	}
 	want, err := os.ReadFile(golden)

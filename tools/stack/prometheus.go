@@ -41,7 +41,6 @@ func (s *Stack) definePrometheus() error {
 	if c.Bin.Prometheus == "" {
 		return errors.New("stack: PrometheusAddr is set but no prometheus binary: run scripts/install.sh (apt-get install prometheus)")
 	}
-	lo := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 	sc := ops.Scrape{
 		Interval: c.PrometheusInterval,
 		Stack:    "local",
@@ -71,11 +70,7 @@ func (s *Stack) definePrometheus() error {
 			"--log.level=warn"},
 		health: httpOK(s.PrometheusURL() + "/-/ready"),
 	}
-	pr.Log = filepath.Join(c.RunDir, "logs", pr.Name+".log")
-	pr.pidFile = filepath.Join(c.RunDir, "pids", pr.Name+".pid")
-	pr.dir = c.Root
-	s.procs[pr.Name] = pr
-	s.order = append(s.order, pr.Name)
+	s.add(pr)
 	return nil
 }
 

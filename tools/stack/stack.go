@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -290,17 +289,22 @@ func (s *Stack) renderEnvoy() error {
 // clashes with a system Redis).
 func (s *Stack) RedisSocket() string { return filepath.Join(s.cfg.RunDir, "redis.sock") }
 
+// add defines one process, its log and pid file in the run directory.
+func (s *Stack) add(pr *Proc) {
+	pr.Log = filepath.Join(s.cfg.RunDir, "logs", pr.Name+".log")
+	pr.pidFile = filepath.Join(s.cfg.RunDir, "pids", pr.Name+".pid")
+	pr.dir = s.cfg.Root
+	s.procs[pr.Name] = pr
+	s.order = append(s.order, pr.Name)
+}
+
+// lo is a loopback address.
+func lo(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
 func (s *Stack) define() {
 	c := s.cfg
 	p := c.Ports
-	add := func(pr *Proc) {
-		pr.Log = filepath.Join(c.RunDir, "logs", pr.Name+".log")
-		pr.pidFile = filepath.Join(c.RunDir, "pids", pr.Name+".pid")
-		pr.dir = c.Root
-		s.procs[pr.Name] = pr
-		s.order = append(s.order, pr.Name)
-	}
-	lo := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	add := s.add
 
 	_ = os.Remove(s.RedisSocket())
 	add(&Proc{
@@ -344,6 +348,15 @@ func (s *Stack) define() {
 		}, rlGRPC...),
 		health: allOK(httpOK("http://"+lo(p.RateLimitHTTP)+"/healthcheck"), rlListening),
 	})
+	s.defineServices(extprocGRPC)
+}
+
+// defineServices adds extproc (serving gRPC at extprocGRPC), one inference
+// process per target and Envoy.
+func (s *Stack) defineServices(extprocGRPC string) {
+	c := s.cfg
+	p := c.Ports
+	add := s.add
 	// The plugin asks the ratelimit service itself unless Envoy's
 	// ext_authz and ratelimit filters are in the chain.
 	mode, rlAddr := "ext_proc", lo(p.RateLimitGRPC)
@@ -473,30 +486,4 @@ func (s *Stack) Exited() <-chan string {
 		}()
 	}
 	return ch
-}
-
-// LookupBinaries finds the executables: the Go binaries in outDir (build
-// them first, see Build), Envoy via FindEnvoy, redis-server on PATH.
-func LookupBinaries(root, outDir string) (Binaries, error) {
-	var errs []error
-	b := Binaries{
-		Extproc:   filepath.Join(outDir, "extproc"),
-		Inference: filepath.Join(outDir, "inference"),
-		RateLimit: filepath.Join(outDir, "ratelimit"),
-	}
-	for _, p := range []string{b.Extproc, b.Inference, b.RateLimit} {
-		if !exists(p) {
-			errs = append(errs, fmt.Errorf("%s missing: run scripts/install.sh and build (scripts/run.sh does both)", p))
-		}
-	}
-	var err error
-	if b.Envoy, err = FindEnvoy(root); err != nil {
-		errs = append(errs, err)
-	}
-	if b.Redis, err = exec.LookPath("redis-server"); err != nil {
-		errs = append(errs, errors.New("redis-server not on PATH: run scripts/install.sh (apt-get install redis-server)"))
-	}
-	// Optional here; Start says so when a stack that needs it lacks it.
-	b.Prometheus, _ = exec.LookPath("prometheus")
-	return b, errors.Join(errs...)
 }
