@@ -48,3 +48,19 @@ func BenchmarkValidator_Validate_megabyte(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkValidator_Decode_megabyte measures the decoding alone of the
+// bodies of [BenchmarkValidator_Validate_megabyte].
+func BenchmarkValidator_Decode_megabyte(b *testing.B) {
+	v := loadValidator(b)
+	for _, bm := range megabyteBodies {
+		body := []byte(bm.body)
+		b.Run(bm.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = v.Decode(body)
+			}
+		})
+	}
+}

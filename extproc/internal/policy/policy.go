@@ -92,7 +92,8 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 			continue
 		}
 		ok, known := partwise(s)
-		v.schemas[n] = compiled{schema: s, parts: ok, known: known}
+		bulk, closed := findBulk(s)
+		v.schemas[n] = compiled{schema: s, parts: ok, known: known, bulk: bulk, closed: closed}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
