@@ -24,22 +24,21 @@ type bulk struct {
 	// array on the way.
 	path []string
 	// tensor items are scalars of types or arrays of such items, nested
-	// (the recursive TensorData of the Open Inference Protocol); otherwise
-	// items are rows, objects of scalars of types.
+	// (the recursive TensorData of the Open Inference Protocol), judged
+	// level by level; other items pass when item says so.
 	tensor bool
 	types  scalars
-	// rows need minProps members, and names of minName to maxName runes
-	// (maxName < 0: no bound).
-	minProps, minName, maxName int
+	item   *node
+	// row is the shape of items that are rows, whose members are cut too.
+	row *rowShape
 	// keepOne keeps an item in the stand-in of an array whose schema
 	// needs one (minItems: 1).
 	keepOne bool
 }
 
-// bulkKept bounds the items kept in stand-ins of one document. Past it
-// the answer lists fewer violations than the document has and says "at
-// least"; each kept item is at least one violation, and an answer lists
-// MaxViolations.
+// bulkKept bounds the items kept in the stand-ins of one document, at
+// all levels of nesting together. Past it, or past keepItems in one
+// array, the answer says "at least" how many more violations there are.
 const bulkKept = 4096
 
 // closedObject is an object of a request schema that allows no members
@@ -59,16 +58,19 @@ type closedObject struct {
 func findBulk(s *jsonschema.Schema) ([]bulk, []closedObject) {
 	var out []bulk
 	var closed []closedObject
+	nodes := make(map[*jsonschema.Schema]*node)
 	var walk func(s *jsonschema.Schema, path []string, depth int)
 	walk = func(s *jsonschema.Schema, path []string, depth int) {
 		s = deref(s)
 		if s == nil || depth > 4 {
 			return
 		}
-		if b, ok := recognise(s); ok {
+		if b, ok := recognise(s, nodes); ok {
 			b.path = slices.Clone(path)
 			out = append(out, b)
-			return
+			if b.tensor {
+				return
+			}
 		}
 		if s.Items2020 != nil && onlyFields(s, "Types", "MinItems", "MaxItems", "Items2020") {
 			walk(s.Items2020, append(path, "*"), depth+1)
@@ -155,50 +157,28 @@ func touches(s *jsonschema.Schema, name string, top bool, seen map[*jsonschema.S
 }
 
 // recognise reports whether s is an array schema whose items [bulk] can
-// judge: rows (objects whose members are scalars of some types, with at
-// most bounds on their count and name lengths) or tensor data (items
-// that are scalars of some types or, recursively, arrays of s).
-func recognise(s *jsonschema.Schema) (bulk, bool) {
+// judge: tensor data (items that are scalars of some types or,
+// recursively, arrays of s) or items of a schema that [node] evaluates.
+func recognise(s *jsonschema.Schema, nodes map[*jsonschema.Schema]*node) (bulk, bool) {
 	if !onlyFields(s, "Types", "MinItems", "Items2020") || !isType(s.Types, "array") || s.Items2020 == nil ||
 		s.MinItems != nil && *s.MinItems > 1 {
 		return bulk{}, false
 	}
-	b := bulk{keepOne: s.MinItems != nil && *s.MinItems == 1, maxName: -1}
+	b := bulk{keepOne: s.MinItems != nil && *s.MinItems == 1}
 	item := deref(s.Items2020)
 	if onlyFields(item, "AnyOf") && len(item.AnyOf) == 2 {
 		for i, br := range item.AnyOf {
 			if deref(br) == s {
-				t, ok := scalarTypes(item.AnyOf[1-i])
-				b.tensor, b.types = ok, t
-				return b, ok
+				if t, ok := scalarTypes(item.AnyOf[1-i]); ok {
+					b.tensor, b.types = true, t
+					return b, true
+				}
 			}
 		}
-		return bulk{}, false
 	}
-	if !onlyFields(item, "Types", "MinProperties", "PropertyNames", "AdditionalProperties") || !isType(item.Types, "object") {
-		return bulk{}, false
-	}
-	values, _ := item.AdditionalProperties.(*jsonschema.Schema)
-	t, ok := scalarTypes(values)
-	if !ok {
-		return bulk{}, false
-	}
-	b.types = t
-	if item.MinProperties != nil {
-		b.minProps = *item.MinProperties
-	}
-	if n := item.PropertyNames; n != nil {
-		if !onlyFields(n, "MinLength", "MaxLength") {
-			return bulk{}, false
-		}
-		if n.MinLength != nil {
-			b.minName = *n.MinLength
-		}
-		if n.MaxLength != nil {
-			b.maxName = *n.MaxLength
-		}
-	}
-	return b, true
+	b.item = compileNode(s.Items2020, nodes)
+	b.row = rowOf(b.item)
+	return b, b.item != nil
 }
 
 // scalars are the types of scalar a bulk item may be.

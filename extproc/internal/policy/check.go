@@ -27,6 +27,9 @@ type compiled struct {
 	schema *jsonschema.Schema
 	parts  bool
 	known  map[string]bool
+	// native evaluates the schema without the validator (see [node]);
+	// nil when the schema uses keywords it does not evaluate.
+	native *node
 	// bulk are the arrays and closed the objects checked in a stand-in
 	// (see [bulk] and [closedObject]).
 	bulk   []bulk
@@ -46,6 +49,9 @@ func (v *Validator) Check(schema string, doc any) error {
 		atLeast bool
 		err     error
 	)
+	if c.native != nil && c.native.passes(doc) {
+		return nil
+	}
 	doc, st := newStandIn(doc, c.bulk, c.closed)
 	if !c.parts || countUpTo(doc, v.partNodes) <= v.partNodes {
 		vs, err = v.violations(c.schema, doc, nil, st, nil)

@@ -376,61 +376,6 @@ func (d *decoder) refusal() error {
 	return &ViolationsError{Violations: limitViolations(d.vs, d.omitted, false)}
 }
 
-func (d *decoder) number() (any, error) {
-	start := d.pos
-	if d.buf[d.pos] == '-' {
-		d.pos++
-	}
-	switch {
-	case d.pos >= len(d.buf):
-		return nil, errEnd
-	case d.buf[d.pos] == '0':
-		d.pos++
-	case '1' <= d.buf[d.pos] && d.buf[d.pos] <= '9':
-		d.digits()
-	default:
-		return nil, d.syntax("in numeric literal")
-	}
-	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
-		d.pos++
-		if !d.digits() {
-			return nil, d.syntaxOrEnd("after decimal point in numeric literal")
-		}
-	}
-	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
-		d.pos++
-		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
-			d.pos++
-		}
-		if !d.digits() {
-			return nil, d.syntaxOrEnd("in exponent of numeric literal")
-		}
-	}
-	return d.scalar(kindNumber, d.buf[start:d.pos])
-}
-
-// digits consumes a run of decimal digits and reports whether there was one.
-func (d *decoder) digits() bool {
-	start := d.pos
-	for d.pos < len(d.buf) && '0' <= d.buf[d.pos] && d.buf[d.pos] <= '9' {
-		d.pos++
-	}
-	return d.pos > start
-}
-
-func (d *decoder) literal(word string) error {
-	for i := range len(word) {
-		if d.pos >= len(d.buf) {
-			return errEnd
-		}
-		if d.buf[d.pos] != word[i] {
-			return d.syntax("in literal " + word + " (expecting " + strconv.QuoteRune(rune(word[i])) + ")")
-		}
-		d.pos++
-	}
-	return nil
-}
-
 // space skips JSON whitespace.
 func (d *decoder) space() {
 	for d.pos < len(d.buf) {

@@ -62,6 +62,10 @@ func TestValidator_Decode(t *testing.T) {
 				Detail: "member name of 600 bytes exceeds the limit of 512 bytes"}}},
 		{name: "reports a name repeated 300 times once", body: `{"a":1` + strings.Repeat(`,"a":1`, 300) + `}`,
 			wantViolations: []problem.Violation{{Pointer: "/a", Detail: "duplicate member name"}}},
+		{name: "refuses a number exponent past the limit", body: `{"inputs":[{"shape":[1e400,-1E-400,1e+0401]}]}`,
+			wantViolations: []problem.Violation{{Pointer: "/inputs/0/shape/2", Detail: "number exponent exceeds the limit of 400"}}},
+		{name: "refuses a number literal past the limit", body: `[0.` + strings.Repeat("0", 126) + `,0.` + strings.Repeat("0", 127) + `]`,
+			wantViolations: []problem.Violation{{Pointer: "/1", Detail: "number of 129 bytes exceeds the limit of 128 bytes"}}},
 		{name: "reports malformed JSON after a duplicate as malformed", body: `{"a":1,"a":2,`, wantMalformed: true},
 		{name: "reports trailing garbage as malformed", body: benchBody + "x", wantMalformed: true},
 		{name: "reports a lone surrogate pair half as malformed only when not an escape", body: "\"\\ud800\"\x01", wantMalformed: true},
@@ -167,9 +171,11 @@ func TestValidator_Validate_capsViolations(t *testing.T) {
 		name, schema, body string
 		wantNote           string
 	}{
-		{name: "rows of strings", schema: policy.V2PredictRequest, body: wideViolationsBody(5000), wantNote: "at least 411 more violations not listed"},
-		{name: "tensor data of objects", schema: policy.InferRequest, body: wideDataBody(5000), wantNote: "at least 1940 more violations not listed"},
-		{name: "a row of 3000 wrong members", schema: policy.V1PredictRequest, body: wideRow(3000), wantNote: "at least 921 more violations not listed"},
+		// Checking stops at 200 failing rows, tensor items or row members
+		// (those whose pointers sort first), what the notes count.
+		{name: "rows of strings", schema: policy.V2PredictRequest, body: wideViolationsBody(5000), wantNote: "at least 100 more violations not listed"},
+		{name: "tensor data of objects", schema: policy.InferRequest, body: wideDataBody(5000), wantNote: "at least 300 more violations not listed"},
+		{name: "a row of 3000 wrong members", schema: policy.V1PredictRequest, body: wideRow(3000), wantNote: "at least 100 more violations not listed"},
 		{name: "long pointers and details", schema: policy.V2PredictRequest, body: longViolations(200), wantNote: "184 more violations not listed"},
 	}
 	for _, tt := range tests {

@@ -93,7 +93,8 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 		}
 		ok, known := partwise(s)
 		bulk, closed := findBulk(s)
-		v.schemas[n] = compiled{schema: s, parts: ok, known: known, bulk: bulk, closed: closed}
+		native := compileNode(s, make(map[*jsonschema.Schema]*node))
+		v.schemas[n] = compiled{schema: s, parts: ok, known: known, native: native, bulk: bulk, closed: closed}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

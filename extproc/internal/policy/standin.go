@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // standIn is what [newStandIn] left out of a document: for each bulk
@@ -46,7 +45,8 @@ func newStandIn(doc any, bulks []bulk, closed []closedObject) (any, *standIn) {
 			out = r
 		}
 	}
-	for i := range bulks {
+	// Inner arrays first: the indices of the outer ones are restored first.
+	for i := len(bulks) - 1; i >= 0; i-- {
 		b := &bulks[i]
 		if r, changed := replaceAt(out, b.path, nil, func(v any, path []string) (any, bool) { return st.cutBulk(v, path, b) }); changed {
 			out = r
@@ -168,79 +168,93 @@ func (st *standIn) extraMembers() []extraMembers {
 
 // filter returns the items of a that may fail, tensor items cut the same
 // way, and their indices: nil when a is kept as it is (every item may
-// fail), an empty list when every item passes (allPass).
+// fail and none is left out), an empty list when every item passes
+// (allPass). Of more than keepItems failing items it keeps those whose
+// indices sort first as strings, as their violations' pointers do: they
+// are the ones an answer lists.
 func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
-	left := st.left
-	changed := false
-	var index []int
-	var inner map[int]*kept
+	limit := min(keepItems, st.left)
+	var sel []int // failing items, in the order of their pointers
+	failing := 0
 	for i, x := range a {
-		y, in, pass := st.judge(x, b)
-		if pass {
-			changed = true
+		if st.passes(x, b) {
 			continue
 		}
-		if st.left == 0 {
-			st.cut, changed = true, true
-			break
+		failing++
+		if len(sel) == limit && (limit == 0 || !indexLess(i, sel[len(sel)-1])) {
+			continue
 		}
-		st.left--
-		if in != nil {
-			changed = true
-			if inner == nil {
-				inner = make(map[int]*kept)
+		j, _ := slices.BinarySearchFunc(sel, i, func(x, y int) int {
+			if indexLess(x, y) {
+				return -1
 			}
-			inner[len(out)] = in
+			return 1
+		})
+		sel = slices.Insert(sel, j, i)
+		if len(sel) > limit {
+			sel = sel[:limit]
 		}
-		out = append(out, y)
-		index = append(index, i)
 	}
-	if !changed {
-		st.left = left // a is kept as it is: nothing was copied
+	switch {
+	case failing == 0:
+		return []any{}, &kept{}, true
+	case failing == len(a) && len(sel) == failing && !b.tensor && b.row == nil:
 		return a, nil, false
 	}
-	if out == nil {
-		out = []any{}
+	st.cut = st.cut || len(sel) < failing
+	st.left -= len(sel)
+	slices.Sort(sel)
+	k = &kept{index: sel}
+	out = make([]any, 0, len(sel))
+	for _, i := range sel {
+		y := a[i]
+		if inner, ok := y.([]any); ok && b.tensor {
+			if cut, in, _ := st.filter(inner, b); in != nil {
+				y = cut
+				if k.inner == nil {
+					k.inner = make(map[int]*kept)
+				}
+				k.inner[len(out)] = in
+			}
+		}
+		if m, ok := y.(map[string]any); ok && b.row != nil && len(m) > keepItems {
+			if cut, more := b.row.cut(m); cut != nil {
+				y, st.cut = cut, st.cut || more
+			}
+		}
+		out = append(out, y)
 	}
-	return out, &kept{index: index, inner: inner}, len(index) == 0 && !st.cut
+	return out, k, false
 }
 
-// judge reports whether item x of a bulk array surely passes; when it
-// may fail, y is x or, for a tensor item cut in part, its cut.
-func (st *standIn) judge(x any, b *bulk) (y any, k *kept, pass bool) {
+// keepItems is the most failing items of one array a stand-in keeps:
+// twice what an answer lists, as each is a violation of its own, so that
+// most answers still count exactly. The validator builds about a
+// kilobyte for each violation: a stand-in of keepItems items costs it
+// less than a megabyte.
+const keepItems = 2 * MaxViolations
+
+// indexLess orders array indices as their decimal strings sort.
+func indexLess(a, b int) bool {
+	var x, y [20]byte
+	return string(strconv.AppendInt(x[:0], int64(a), 10)) < string(strconv.AppendInt(y[:0], int64(b), 10))
+}
+
+// passes reports whether item x of a bulk array surely passes.
+func (st *standIn) passes(x any, b *bulk) bool {
+	if !b.tensor {
+		return b.item.passes(x)
+	}
 	if b.types.accepts(x) {
-		return x, nil, b.tensor
+		return true
 	}
-	switch v := x.(type) {
-	case []any:
-		if !b.tensor {
-			return x, nil, false
-		}
-		out, k, allPass := st.filter(v, b)
-		if allPass {
-			return x, nil, true
-		}
-		return out, k, false
-	case map[string]any:
-		return x, nil, !b.tensor && b.row(v)
-	}
-	return x, nil, false
-}
-
-// row reports whether m surely passes as a row of b.
-func (b *bulk) row(m map[string]any) bool {
-	if len(m) < b.minProps {
+	a, ok := x.([]any)
+	if !ok {
 		return false
 	}
-	for name, v := range m {
-		if !b.types.accepts(v) {
+	for _, y := range a {
+		if !st.passes(y, b) {
 			return false
-		}
-		if b.minName > 0 || b.maxName >= 0 {
-			n := utf8.RuneCountInString(name)
-			if n < b.minName || b.maxName >= 0 && n > b.maxName {
-				return false
-			}
 		}
 	}
 	return true
@@ -251,25 +265,29 @@ func (st *standIn) record(path []string, k *kept) {
 		st.arrays = make(map[string]*kept)
 	}
 	st.arrays[strings.Join(path, "\x00")] = k
-	if !slices.Contains(st.depths, len(path)) {
-		st.depths = append(st.depths, len(path))
+	if i, found := slices.BinarySearch(st.depths, len(path)); !found {
+		st.depths = slices.Insert(st.depths, i, len(path))
 	}
 }
 
-// restore translates a location in the stand-in to the document's.
+// restore translates a location in the stand-in to the document's,
+// outer arrays first.
 func (st *standIn) restore(loc []string) []string {
 	if st == nil {
 		return loc
 	}
+	cloned := false
 	for _, n := range st.depths {
 		if len(loc) <= n {
-			continue
+			break
 		}
 		k := st.arrays[strings.Join(loc[:n], "\x00")]
 		if k == nil {
 			continue
 		}
-		loc = slices.Clone(loc)
+		if !cloned {
+			loc, cloned = slices.Clone(loc), true
+		}
 		for j := n; k != nil && j < len(loc); j++ {
 			i, err := strconv.Atoi(loc[j])
 			if err != nil || i < 0 || i >= len(k.index) {
@@ -278,7 +296,6 @@ func (st *standIn) restore(loc []string) []string {
 			loc[j] = strconv.Itoa(k.index[i])
 			k = k.inner[i]
 		}
-		return loc
 	}
 	return loc
 }
