@@ -255,6 +255,14 @@ func TestValidator_Validate_boundsWork(t *testing.T) {
 		perRun := allocated(t, v, m.schema, m.body, 2)
 		require.LessOrEqual(t, perRun, uint64(maxRequestHeap), "%s: %d bytes allocated per request", m.name, perRun)
 	}
+	for _, c := range costlyShapes {
+		body := repeated(c.prefix, c.unit, c.suffix)
+		for _, schema := range policy.RequestSchemas {
+			perRun := allocated(t, v, schema, body, 1)
+			require.LessOrEqual(t, perRun, uint64(maxRequestHeap), "%s against %s: %d bytes allocated per request",
+				c.prefix+c.unit+"…", schema, perRun)
+		}
+	}
 }
 
 // maxRequestHeap is the goal of issue 13: no request within the body

@@ -30,11 +30,14 @@ func rowOf(n *node) *rowShape {
 }
 
 // cut returns the members of the row m that the stand-in keeps, and
-// whether failing members were left out; nil when m is kept whole (a
-// name fails: its violation is the row's, whose members may then count).
+// whether failing members were left out; nil when m is kept as it is (a
+// name fails: its violation is the row's, whose members may then count;
+// or nothing would change). A value that is an array or an object where
+// values take neither fails by its type alone, so it is kept empty: a
+// tensor sent to a tabular route costs no more than its envelope.
 func (r *rowShape) cut(m map[string]any) (out map[string]any, more bool) {
 	var fail, fill []string
-	failing := 0
+	failing, containers := 0, 0
 	for name, v := range m {
 		if r.names != nil && !r.names.passes(name) {
 			return nil, false
@@ -45,12 +48,34 @@ func (r *rowShape) cut(m map[string]any) (out map[string]any, more bool) {
 		}
 		failing++
 		fail = insertFirst(fail, name, keepItems)
+		switch v.(type) {
+		case []any, map[string]any:
+			containers++
+		}
+	}
+	if len(m) <= keepItems && (containers == 0 || !r.typeOnly()) {
+		return nil, false
 	}
 	out = make(map[string]any, len(fail)+len(fill))
 	for _, name := range slices.Concat(fail, fill) {
 		out[name] = m[name]
+		if r.typeOnly() {
+			switch out[name].(type) {
+			case []any:
+				out[name] = []any{}
+			case map[string]any:
+				out[name] = map[string]any{}
+			}
+		}
 	}
 	return out, failing > len(fail)
+}
+
+// typeOnly reports whether values fail any array or object by type, and
+// say nothing more about it.
+func (r *rowShape) typeOnly() bool {
+	v := r.values
+	return v.types != 0 && v.types&(typeArray|typeObject) == 0 && v.ref == nil && len(v.allOf) == 0 && len(v.anyOf) == 0
 }
 
 // insertFirst inserts name into names, which are sorted as pointer

@@ -45,8 +45,9 @@ func newStandIn(doc any, bulks []bulk, closed []closedObject) (any, *standIn) {
 			out = r
 		}
 	}
-	// Inner arrays first: the indices of the outer ones are restored first.
-	for i := len(bulks) - 1; i >= 0; i-- {
+	// Outer arrays first (findBulk lists them first), so that inner ones
+	// are cut only in the items kept; their indices are restored first.
+	for i := range bulks {
 		b := &bulks[i]
 		if r, changed := replaceAt(out, b.path, nil, func(v any, path []string) (any, bool) { return st.cutBulk(v, path, b) }); changed {
 			out = r
@@ -217,7 +218,7 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 				k.inner[len(out)] = in
 			}
 		}
-		if m, ok := y.(map[string]any); ok && b.row != nil && len(m) > keepItems {
+		if m, ok := y.(map[string]any); ok && b.row != nil {
 			if cut, more := b.row.cut(m); cut != nil {
 				y, st.cut = cut, st.cut || more
 			}
@@ -271,15 +272,15 @@ func (st *standIn) record(path []string, k *kept) {
 }
 
 // restore translates a location in the stand-in to the document's,
-// outer arrays first.
+// inner arrays first: they were cut in the outer ones' stand-ins.
 func (st *standIn) restore(loc []string) []string {
 	if st == nil {
 		return loc
 	}
 	cloned := false
-	for _, n := range st.depths {
+	for _, n := range slices.Backward(st.depths) {
 		if len(loc) <= n {
-			break
+			continue
 		}
 		k := st.arrays[strings.Join(loc[:n], "\x00")]
 		if k == nil {
