@@ -161,6 +161,8 @@ func (d *decoder) size() int {
 type boxes struct {
 	keys [boxSlots]uint64
 	vals [boxSlots]any
+	// single are the boxes of one-byte literals, by kind and byte.
+	single [2][128]any
 }
 
 const (
@@ -188,6 +190,17 @@ func (d *decoder) scalar(kind byte, raw []byte) (any, error) {
 			if err := d.charge(boxSlots * (8 + anyBytes)); err != nil {
 				return nil, err
 			}
+		}
+		if d.boxes != nil && len(raw) == 1 && raw[0] < 128 {
+			p := &d.boxes.single[kind-1][raw[0]]
+			if *p == nil {
+				v, err := d.box(kind, raw)
+				if err != nil {
+					return nil, err
+				}
+				*p = v
+			}
+			return *p, nil
 		}
 		if d.boxes != nil {
 			key := uint64(kind)<<56 | uint64(len(raw))<<48

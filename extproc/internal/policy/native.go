@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,6 +36,9 @@ type node struct {
 	minimum, maximum         int64
 	hasMinimum, hasMaximum   bool
 	checksLength, checksSize bool
+	// quick are the types (typeNull…) of value that pass n whatever
+	// they hold: a megabyte tensor is checked a type test per number.
+	quick uint8
 }
 
 const (
@@ -132,7 +136,29 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 		done[s] = nil
 		return nil
 	}
+	n.quick = quickTypes(s, n)
 	return n
+}
+
+// quickTypes returns the types of value that surely pass n by their type
+// alone: n constrains nothing else for them, or n is a reference or an
+// anyOf of such nodes (a cycle adds nothing).
+func quickTypes(s *jsonschema.Schema, n *node) uint8 {
+	switch {
+	case n.boolean != nil:
+		return 0
+	case onlyFields(s, "Types"):
+		return n.types &^ typeInteger
+	case onlyFields(s, "Ref") && n.ref != nil:
+		return n.ref.quick
+	case onlyFields(s, "AnyOf"):
+		var q uint8
+		for _, b := range n.anyOf {
+			q |= b.quick
+		}
+		return q
+	}
+	return 0
 }
 
 func intOr(p *int, def int) int {
@@ -164,6 +190,9 @@ func typeBit(name string) uint8 {
 // surely passes n. False means that it fails or that node cannot tell
 // (a json.Number "1.0" for an integer, a float64): the validator decides.
 func (n *node) passes(v any) bool {
+	if n.quick != 0 && n.quick&typeOf(v) != 0 {
+		return true
+	}
 	if n.boolean != nil {
 		return *n.boolean
 	}
@@ -201,6 +230,28 @@ func (n *node) passes(v any) bool {
 	return false
 }
 
+// passesName is passes for a member name, which it does not box.
+func (n *node) passesName(s string) bool {
+	if n.quick&typeString != 0 {
+		return true
+	}
+	if n.boolean != nil {
+		return *n.boolean
+	}
+	if n.ref != nil && !n.ref.passesName(s) || n.types != 0 && n.types&typeString == 0 || n.enum != nil && !n.enum[s] {
+		return false
+	}
+	for _, c := range n.allOf {
+		if !c.passesName(s) {
+			return false
+		}
+	}
+	if len(n.anyOf) > 0 && !slices.ContainsFunc(n.anyOf, func(c *node) bool { return c.passesName(s) }) {
+		return false
+	}
+	return n.str(s)
+}
+
 func (n *node) anyPasses(v any) bool {
 	for _, c := range n.anyOf {
 		if c.passes(v) {
@@ -208,6 +259,25 @@ func (n *node) anyPasses(v any) bool {
 		}
 	}
 	return false
+}
+
+// typeOf returns the type bit of v, 0 for values Decode does not return.
+func typeOf(v any) uint8 {
+	switch v.(type) {
+	case nil:
+		return typeNull
+	case bool:
+		return typeBoolean
+	case json.Number:
+		return typeNumber
+	case string:
+		return typeString
+	case []any:
+		return typeArray
+	case map[string]any:
+		return typeObject
+	}
+	return 0
 }
 
 func (n *node) typeOK(v any) bool {
@@ -250,7 +320,7 @@ func (n *node) object(m map[string]any) bool {
 		return true
 	}
 	for name, x := range m {
-		if n.names != nil && !n.names.passes(name) {
+		if n.names != nil && !n.names.passesName(name) {
 			return false
 		}
 		if _, named := n.props[name]; named {

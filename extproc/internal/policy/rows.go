@@ -39,7 +39,7 @@ func (r *rowShape) cut(m map[string]any) (out map[string]any, more bool) {
 	var fail, fill []string
 	failing, containers := 0, 0
 	for name, v := range m {
-		if r.names != nil && !r.names.passes(name) {
+		if r.names != nil && !r.names.passesName(name) {
 			return nil, false
 		}
 		if r.values.passes(v) {
