@@ -16,9 +16,9 @@ import (
 // partNodes is the most values (nodes) of a document the schema validator
 // is given at once. The validator cannot stop early: it builds every
 // violation, each costing about a kilobyte of heap, and a megabyte body can
-// hold a million of them (issue 13). A larger document is checked in parts
-// of about this many nodes, stopping once MaxViolations are found, so that
-// a hostile body costs what a valid body of its size costs.
+// hold a million of them (issue 13). A larger document (what is left of it
+// in its stand-in, see [newStandIn]) is checked in parts of about this
+// many nodes, stopping once MaxViolations are found.
 const partNodes = 1024
 
 // compiled is a request schema and, when it may be checked in parts, the

@@ -24,18 +24,18 @@ type node struct {
 	allOf   []*node
 	anyOf   []*node
 
-	props                    map[string]*node
-	required                 []string
-	closed                   bool // additionalProperties: false
-	additional, names        *node
-	minProps, maxProps       int // maxProps < 0: no bound
-	items                    *node
-	minItems, maxItems       int
-	minLength, maxLength     int
-	pattern                  jsonschema.Regexp
-	minimum, maximum         int64
-	hasMinimum, hasMaximum   bool
-	checksLength, checksSize bool
+	props                  map[string]*node
+	required               []string
+	closed                 bool // additionalProperties: false
+	additional, names      *node
+	minProps, maxProps     int // maxProps < 0: no bound
+	items                  *node
+	minItems, maxItems     int
+	minLength, maxLength   int
+	pattern                jsonschema.Regexp
+	minimum, maximum       int64
+	hasMinimum, hasMaximum bool
+	checksLength           bool
 	// quick are the types (typeNull…) of value that pass n whatever
 	// they hold: a megabyte tensor is checked a type test per number.
 	quick uint8

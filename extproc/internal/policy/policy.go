@@ -1,8 +1,3 @@
-// Package policy checks request bodies before they reach a model: media
-// type, size, JSON well-formedness, the JSON Schema of the route (compiled
-// once from the OpenAPI document in api/openapi.yaml) and batch limits.
-// It knows nothing about Envoy; its errors are typed so that the one error
-// mapper in the server can turn them into problem details.
 package policy
 
 import (
