@@ -3,8 +3,6 @@ package policy
 import (
 	"encoding/json"
 	"slices"
-	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -300,7 +298,14 @@ func (n *node) typeOK(v any) bool {
 
 // integral reports a number literal without fraction or exponent; "1.0"
 // is an integer too, but is left to the validator.
-func integral(x json.Number) bool { return !strings.ContainsAny(string(x), ".eE") }
+func integral(x json.Number) bool {
+	for i := range len(x) {
+		if c := x[i]; c == '.' || c == 'e' || c == 'E' {
+			return false
+		}
+	}
+	return true
+}
 
 func (n *node) object(m map[string]any) bool {
 	if len(m) < n.minProps || n.maxProps >= 0 && len(m) > n.maxProps {
@@ -357,12 +362,35 @@ func (n *node) str(s string) bool {
 	return n.pattern == nil || n.pattern.MatchString(s)
 }
 
+// smallInt parses an integer literal of at most 18 digits.
+func smallInt(s string) (int64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := range len(s) {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 func (n *node) number(x json.Number) bool {
 	if !n.hasMinimum && !n.hasMaximum {
 		return true
 	}
-	i, err := strconv.ParseInt(string(x), 10, 64)
-	if err != nil {
+	i, ok := smallInt(string(x))
+	if !ok {
 		return false // not an integer literal, or too big: the validator decides
 	}
 	return (!n.hasMinimum || i >= n.minimum) && (!n.hasMaximum || i <= n.maximum)

@@ -174,7 +174,9 @@ func (st *standIn) extraMembers() []extraMembers {
 // indices sort first as strings, as their violations' pointers do: they
 // are the ones an answer lists.
 func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
-	limit := min(keepItems, st.left)
+	// At least one failing item stays, past bulkKept too: a stand-in must
+	// fail when its document does.
+	limit := max(1, min(keepItems, st.left))
 	var sel []int // failing items, in the order of their pointers
 	failing := 0
 	for i, x := range a {
@@ -182,7 +184,7 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 			continue
 		}
 		failing++
-		if len(sel) == limit && (limit == 0 || !indexLess(i, sel[len(sel)-1])) {
+		if len(sel) == limit && !indexLess(i, sel[len(sel)-1]) {
 			continue
 		}
 		j, _ := slices.BinarySearchFunc(sel, i, func(x, y int) int {
@@ -235,10 +237,30 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 // less than a megabyte.
 const keepItems = 2 * MaxViolations
 
-// indexLess orders array indices as their decimal strings sort.
+// indexLess orders array indices (below 1e15) as their decimal strings
+// sort: padded with zeros to the same number of digits they compare as
+// numbers, and of two that pad alike the shorter string sorts first.
 func indexLess(a, b int) bool {
-	var x, y [20]byte
-	return string(strconv.AppendInt(x[:0], int64(a), 10)) < string(strconv.AppendInt(y[:0], int64(b), 10))
+	da, db := decimalDigits(a), decimalDigits(b)
+	x, y := a, b
+	for range db - da {
+		x *= 10
+	}
+	for range da - db {
+		y *= 10
+	}
+	if x != y {
+		return x < y
+	}
+	return da < db
+}
+
+func decimalDigits(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // passes reports whether item x of a bulk array surely passes.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,4 +99,27 @@ func FuzzCheckStandIn(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIndexLess_sortsAsDecimalStrings(t *testing.T) {
+	t.Parallel()
+	ns := []int{0, 1, 2, 9, 10, 11, 19, 20, 99, 100, 101, 199, 200, 999, 1000, 1001, 1009, 1010, 12345, 99999, 100000}
+	for _, a := range ns {
+		for _, b := range ns {
+			require.Equal(t, strconv.Itoa(a) < strconv.Itoa(b), indexLess(a, b), "%d %d", a, b)
+		}
+	}
+}
+
+func TestSmallInt(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]int64{"0": 0, "-0": 0, "7": 7, "-12": -12, "123456789012345678": 123456789012345678} {
+		n, ok := smallInt(s)
+		require.True(t, ok, s)
+		require.Equal(t, want, n, s)
+	}
+	for _, s := range []string{"", "-", "1.0", "1e3", "1234567890123456789", "+1"} {
+		_, ok := smallInt(s)
+		require.False(t, ok, s)
+	}
 }
