@@ -37,6 +37,8 @@ type node struct {
 	// quick are the types (typeNull…) of value that pass n whatever
 	// they hold: a megabyte tensor is checked a type test per number.
 	quick uint8
+	// integer marks a node that is an integer type and bounds only.
+	integer bool
 }
 
 const (
@@ -135,6 +137,7 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 		return nil
 	}
 	n.quick = quickTypes(s, n)
+	n.integer = n.types == typeInteger && onlyFields(s, "Types", "Minimum", "Maximum")
 	return n
 }
 
@@ -190,6 +193,9 @@ func typeBit(name string) uint8 {
 func (n *node) passes(v any) bool {
 	if n.quick != 0 && n.quick&typeOf(v) != 0 {
 		return true
+	}
+	if x, ok := v.(json.Number); ok && n.integer {
+		return n.number(x) // a literal that is not a small integer is left to the validator
 	}
 	if n.boolean != nil {
 		return *n.boolean
