@@ -145,6 +145,36 @@ func TestValidator_Decode_matchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// A body whose document would take more than MaxDocumentBytes is refused
+// where the bound is passed, having allocated no more than that: 1 MiB of
+// empty objects took 54 MB, of {"a":0} rows 45 MB.
+func TestValidator_Decode_boundsTheDocument(t *testing.T) {
+	v := loadValidator(t)
+	for _, body := range []string{
+		"[" + strings.Repeat("{},", 300000) + "{}]",
+		`{"model":"iris","inputs":[` + strings.Repeat(`{"a":0},`, 120000) + `{"a":0}]}`,
+		`{"inputs":[{` + members(`"m%d":1`, 80000) + `}]}`,
+	} {
+		doc, err := v.Decode([]byte(body))
+		var ve *policy.ViolationsError
+		require.ErrorAs(t, err, &ve)
+		require.Nil(t, doc)
+		require.Len(t, ve.Violations, 1)
+		require.Equal(t, "the body's values take more than 9 MiB of memory to decode here; send fewer values per request", ve.Violations[0].Detail)
+		require.LessOrEqual(t, allocatedDecoding(v, body), uint64(policy.MaxDocumentBytes+1<<20))
+	}
+}
+
+// allocatedDecoding returns the bytes one decoding of body allocates.
+func allocatedDecoding(v *policy.Validator, body string) uint64 {
+	b := []byte(body)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _ = v.Decode(b)
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
 func TestValidator_Decode_capsViolations(t *testing.T) {
 	t.Parallel()
 	v := loadValidator(t)
