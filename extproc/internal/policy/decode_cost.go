@@ -71,6 +71,9 @@ func (d *decoder) charge(n int) error {
 // decoder's shared stacks, which never grow past MaxDepth times this.
 const bigItems = 64
 
+// scanFrom is the smallest body [scanSizes] scans.
+const scanFrom = 64 << 10
+
 // sized is an array or object of a body, by the offset of its opening
 // bracket, with its count of items or members.
 type sized struct{ pos, n int }
@@ -80,9 +83,11 @@ type sized struct{ pos, n int }
 // that only follows brackets, commas and strings. The decoder allocates
 // them at their final size: collecting a megabyte array on a growing
 // stack costs five times its size in copies. For a malformed body the
-// counts may be wrong; they are only capacities.
+// counts may be wrong; they are only capacities. A body of less than
+// scanFrom bytes is not scanned: its stacks stay small, and a hostile one
+// (5000 levels of nesting in 20 KB) is refused within its first bytes.
 func scanSizes(b []byte) []sized {
-	if len(b) < 2*bigItems {
+	if len(b) < scanFrom {
 		return nil
 	}
 	type open struct {
