@@ -247,8 +247,15 @@ func (d *decoder) bigArray(n int) (any, error) {
 	a := make([]any, 0, n)
 	d.path = append(d.path, frame{array: true})
 	for {
-		d.path[len(d.path)-1].index = len(a)
-		v, err := d.value()
+		d.path[len(d.path)-1].index = len(a) // not a pointer: nesting may move the path
+		var v any
+		var err error
+		// Numbers first: a big array is most often a tensor's.
+		if d.space(); d.pos < len(d.buf) && (d.buf[d.pos]-'0' <= 9 || d.buf[d.pos] == '-') {
+			v, err = d.number()
+		} else {
+			v, err = d.value()
+		}
 		if err != nil {
 			return nil, err
 		}
