@@ -265,9 +265,16 @@ type data struct {
 	// plugin leaves with the tokens to charge when a stream ends;
 	// TokenQuotas are the descriptors charged.
 	TokensNamespace, TokensCharge string
-	TokenQuotas                   []string
+	TokenQuotas                   []tokenQuota
 	// HasLLM is true when some version generates text.
 	HasLLM bool
+}
+
+// tokenQuota is one token descriptor charged at stream end: per client,
+// or per client and model.
+type tokenQuota struct {
+	Name     string
+	PerModel bool
 }
 
 type problems struct {
@@ -296,11 +303,13 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
-		// The plugin's names (extproc processor and quota packages);
-		// envoy/bootstrap tests check they agree.
+		// The plugin's names (extproc's processor.TokensNamespace,
+		// TokensCharge and quota.TokenQuotas, which this package cannot
+		// import); the e2e token test fails when they drift apart.
 		TokensNamespace: "modelgate.tokens",
 		TokensCharge:    "charge",
-		TokenQuotas:     []string{"tokens_minute", "tokens_day"},
+		TokenQuotas: []tokenQuota{{"tokens_minute", false}, {"tokens_day", false},
+			{"model_tokens_minute", true}, {"model_tokens_day", true}},
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
