@@ -55,6 +55,8 @@ const (
 	ContentLength = "content-length"
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
+	// Allow lists the methods of a path on a 405 answer.
+	Allow = "allow"
 	// RateLimitLimit, RateLimitRemaining and RateLimitReset describe the
 	// tightest quota a request counted against (draft-ietf-httpapi-
 	// ratelimit-headers-03, as Envoy's ratelimit filter writes them); absent

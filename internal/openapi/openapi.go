@@ -372,3 +372,7 @@ func ReadManifests(c *catalog.Catalog) Manifests {
 	}
 	return func(model, version string) *catalog.Manifest { return byKey[[2]string{model, version}] }
 }
+
+// Models returns the names of the catalog's models, sorted: what a scope
+// chooses from.
+func (g *Generator) Models() []string { return g.cat.ModelNames() }

@@ -18,6 +18,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/internal/configsource"
+	"github.com/modelgate/modelgate/internal/openapi"
 )
 
 // MetricReloads counts reloads of the configuration and catalog, by result.
@@ -34,6 +35,8 @@ type snapshot struct {
 	features map[string]map[string]*policy.Features
 	// manifestErrs are the manifests that could not be read, for the log.
 	manifestErrs []error
+	// docs renders the OpenAPI document of this catalog.
+	docs *openapi.Generator
 }
 
 // liveConfig holds the reloadable configuration (catalog, deprecations,
@@ -78,7 +81,11 @@ func build(cfg *config.Config) (*snapshot, error) {
 		return nil, err
 	}
 	features, manifestErrs := loadFeatures(cat)
-	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, manifestErrs: manifestErrs}, nil
+	docs, err := loadDocuments(cfg, cat)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, manifestErrs: manifestErrs, docs: docs}, nil
 }
 
 // loadFeatures reads the manifest of every catalogued version. A manifest

@@ -20,6 +20,7 @@ const (
 	V2Predict
 	Infer
 	ModelMetadata
+	Document
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -29,6 +30,7 @@ var kindNames = [...]string{
 	V2Predict:     "v2_predict",
 	Infer:         "oip_infer",
 	ModelMetadata: "oip_model",
+	Document:      "openapi",
 }
 
 // String returns the route name.
@@ -38,6 +40,9 @@ func (k Kind) String() string {
 	}
 	return "unknown"
 }
+
+// DocumentPath serves the deployment's OpenAPI document.
+const DocumentPath = "/openapi.json"
 
 // Match is the route of one request and what its path names.
 type Match struct {
@@ -66,6 +71,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == DocumentPath:
+		if method == "GET" || method == "HEAD" {
+			m.Kind = Document
 		}
 		return m
 	}
