@@ -254,10 +254,14 @@ type data struct {
 	ClusterType string
 	// Unresolved is the endpoint-less cluster of route predict-unresolved.
 	Unresolved string
+	// QueryAllow are the API's paths by Allow value, for QUERY requests
+	// Envoy answers itself.
+	QueryAllow []allowGroup
 }
 
 type problems struct {
 	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, Internal string
+	HeadersTooLarge, MethodNotAllowed, Validation                         string
 }
 
 type headers struct {
@@ -279,6 +283,8 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
 			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
+			HeadersTooLarge: problem.TypeHeadersTooLarge, MethodNotAllowed: problem.TypeMethodNotAllowed,
+			Validation: problem.TypeValidation,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
@@ -287,6 +293,9 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
 			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
 		},
+	}
+	if d.QueryAllow, err = queryAllowGroups(); err != nil {
+		return nil, err
 	}
 	if a.DNS {
 		d.ClusterType = "STRICT_DNS"

@@ -376,3 +376,29 @@ func ReadManifests(c *catalog.Catalog) Manifests {
 // Models returns the names of the catalog's models, sorted: what a scope
 // chooses from.
 func (g *Generator) Models() []string { return g.cat.ModelNames() }
+
+// PathMethods is one path template of the static document with the
+// methods it declares (HEAD wherever GET is).
+type PathMethods struct {
+	// Template is the path, {name} for a parameter segment.
+	Template string
+	// Segments is Template split at "/", parameters as "{name}".
+	Segments []string
+	Methods  []string
+}
+
+// Paths lists the document's path templates in sorted order.
+func (s *Static) Paths() []PathMethods {
+	out := make([]PathMethods, 0, len(s.templates))
+	for _, t := range s.templates {
+		ms := slices.Clone(t.methods)
+		if slices.Contains(ms, "GET") && !slices.Contains(ms, "HEAD") {
+			ms = append(ms, "HEAD")
+		}
+		slices.SortFunc(ms, func(a, b string) int {
+			return slices.Index(methodNames, strings.ToLower(a)) - slices.Index(methodNames, strings.ToLower(b))
+		})
+		out = append(out, PathMethods{Template: t.path, Segments: slices.Clone(t.segs), Methods: ms})
+	}
+	return out
+}
