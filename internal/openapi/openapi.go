@@ -29,8 +29,17 @@ import (
 // ExtModelKind marks an operation in the static document as one for models
 // of a catalog kind (catalog.KindLLM for chat and completions): it is kept
 // only when the document's scope holds a model of that kind, and a "model"
-// member of its request body is narrowed to those models.
+// member of its request body is narrowed to those models. The
+// OpenAI-compatible generation paths have that kind without the mark
+// (defaultKinds).
 const ExtModelKind = "x-modelgate-model-kind"
+
+// defaultKinds are the model kinds of the OpenAI-compatible text
+// generation paths, for operations that carry no ExtModelKind.
+var defaultKinds = map[string]string{
+	"/v1/chat/completions": catalog.KindLLM,
+	"/v1/completions":      catalog.KindLLM,
+}
 
 // Static is the parsed hand-edited document.
 type Static struct {
@@ -216,7 +225,7 @@ func (g *Generator) build(allow func(string) bool) (map[string]any, error) {
 			delete(paths, p)
 			g.perModel(paths, p, item, sc, schemas)
 		default:
-			if !keepKindOperations(item, sc) {
+			if !keepKindOperations(p, item, sc) {
 				delete(paths, p)
 			}
 		}
@@ -252,14 +261,17 @@ func (g *Generator) scope(allow func(string) bool) scope {
 // keepKindOperations drops the operations of a model kind the scope has no
 // model of and narrows the body's model member of the others; it reports
 // whether the path item still has an operation.
-func keepKindOperations(item map[string]any, sc scope) bool {
+func keepKindOperations(path string, item map[string]any, sc scope) bool {
 	left := false
 	for _, m := range methodNames {
 		op, ok := item[m].(map[string]any)
 		if !ok {
 			continue
 		}
-		kind, _ := op[ExtModelKind].(string)
+		kind, ok := op[ExtModelKind].(string)
+		if !ok {
+			kind = defaultKinds[path]
+		}
 		var models []string
 		switch kind {
 		case "":

@@ -93,6 +93,14 @@ func requireRefinement(t *testing.T, s *Static, genDoc map[string]any) {
 	static, err := newSchemaDoc("urn:modelgate:static", deepCopy(s.doc).(map[string]any))
 	require.NoError(t, err)
 	n := &narrowing{gen: gen, static: static, seen: map[string]bool{}}
+	// Static components are kept as they are; generated ones are added
+	// beside them.
+	for _, kind := range keys(s.doc["components"]) {
+		for _, name := range keys(dig(s.doc, "components", kind)) {
+			require.Equal(t, dig(s.doc, "components", kind, name), dig(genDoc, "components", kind, name),
+				"static component %s/%s changed", kind, name)
+		}
+	}
 	paths := genDoc["paths"].(map[string]any)
 	require.NotEmpty(t, paths)
 	for _, p := range sortedKeys(paths) {
@@ -321,6 +329,13 @@ paths:
           application/json:
             schema: {$ref: '#/components/schemas/Chat'}
       responses: {'200': {description: ok}}
+  /v1/completions:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Chat'}
+      responses: {'200': {description: ok}}
   /v2/models:
     get:
       responses: {'200': {description: ok}}
@@ -344,6 +359,7 @@ components:
 	require.NoError(t, err)
 	doc := parse(t, b)
 	require.Contains(t, keys(doc["paths"]), "/v1/chat/completions")
+	require.Contains(t, keys(doc["paths"]), "/v1/completions")
 	schema := dig(doc, "paths", "/v1/chat/completions", "post", "requestBody", "content", "application/json", "schema")
 	d, err := newSchemaDoc("urn:t", doc)
 	require.NoError(t, err)
@@ -354,6 +370,7 @@ components:
 	b, err = g.Document(func(m string) bool { return m == "iris" })
 	require.NoError(t, err)
 	require.NotContains(t, keys(parse(t, b)["paths"]), "/v1/chat/completions", "no llm model in scope")
+	require.NotContains(t, keys(parse(t, b)["paths"]), "/v1/completions", "an OpenAI path is of kind llm unmarked")
 	require.Contains(t, keys(parse(t, b)["paths"]), "/v2/models")
 }
 
