@@ -111,7 +111,12 @@ def _schemathesis(document: Path, key: str, seed: int, max_examples: int) -> sub
         "--checks", "all",
         "--max-examples", str(max_examples), "--seed", str(seed), "--no-color",
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    # The summary in the log (pytest -s, or -rA): case counts and the verdict.
+    lines = proc.stdout.strip().splitlines()
+    print(f"schemathesis seed {seed}: " + " | ".join(
+        line.strip("= ").strip() for line in lines if "generated," in line or line.startswith("====") and " in " in line))
+    return proc
 
 
 def test_gateway_serves_the_deployment_document(gateway):
