@@ -40,6 +40,10 @@ build: ## Build inference, extproc and the stack runner into ./out.
 models: ## Retrain every model version with scikit-learn and rewrite models/ (deterministic).
 	training/run.sh
 
+.PHONY: llm-model
+llm-model: ## Retrain the built-in LLM (scribe/1, JAX on CPU, ~15 min) and rewrite its weights, manifest and Go parity file. CI never runs it.
+	training/llm/run.sh
+
 ##@ Run
 
 .PHONY: deps
@@ -89,8 +93,14 @@ $(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
 	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 	touch $@
 
+# The official openai package for Node, pinned by its lockfile.
+CLIENTS_JS := tests/clients/js
+$(CLIENTS_JS)/node_modules/.installed: $(CLIENTS_JS)/package-lock.json
+	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .PHONY: test-clients
-test-clients: deps build $(CLIENTS_VENV)/.installed ## Real third-party clients (tritonclient, schemathesis) against inference and the whole stack.
+test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai for Python and Node) against inference and the whole stack.
 	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
 
 .PHONY: vet
@@ -117,7 +127,7 @@ fuzz-short: ## Every fuzz target for 3 s (part of make test): bounded-work parse
 	FUZZTIME=3s scripts/fuzz.sh
 
 .PHONY: bench
-bench: bench-go bench-gateway ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
+bench: bench-go bench-gateway bench-llm ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
 
 .PHONY: bench-go
 bench-go: ## Engines (predictions/s), inference handler vs bare net/http, Check and ext_proc streams vs bare gRPC.
@@ -133,6 +143,12 @@ bench-deps: ## Install what bench-gateway adds: wrk and the seed's python3-fasta
 .PHONY: bench-gateway
 bench-gateway: deps bench-deps ## wrk at BENCH_CONNS connections: the FastAPI seed (2 modes), the floor, modelgate hit/miss; req/s, p50/p95/p99, CPU µs/req per process, ratios.
 	$(GO) run ./tools/bench -d $(BENCH_DURATION) -c $(BENCH_CONNS)
+
+# Streams of the built-in model: 1 and 4 at once, straight to its inference
+# process and through the gateway, in one run.
+.PHONY: bench-llm
+bench-llm: deps ## Chat completion streams, direct and through Envoy: tokens/s, time to first token, CPU µs per token per process.
+	$(GO) run ./tools/bench -llm -d $(BENCH_DURATION) -c 1,4
 
 .PHONY: clean
 clean: ## Remove build output.

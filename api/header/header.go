@@ -57,6 +57,9 @@ const (
 	RetryAfter = "retry-after"
 	// Allow lists the methods of a path on a 405 answer.
 	Allow = "allow"
+	// RetryAfterMS is the same hint in milliseconds, which the OpenAI
+	// clients read before Retry-After.
+	RetryAfterMS = "retry-after-ms"
 	// RateLimitLimit, RateLimitRemaining and RateLimitReset describe the
 	// tightest quota a request counted against (draft-ietf-httpapi-
 	// ratelimit-headers-03, as Envoy's ratelimit filter writes them); absent

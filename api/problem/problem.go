@@ -28,6 +28,23 @@ const (
 	TypeUnavailable          = TypeBase + "service-unavailable"
 	TypeTimeout              = TypeBase + "upstream-timeout"
 	TypeInternal             = TypeBase + "internal-error"
+	// TypeWrongModelKind answers a route the named model does not serve:
+	// a text-generation model on a prediction route, or a tabular model on
+	// a chat or completions route.
+	TypeWrongModelKind = TypeBase + "wrong-model-kind"
+	// TypeContextLength answers a prompt that leaves no room in the
+	// model's context window for a completion.
+	TypeContextLength = TypeBase + "context-length-exceeded"
+	// TypeUpstream answers a failure of an OpenAI-compatible upstream
+	// (unreachable, 5xx, or a refusal that is not the client's fault).
+	TypeUpstream = TypeBase + "upstream-failed"
+	// TypeUpstreamRateLimited passes an upstream's 429 on, with its
+	// Retry-After.
+	TypeUpstreamRateLimited = TypeBase + "upstream-rate-limited"
+	// TypeClientClosed records a request whose client went away before
+	// the answer was ready (status 499, as nginx logs it); no client ever
+	// reads it.
+	TypeClientClosed = TypeBase + "client-closed-request"
 )
 
 // Violation is one validation failure located by a JSON Pointer (RFC 6901)

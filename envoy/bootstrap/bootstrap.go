@@ -64,6 +64,9 @@ type Target struct {
 	// Index is the target's position in [Targets] order; local ports are
 	// derived from it.
 	Index int
+	// LLM is true for a text-generation version: its route streams (no
+	// route timeout) and charges token quotas when the stream ends.
+	LLM bool
 }
 
 // Serve is the inference --serve value for the target.
@@ -81,6 +84,7 @@ func Targets(c *catalog.Catalog) []Target {
 				Cluster: "inference_" + sanitize(name, '_') + "_" + sanitize(v, '_'),
 				Service: "inference-" + sanitize(name, '-') + "-" + sanitize(v, '-'),
 				Index:   len(out),
+				LLM:     c.Models[name].IsLLM(),
 			})
 		}
 	}
@@ -257,6 +261,13 @@ type data struct {
 	// QueryAllow are the API's paths by Allow value, for QUERY requests
 	// Envoy answers itself.
 	QueryAllow []allowGroup
+	// TokensNamespace and TokensCharge name the dynamic metadata the
+	// plugin leaves with the tokens to charge when a stream ends;
+	// TokenQuotas are the descriptors charged.
+	TokensNamespace, TokensCharge string
+	TokenQuotas                   []string
+	// HasLLM is true when some version generates text.
+	HasLLM bool
 }
 
 type problems struct {
@@ -288,6 +299,11 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
+		// The plugin's names (extproc processor and quota packages);
+		// envoy/bootstrap tests check they agree.
+		TokensNamespace: "modelgate.tokens",
+		TokensCharge:    "charge",
+		TokenQuotas:     []string{"tokens_minute", "tokens_day"},
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
@@ -309,6 +325,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			return nil, fmt.Errorf("render: no address for %s", t.Serve())
 		}
 		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep})
+		d.HasLLM = d.HasLLM || t.LLM
 	}
 	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })
 	tmpl, err := template.New("envoy").Option("missingkey=error").Funcs(template.FuncMap{"dict": dict}).Parse(tmplText)

@@ -130,6 +130,7 @@ func TestTargets_derivesStablePortsAndNames(t *testing.T) {
 		"diabetes:1 inference_diabetes_1 inference-diabetes-1 8201",
 		"iris:1 inference_iris_1 inference-iris-1 8202",
 		"iris:2 inference_iris_2 inference-iris-2 8203",
+		"scribe:1 inference_scribe_1 inference-scribe-1 8204",
 	}, got)
 	def, err := bootstrap.DefaultTarget(c)
 	require.NoError(t, err)
@@ -152,7 +153,11 @@ func TestEnvoyValidate(t *testing.T) {
 	}
 	c := loadCatalog(t)
 	dir := t.TempDir()
-	for name, b := range variants(t, c) {
+	all := variants(t, c)
+	for name, b := range variants(t, llmCatalog(t)) {
+		all["llm-"+name] = b
+	}
+	for name, b := range all {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(dir, name+".yaml")
@@ -162,6 +167,42 @@ func TestEnvoyValidate(t *testing.T) {
 			require.Contains(t, string(out), "OK")
 		})
 	}
+}
+
+// llmCatalog is the committed catalog with a text-generation model added,
+// so the streaming routes and the token filter are rendered and validated
+// whatever models/catalog.yaml holds.
+func llmCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Parse([]byte("default_model: iris\nmodels:\n  iris: {versions: ['1', '2']}\n  tinyllm: {kind: llm, versions: ['1']}\n"))
+	require.NoError(t, err)
+	return c
+}
+
+func TestRender_textGenerationRoutes(t *testing.T) {
+	t.Parallel()
+	c := llmCatalog(t)
+	local := bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout").WithSockets("/run/mg")
+	b, err := bootstrap.Render(c, local, bootstrap.Options{})
+	require.NoError(t, err)
+	y := string(b)
+	require.Contains(t, y, "name: modelgate.ratelimit.tokens")
+	require.Contains(t, y, `{address: {pipe: {path: "/run/mg/ratelimit.sock"}}}`, "the token filter needs the ratelimit cluster in the default chain too")
+	require.Contains(t, y, "untyped: [modelgate.tokens]")
+	require.Contains(t, y, `hits_addend: {format: "%DYNAMIC_METADATA(modelgate.tokens:charge)%"}`)
+	route := y[strings.Index(y, "- name: inference_tinyllm_1\n"):]
+	route = route[:strings.Index(route, "- name: predict-unresolved")]
+	require.Contains(t, route, "timeout: 0s", "a stream has no route timeout")
+	require.Contains(t, route, "apply_on_stream_done: true")
+	require.Equal(t, 2, strings.Count(route, "apply_on_stream_done"), "minute and day token quotas")
+	require.NotContains(t, route, "modelgate.ratelimit.model", "no stage 1 filter in the default chain")
+
+	b, err = bootstrap.Render(c, local, bootstrap.Options{ExtAuthz: true})
+	require.NoError(t, err)
+	y = string(b)
+	route = y[strings.Index(y, "- name: inference_tinyllm_1\n"):]
+	require.Contains(t, route, "modelgate.ratelimit.model:", "the ext_authz chain probes the token quotas at stage 1")
+	require.Contains(t, route, "hits_addend: {number: 0}")
 }
 
 func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
@@ -174,9 +215,12 @@ func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
 	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/ratelimit.sock"}}}`)
 	require.NotContains(t, string(b), "port_value: 9000", "extproc is not on TCP too")
 
-	// The default chain: Envoy talks to the plugin only (the plugin asks
-	// the ratelimit service).
-	b, err = bootstrap.Render(c, local.WithSockets("/run/mg"), bootstrap.Options{})
+	// The default chain without text generation: Envoy talks to the plugin
+	// only (the plugin asks the ratelimit service).
+	tabular, err := catalog.Parse([]byte("default_model: iris\nmodels:\n  iris: {versions: ['1', '2']}\n"))
+	require.NoError(t, err)
+	local = bootstrap.Local(tabular, bootstrap.DefaultPorts(), "/dev/stdout")
+	b, err = bootstrap.Render(tabular, local.WithSockets("/run/mg"), bootstrap.Options{})
 	require.NoError(t, err)
 	require.Contains(t, string(b), `{address: {pipe: {path: "/run/mg/extproc.sock"}}}`)
 	require.NotContains(t, string(b), "ratelimit.sock")

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 )
 
 // ManifestFile is the manifest's file name inside a version folder.
@@ -62,6 +64,9 @@ type Manifest struct {
 	Metrics    map[string]float64 `json:"metrics,omitempty"`
 	Dataset    string             `json:"dataset,omitempty"`
 	Created    string             `json:"created"`
+	// Upstream is set, instead of Artifact, for a text-generation version
+	// served by an OpenAI-compatible server.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // Output kinds.
@@ -113,7 +118,15 @@ func LoadManifest(dir, model, version string) (*Manifest, error) {
 	if m.Generation != nil && m.Output.Kind != KindText {
 		errs = append(errs, errors.New("generation: only for output kind text"))
 	}
-	if m.Artifact == "" {
+	switch {
+	case m.Upstream != nil && m.Artifact != "":
+		errs = append(errs, errors.New("artifact, upstream: a version is served by a built-in artifact or an upstream, not both"))
+	case m.Upstream != nil:
+		if m.Output.Kind != KindText {
+			errs = append(errs, errors.New("upstream: only for output kind text"))
+		}
+		errs = append(errs, m.Upstream.validate()...)
+	case m.Artifact == "":
 		errs = append(errs, errors.New("artifact: required"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -138,6 +151,44 @@ func (g *Generation) validate() []error {
 	}
 	if g.MaxOutputTokens < 1 || g.MaxOutputTokens > g.ContextLength {
 		errs = append(errs, errors.New("generation.max_output_tokens: must be between 1 and context_length"))
+	}
+	return errs
+}
+
+// Upstream names the OpenAI-compatible server (vLLM, llama.cpp, TGI, …)
+// that serves a text-generation version instead of a built-in artifact.
+type Upstream struct {
+	// BaseURL is the API root the paths /chat/completions and
+	// /completions are appended to, e.g. http://vllm:8000/v1.
+	BaseURL string `json:"base_url"`
+	// Model is the upstream's own name for the model.
+	Model string `json:"model"`
+	// APIKeyEnv names the inference process's environment variable that
+	// holds the key sent to the upstream as a Bearer token; empty sends
+	// none. The key is the gateway's, never the client's. Names must start
+	// with UpstreamKeyEnvPrefix, so a catalog entry cannot ship an
+	// unrelated secret of the process to a URL of its choosing.
+	APIKeyEnv string `json:"api_key_env,omitempty"`
+}
+
+// UpstreamKeyEnvPrefix starts every Upstream.APIKeyEnv.
+const UpstreamKeyEnvPrefix = "INFERENCE_UPSTREAM_"
+
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+func (u *Upstream) validate() []error {
+	var errs []error
+	if b, err := url.Parse(u.BaseURL); err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
+		errs = append(errs, fmt.Errorf("upstream.base_url: %q is not an absolute http or https URL", u.BaseURL))
+	} else if b.User != nil || b.RawQuery != "" || b.Fragment != "" {
+		errs = append(errs, errors.New("upstream.base_url: no user info, query or fragment allowed"))
+	}
+	if u.Model == "" {
+		errs = append(errs, errors.New("upstream.model: required"))
+	}
+	if u.APIKeyEnv != "" && (!envName.MatchString(u.APIKeyEnv) || len(u.APIKeyEnv) <= len(UpstreamKeyEnvPrefix) ||
+		u.APIKeyEnv[:len(UpstreamKeyEnvPrefix)] != UpstreamKeyEnvPrefix) {
+		errs = append(errs, fmt.Errorf("upstream.api_key_env: %q must be an upper-case variable name starting with %s", u.APIKeyEnv, UpstreamKeyEnvPrefix))
 	}
 	return errs
 }

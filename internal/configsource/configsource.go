@@ -8,6 +8,11 @@
 // control-plane source implements the same interface.
 package configsource
 
+import (
+	"context"
+	"errors"
+)
+
 // Update is one change of configuration announced by a [Source].
 type Update[T any] struct {
 	// Load returns the configuration the update carries: a file source
@@ -29,4 +34,27 @@ type Source[T any] interface {
 	// Stop ends the source and releases what it holds. It may be called
 	// more than once.
 	Stop()
+}
+
+// ErrStopped is what [Follow] returns when its source ends unasked.
+var ErrStopped = errors.New("configuration source stopped")
+
+// Follow hands each update of src to apply until ctx is done, and returns
+// nil then. A source that ends while ctx is not done is a failure:
+// [ErrStopped]. Updates are applied one at a time, in order.
+func Follow[T any](ctx context.Context, src Source[T], apply func(context.Context, Update[T])) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u, ok := <-src.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return ErrStopped
+			}
+			apply(ctx, u)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package configsource
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,6 +23,11 @@ type FileConfig[T any] struct {
 	Paths []string
 	// Watch turns on the file watch; without it only the signal reloads.
 	Watch bool
+	// Tree watches the directories of Paths with every folder below them,
+	// also folders created later: a model repository, where a training
+	// run adds a version folder beside the catalog. A folder that cannot
+	// be watched is logged and skipped.
+	Tree bool
 	// Relevant decides whether a change to the file name may change the
 	// configuration. Nil: the base name of one of Paths, or Kubernetes'
 	// ..data symlink swap.
@@ -79,6 +85,9 @@ func NewFile[T any](cfg FileConfig[T]) (*File[T], error) {
 				_ = w.Close()
 				return nil, fmt.Errorf("watch %s: %w", dirOf(p), err)
 			}
+			if cfg.Tree {
+				addTree(w, dirOf(p), cfg.Logger)
+			}
 		}
 	}
 	f := &File[T]{cfg: cfg, updates: make(chan Update[T]), stop: make(chan struct{}), done: make(chan struct{})}
@@ -125,6 +134,9 @@ func (f *File[T]) run(w *fsnotify.Watcher, sig chan os.Signal) {
 				f.fail(errors.New("watch configuration: event channel closed"))
 				return
 			}
+			if f.cfg.Tree && ev.Has(fsnotify.Create) {
+				addTree(w, ev.Name, f.cfg.Logger)
+			}
 			if f.cfg.Relevant(ev.Name) {
 				debounce.Reset(f.cfg.Debounce)
 			}
@@ -167,6 +179,20 @@ func baseNames(paths []string) func(string) bool {
 		names[filepath.Base(p)] = true
 	}
 	return func(name string) bool { return names[filepath.Base(name)] }
+}
+
+// addTree watches the folders below root, root included when it is a
+// folder; a plain file is no error, as a created name may be either.
+func addTree(w *fsnotify.Watcher, root string, logger *slog.Logger) {
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if err := w.Add(p); err != nil {
+			logger.Warn("cannot watch folder", slog.String("path", p), slog.String("error", err.Error()))
+		}
+		return nil
+	})
 }
 
 func dirOf(p string) string {

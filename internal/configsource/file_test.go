@@ -110,3 +110,28 @@ func TestNewFile_refusesWhatItCannotWatch(t *testing.T) {
 	_, err = configsource.NewFile(configsource.FileConfig[string]{})
 	require.ErrorContains(t, err, "Load")
 }
+
+func TestFile_treeWatchesNewFolders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "catalog.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("a"), 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "iris", "1"), 0o755))
+	src := newFile(t, configsource.FileConfig[string]{
+		Paths: []string{path}, Watch: true, Tree: true, Debounce: 20 * time.Millisecond,
+		Relevant: func(string) bool { return true },
+		Signal:   syscall.SIGUSR2,
+		Load:     func() (string, error) { return "", nil },
+	})
+
+	t.Run("a change in an existing subfolder is an update", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "iris", "1", "model.json"), []byte("{}"), 0o600))
+		require.False(t, next(t, src).Requested)
+	})
+	t.Run("a change in a folder created later is an update", func(t *testing.T) {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "iris", "2"), 0o755))
+		require.False(t, next(t, src).Requested) // the folder's creation
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "iris", "2", "model.json"), []byte("{}"), 0o600))
+		require.False(t, next(t, src).Requested)
+	})
+}

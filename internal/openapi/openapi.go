@@ -225,7 +225,7 @@ func (g *Generator) build(allow func(string) bool) (map[string]any, error) {
 			delete(paths, p)
 			g.perModel(paths, p, item, sc, schemas)
 		default:
-			if !keepKindOperations(p, item, sc) {
+			if !g.keepKindOperations(p, item, sc) {
 				delete(paths, p)
 			}
 		}
@@ -261,7 +261,7 @@ func (g *Generator) scope(allow func(string) bool) scope {
 // keepKindOperations drops the operations of a model kind the scope has no
 // model of and narrows the body's model member of the others; it reports
 // whether the path item still has an operation.
-func keepKindOperations(path string, item map[string]any, sc scope) bool {
+func (g *Generator) keepKindOperations(path string, item map[string]any, sc scope) bool {
 	left := false
 	for _, m := range methodNames {
 		op, ok := item[m].(map[string]any)
@@ -287,9 +287,22 @@ func keepKindOperations(path string, item map[string]any, sc scope) bool {
 			continue
 		}
 		left = true
-		narrowBodyModel(op, models)
+		narrowBodyModel(op, g.modelRefs(models))
 	}
 	return left
+}
+
+// modelRefs are the ways a body may name the models: "<name>" (the latest
+// alias) or "<name>:<version-or-alias>".
+func (g *Generator) modelRefs(models []string) []string {
+	var out []string
+	for _, m := range models {
+		out = append(out, m)
+		for _, c := range g.cat.Models[m].Choices() {
+			out = append(out, m+":"+c)
+		}
+	}
+	return out
 }
 
 // narrowBodyModel intersects the JSON request body schema of op with one

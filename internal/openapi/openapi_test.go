@@ -365,6 +365,8 @@ components:
 	require.NoError(t, err)
 	ptr := problem.Pointer("paths", "/v1/chat/completions", "post", "requestBody", "content", "application/json", "schema")
 	require.NoError(t, d.validates(ptr, map[string]any{"model": "tiny"}), "schema %v", schema)
+	require.NoError(t, d.validates(ptr, map[string]any{"model": "tiny:latest"}), "a version or alias may follow the name")
+	require.Error(t, d.validates(ptr, map[string]any{"model": "tiny:9"}))
 	require.Error(t, d.validates(ptr, map[string]any{"model": "iris"}), "a tabular model is no chat model")
 
 	b, err = g.Document(func(m string) bool { return m == "iris" })

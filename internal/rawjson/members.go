@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/api/problem"
 )
@@ -27,11 +25,9 @@ type Limits struct {
 // DefaultLimits are the limits both services apply to request bodies.
 var DefaultLimits = Limits{MaxDepth: 32, MaxViolations: 1000}
 
-// Violation details.
-const (
-	detailDuplicate = "duplicate member name"
-	detailCase      = "member name differs only in case from an earlier member"
-)
+// detailCase is the case-variant detail when the earlier name is too
+// long to quote.
+const detailCase = DetailCasePrefix + "an earlier member"
 
 // maxQuoted is the longest earlier member name a case-variant violation
 // quotes.
@@ -41,10 +37,10 @@ const maxQuoted = 64
 // pairwise; larger objects switch to a map of folded names.
 const pairwiseMax = 8
 
-// CheckMembers enforces the member-name rule on a JSON document: within one
-// object no member name may repeat, exactly or differing only in case
-// (Unicode simple case folding, as encoding/json and strings.EqualFold
-// fold). Go's encoding/json keeps the last of two equal names and matches
+// CheckMembers enforces the member-name rule on a JSON document (see
+// [SameName]): within one object no member name may repeat, exactly or
+// differing only in case (Unicode simple case folding, as encoding/json
+// and strings.EqualFold fold). Go's encoding/json keeps the last of two equal names and matches
 // struct fields case-insensitively, while other readers (a cache key, a
 // schema validator) may take the first or the exact-case one; refusing such
 // bodies means every reader sees the same request. Member names compare
@@ -291,7 +287,7 @@ func (s *memberScan) checkName(f *frame, name []byte) {
 	earlier := -1
 	if f.folded == nil && len(f.names) < pairwiseMax {
 		for i, n := range f.names {
-			if bytes.EqualFold(n, name) {
+			if bytes.EqualFold(n, name) { // SameName, on bytes
 				earlier = i
 				break
 			}
@@ -300,12 +296,13 @@ func (s *memberScan) checkName(f *frame, name []byte) {
 		if f.folded == nil {
 			f.folded = make(map[string]int, 2*pairwiseMax)
 			for i, n := range f.names {
-				if _, ok := f.folded[fold(n)]; !ok {
-					f.folded[fold(n)] = i
+				k := Fold(string(n))
+				if _, ok := f.folded[k]; !ok {
+					f.folded[k] = i
 				}
 			}
 		}
-		k := fold(name)
+		k := Fold(string(name))
 		if i, ok := f.folded[k]; ok {
 			earlier = i
 		} else {
@@ -322,40 +319,12 @@ func (s *memberScan) checkName(f *frame, name []byte) {
 	first := f.names[earlier]
 	switch {
 	case bytes.Equal(first, name):
-		s.report(s.pointer(len(s.stack)), detailDuplicate)
+		s.report(s.pointer(len(s.stack)), DetailDuplicate)
 	case len(first) <= maxQuoted:
-		s.report(s.pointer(len(s.stack)), fmt.Sprintf("member name differs only in case from %s", strconv.Quote(string(first))))
+		s.report(s.pointer(len(s.stack)), DetailCasePrefix+strconv.Quote(string(first)))
 	default:
 		s.report(s.pointer(len(s.stack)), detailCase)
 	}
-}
-
-// fold maps a name to its case-folded form: two names are equal under
-// bytes.EqualFold exactly when their folds are equal. Each rune becomes the
-// smallest rune of its simple-folding orbit.
-func fold(b []byte) string {
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		c := b[0]
-		if c < utf8.RuneSelf {
-			// The upper-case letter is the smallest of its orbit (which for
-			// k and s also holds the Kelvin sign and the long s).
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out = append(out, c)
-			b = b[1:]
-			continue
-		}
-		r, n := utf8.DecodeRune(b)
-		b = b[n:]
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		out = utf8.AppendRune(out, m)
-	}
-	return string(out)
 }
 
 // pointer renders the JSON Pointer of the value open at depth d of the

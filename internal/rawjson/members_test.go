@@ -29,11 +29,11 @@ func TestCheckMembers(t *testing.T) {
 		{name: "accepts equal names in different objects", data: `{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, wantNone: true},
 		{name: "accepts scalars and empty containers", data: ` [1, -0.5e+3, "x", true, false, null, {}, []] `, wantNone: true},
 		{name: "refuses an exact duplicate", data: `{"inputs":[],"inputs":[]}`,
-			want: []problem.Violation{{Pointer: "/inputs", Detail: detailDuplicate}}},
+			want: []problem.Violation{{Pointer: "/inputs", Detail: DetailDuplicate}}},
 		{name: "refuses a case variant and names the earlier member", data: `{"inputs":[],"INPUTS":[]}`,
 			want: []problem.Violation{{Pointer: "/INPUTS", Detail: `member name differs only in case from "inputs"`}}},
 		{name: "compares names after unescaping", data: `{"id":"a","\u0069d":"b"}`,
-			want: []problem.Violation{{Pointer: "/id", Detail: detailDuplicate}}},
+			want: []problem.Violation{{Pointer: "/id", Detail: DetailDuplicate}}},
 		{name: "folds the Kelvin sign like encoding/json", data: `{"k":1,"\u212a":2}`,
 			want: []problem.Violation{{Pointer: "/\u212a", Detail: `member name differs only in case from "k"`}}},
 		{name: "finds repeats in nested objects with escaped pointers", data: `{"inputs":[{"a/b":1},{"x":1,"X~":2,"x~":3}]}`,
@@ -41,7 +41,7 @@ func TestCheckMembers(t *testing.T) {
 		{name: "reports every repeat, not the first occurrence", data: `{"a":1,"A":2,"a":3}`,
 			want: []problem.Violation{
 				{Pointer: "/A", Detail: `member name differs only in case from "a"`},
-				{Pointer: "/a", Detail: detailDuplicate},
+				{Pointer: "/a", Detail: DetailDuplicate},
 			}},
 		{name: "finds repeats in large objects too", data: `{"m0":0,"m1":1,"m2":2,"m3":3,"m4":4,"m5":5,"m6":6,"m7":7,"m8":8,"m9":9,"M3":3}`,
 			want: []problem.Violation{{Pointer: "/M3", Detail: `member name differs only in case from "m3"`}}},
@@ -51,9 +51,9 @@ func TestCheckMembers(t *testing.T) {
 			want: []problem.Violation{{Pointer: "/a/0/0", Detail: "nested deeper than 3 levels"}}},
 		{name: "reports repeats before the depth violation, and none after", data: `{"a":1,"a":2,"b":[[[{"c":1,"c":2}]]],"a":3}`,
 			lim:  Limits{MaxDepth: 3, MaxViolations: 10},
-			want: []problem.Violation{{Pointer: "/a", Detail: detailDuplicate}, {Pointer: "/b/0/0", Detail: "nested deeper than 3 levels"}}},
+			want: []problem.Violation{{Pointer: "/a", Detail: DetailDuplicate}, {Pointer: "/b/0/0", Detail: "nested deeper than 3 levels"}}},
 		{name: "caps the violations", data: `{"a":1,"a":2,"a":3,"a":4}`, lim: Limits{MaxDepth: 10, MaxViolations: 2},
-			want: []problem.Violation{{Pointer: "/a", Detail: detailDuplicate}, {Pointer: "/a", Detail: detailDuplicate}}},
+			want: []problem.Violation{{Pointer: "/a", Detail: DetailDuplicate}, {Pointer: "/a", Detail: DetailDuplicate}}},
 		{name: "rejects trailing data", data: `{} x`, wantErr: true},
 		{name: "rejects a missing colon", data: `{"a" 1}`, wantErr: true},
 		{name: "rejects a trailing comma", data: `[1,]`, wantErr: true},
@@ -185,7 +185,7 @@ func referenceMembers(data []byte, lim Limits) []problem.Violation {
 			for _, n := range top.names {
 				if strings.EqualFold(n, name) {
 					if n == name {
-						add(pointer(), detailDuplicate)
+						add(pointer(), DetailDuplicate)
 					} else if len(n) <= maxQuoted {
 						add(pointer(), fmt.Sprintf("member name differs only in case from %s", strconv.Quote(n)))
 					} else {

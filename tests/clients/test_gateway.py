@@ -1,18 +1,15 @@
 """The whole stack through real Envoy, driven by real third-party clients.
 
-Starts `out/stackrun` (the runner behind `make run`) in a temporary run
-directory, issues an unlimited internal-tier key with the plugin's own CLI,
-and points Triton's client and schemathesis at Envoy.
+The `gateway` fixture (conftest.py) starts the stack and issues an
+unlimited internal-tier key; Triton's client and schemathesis are pointed
+at Envoy.
 """
 
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,57 +17,7 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
-from conftest import ROOT, parity
-
-GATEWAY = "127.0.0.1:8080"
-_RUN_DIR: list = []
-
-
-def gateway_keys_file() -> Path:
-    """The keys file of the running stack (new keys take effect within seconds)."""
-    return _RUN_DIR[0] / "keys.yaml"
-
-
-@pytest.fixture(scope="module")
-def gateway():
-    for name in ("stackrun", "extproc", "inference", "ratelimit"):
-        if not (ROOT / "out" / name).exists():
-            pytest.fail(f"out/{name} is missing: run `make build deps` (make test does)")
-    run_dir = Path(tempfile.mkdtemp(prefix="mg-clients-"))
-    _RUN_DIR[:] = [run_dir]
-    log = open(run_dir / "stackrun.log", "w")
-    proc = subprocess.Popen([str(ROOT / "out" / "stackrun"), "--run-dir", str(run_dir), "--out", str(ROOT / "out")],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 90
-    while "modelgate is up" not in (run_dir / "stackrun.log").read_text():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail("the stack did not start:\n" + (run_dir / "stackrun.log").read_text()[-3000:])
-        time.sleep(0.2)
-    out = subprocess.run([str(ROOT / "out" / "extproc"), "keys", "create", "--file", str(run_dir / "keys.yaml"),
-                          "--client", "client-tests", "--tier", "internal", "--models", "*"],
-                         capture_output=True, text=True, check=True)
-    key = next(w for w in out.stdout.split() if w.startswith("mg_"))
-    # The plugin picks the new key up from the file within a second or two.
-    deadline = time.time() + 10
-    while True:
-        req = urllib.request.Request(f"http://{GATEWAY}/v2/models", headers={"x-api-key": key})
-        try:
-            with urllib.request.urlopen(req, timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.time() > deadline:
-            pytest.fail("the new key was not accepted")
-        time.sleep(0.1)
-    yield key
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+from conftest import GATEWAY, ROOT, parity
 
 
 @pytest.mark.parametrize("model,version", [("iris", "1"), ("iris", "2"), ("diabetes", "1")])
@@ -124,20 +71,8 @@ def test_gateway_serves_the_deployment_document(gateway):
     assert _fetch_document(gateway) == (ROOT / "api" / "openapi.deployment.json").read_bytes()
 
 
-def test_gateway_document_is_scoped_to_the_key(gateway, tmp_path):
-    out = subprocess.run([str(ROOT / "out" / "extproc"), "keys", "create", "--file", str(gateway_keys_file()),
-                          "--client", "client-tests-scoped", "--tier", "internal", "--models", "diabetes"],
-                         capture_output=True, text=True, check=True)
-    key = next(w for w in out.stdout.split() if w.startswith("mg_"))
-    deadline = time.time() + 10
-    while True:
-        try:
-            doc = json.loads(_fetch_document(key))
-            break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
+def test_gateway_document_is_scoped_to_the_key(stack):
+    doc = json.loads(_fetch_document(stack.key("client-tests-scoped", "internal", "diabetes")))
     paths = set(doc["paths"])
     assert "/v2/models/diabetes/versions/stable/infer" in paths
     assert not any("iris" in p for p in paths)

@@ -64,6 +64,7 @@ func testSuite(t *testing.T, opts bootstrap.Options) {
 	t.Run("gateway", func(t *testing.T) { testGateway(t, e) })
 	t.Run("contract", func(t *testing.T) { testContract(t, e) })
 	t.Run("quotas", func(t *testing.T) { testQuotas(t, e) })
+	t.Run("text generation", func(t *testing.T) { testLLM(t, e) })
 	t.Run("load", func(t *testing.T) { testLoad(t, e) })
 	t.Run("faults", func(t *testing.T) { testFaults(t, e) })
 }
@@ -195,10 +196,18 @@ func testRouting(t *testing.T, e *env, cat *catalog.Catalog) {
 		name, model, pin string
 	}
 	var tests []route
+	// Predictions route to tabular models only; text-generation models
+	// (kind llm) are reached through the chat and completions routes.
 	for _, tg := range bootstrap.Targets(cat) {
+		if cat.Models[tg.Model].IsLLM() {
+			continue
+		}
 		tests = append(tests, route{"pinned " + tg.Serve() + " reaches that version", tg.Model, tg.Version})
 	}
 	for _, model := range cat.ModelNames() {
+		if cat.Models[model].IsLLM() {
+			continue
+		}
 		for alias := range cat.Models[model].Aliases {
 			tests = append(tests, route{"alias " + model + ":" + alias + " lands where the catalog says", model, alias})
 		}

@@ -52,6 +52,7 @@ const (
 	clientExpired  = "e2e-expired"
 	clientLoad     = "e2e-load"
 	clientFaults   = "e2e-faults"
+	clientTokens   = "e2e-tokens"
 )
 
 // quotaPerHour is the e2e quota client's request limit, per hour so that a
@@ -95,6 +96,7 @@ func startEnv(t *testing.T, opts bootstrap.Options) *env {
 	issue(clientExpired, "pro", "*", "--expires", "1s")
 	issue(clientLoad, "internal", "*")
 	issue(clientFaults, "pro", "*")
+	issue(clientTokens, "free", "*")
 	require.NoError(t, stack.RevokeKey(ctx, bins.Extproc, keysFile, e.keys[clientRevoked].ID))
 
 	// The ratelimit service watches a copy of ratelimit-config/config, with
@@ -123,7 +125,8 @@ func stackTargets(t *testing.T, root string) []bootstrap.Target {
 }
 
 // writeQuota writes the shipped ratelimit config plus overrides for the
-// quota clients: perHour requests an hour and no per-second limit.
+// quota clients: perHour requests an hour and no per-second limit; and for
+// the token client tokensPerHour tokens an hour and no per-second limit.
 func (e *env) writeQuota(t *testing.T, perHour int) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.root, ratelimitconfig.Dir, "modelgate.yaml"))
@@ -138,15 +141,20 @@ func (e *env) writeQuota(t *testing.T, perHour int) {
 				continue
 			}
 			var limit map[string]any
+			clients := []string{clientQuota, clientQuota2}
 			switch quota["value"] {
 			case "client_minute":
 				limit = map[string]any{"unit": "hour", "requests_per_unit": perHour}
 			case "client_second":
 				limit = map[string]any{"unlimited": true}
+				clients = append(clients, clientTokens)
+			case "tokens_minute":
+				limit = map[string]any{"unit": "hour", "requests_per_unit": tokensPerHour}
+				clients = []string{clientTokens}
 			default:
 				continue
 			}
-			for _, c := range []string{clientQuota, clientQuota2} {
+			for _, c := range clients {
 				tm["descriptors"] = append(tm["descriptors"].([]any), map[string]any{"key": "client", "value": c, "rate_limit": limit})
 			}
 		}

@@ -118,6 +118,7 @@ type config struct {
 	grpcTCP          bool
 	envoyConcurrency int
 	python, wrk      string
+	llm              bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -134,6 +135,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.envoyConcurrency, "envoy-concurrency", 2, "Envoy's --concurrency (worker threads) in every stack scenario, the floor included")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
+	fs.BoolVar(&c.llm, "llm", false, "measure chat completion streams of the built-in model instead (-c are stream counts): tokens/s and time to first token, direct and through the gateway")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -192,10 +194,10 @@ func run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	e.script = filepath.Join(e.root, "tools", "bench", "wrk", "predict.lua")
-	if cfg.wrk, err = exec.LookPath(cfg.wrk); err != nil {
+	if cfg.wrk, err = exec.LookPath(cfg.wrk); err != nil && !cfg.llm {
 		return fmt.Errorf("wrk: %w: run `make bench-deps` (apt-get install wrk)", err)
 	}
-	if slices.ContainsFunc(cfg.run, func(sc scenario) bool { return sc.seed != nil }) {
+	if !cfg.llm && slices.ContainsFunc(cfg.run, func(sc scenario) bool { return sc.seed != nil }) {
 		if err := checkSeedDeps(ctx, cfg.python); err != nil {
 			return err
 		}
@@ -239,6 +241,9 @@ func run(ctx context.Context, args []string) (err error) {
 		RateLimitGRPC: b + 4, RateLimitHTTP: b + 5, RateLimitDebug: b + 6, RateLimitMetrics: b + 7, InferenceBase: b + 10,
 	}
 
+	if cfg.llm {
+		return e.runLLM(ctx)
+	}
 	rep := &report{cfg: cfg, start: time.Now(), load: loadAverage()}
 	for _, sc := range cfg.run {
 		ms, concurrency, err := e.scenario(ctx, sc)

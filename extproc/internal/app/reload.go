@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -33,6 +32,8 @@ type snapshot struct {
 	// set), read from the manifests once per load; a version whose
 	// manifest could not be read has none and is not feature-checked.
 	features map[string]map[string]*policy.Features
+	// generations holds each text-generation version's generation block.
+	generations map[string]map[string]*catalog.Generation
 	// manifestErrs are the manifests that could not be read, for the log.
 	manifestErrs []error
 	// docs renders the OpenAPI document of this catalog.
@@ -80,19 +81,21 @@ func build(cfg *config.Config) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	features, manifestErrs := loadFeatures(cat)
+	features, generations, manifestErrs := loadManifests(cat)
 	docs, err := loadDocuments(cfg, cat)
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, manifestErrs: manifestErrs, docs: docs}, nil
+	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, generations: generations, manifestErrs: manifestErrs, docs: docs}, nil
 }
 
-// loadFeatures reads the manifest of every catalogued version. A manifest
-// that is missing or broken is not fatal: the gateway then leaves that
-// version's feature check to inference, which refuses to serve it anyway.
-func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features, []error) {
+// loadManifests reads the manifest of every catalogued version: the input
+// features of tabular versions, the generation block of text ones. A
+// manifest that is missing or broken is not fatal: the gateway then leaves
+// that version's checks to inference, which refuses to serve it anyway.
+func loadManifests(cat *catalog.Catalog) (map[string]map[string]*policy.Features, map[string]map[string]*catalog.Generation, []error) {
 	out := make(map[string]map[string]*policy.Features, len(cat.Models))
+	gens := map[string]map[string]*catalog.Generation{}
 	var errs []error
 	for _, name := range cat.ModelNames() {
 		versions := make(map[string]*policy.Features, len(cat.Models[name].Versions))
@@ -100,6 +103,13 @@ func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features,
 			m, err := catalog.LoadManifest(cat.VersionDir(name, v), name, v)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("model %s version %s: %w", name, v, err))
+				continue
+			}
+			if m.Generation != nil {
+				if gens[name] == nil {
+					gens[name] = map[string]*catalog.Generation{}
+				}
+				gens[name][v] = m.Generation
 				continue
 			}
 			names := make([]string, len(m.Inputs))
@@ -110,7 +120,7 @@ func loadFeatures(cat *catalog.Catalog) (map[string]map[string]*policy.Features,
 		}
 		out[name] = versions
 	}
-	return out, errs
+	return out, gens, errs
 }
 
 // logManifests reports the versions that will not be feature-checked.
@@ -132,6 +142,15 @@ func (l *liveConfig) Features(c *catalog.Catalog, model, version string) *policy
 	return s.features[model][version]
 }
 
+// Generation implements [processor.GenerationSource].
+func (l *liveConfig) Generation(c *catalog.Catalog, model, version string) *catalog.Generation {
+	s := l.snap.Load()
+	if s.cat != c {
+		return nil
+	}
+	return s.generations[model][version]
+}
+
 // Catalog implements [processor.CatalogSource].
 func (l *liveConfig) Catalog() *catalog.Catalog { return l.snap.Load().cat }
 
@@ -151,23 +170,12 @@ func (l *liveConfig) loadConfig() (*config.Config, error) {
 // follow applies the updates of src until ctx is done. Where updates come
 // from (files and SIGHUP today) is the source's business.
 func (l *liveConfig) follow(ctx context.Context, src configsource.Source[*config.Config]) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case u, ok := <-src.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("configuration source stopped")
-			}
-			_ = l.apply(ctx, u)
-			if u.Requested && l.keys != nil {
-				_ = l.keys.Reload(ctx)
-			}
+	return configsource.Follow(ctx, src, func(ctx context.Context, u configsource.Update[*config.Config]) {
+		_ = l.apply(ctx, u)
+		if u.Requested && l.keys != nil {
+			_ = l.keys.Reload(ctx)
 		}
-	}
+	})
 }
 
 // apply swaps in the catalog and deprecations of an update. A bad update

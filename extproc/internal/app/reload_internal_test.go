@@ -15,19 +15,6 @@ import (
 	"github.com/modelgate/modelgate/internal/configsource"
 )
 
-// pushSource is a source that hands over configurations it is given, as
-// a control plane would: no files, no signals.
-type pushSource struct {
-	ch chan configsource.Update[*config.Config]
-}
-
-func (s pushSource) Updates() <-chan configsource.Update[*config.Config] { return s.ch }
-func (s pushSource) Stop()                                               {}
-
-func (s pushSource) push(cfg *config.Config, err error) {
-	s.ch <- configsource.Update[*config.Config]{Load: func() (*config.Config, error) { return cfg, err }}
-}
-
 func TestLiveConfig_followsAnySource(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -40,18 +27,18 @@ func TestLiveConfig_followsAnySource(t *testing.T) {
 	live, err := newLiveConfig(filepath.Join(dir, "config.yaml"), first, func(string) string { return "" },
 		slog.New(slog.DiscardHandler), noop.NewMeterProvider().Meter(""))
 	require.NoError(t, err)
-	src := pushSource{ch: make(chan configsource.Update[*config.Config])}
+	src := configsource.NewPush[*config.Config]()
 	done := make(chan error, 1)
 	go func() { done <- live.follow(t.Context(), src) }()
 
-	src.push(&config.Config{Catalog: catalogAt("b.yaml", "  iris: {versions: [\"1\", \"2\"]}\n")}, nil)
+	require.NoError(t, src.Send(t.Context(), &config.Config{Catalog: catalogAt("b.yaml", "  iris: {versions: [\"1\", \"2\"]}\n")}, nil))
 	require.Eventually(t, func() bool { return len(live.Catalog().Models["iris"].Versions) == 2 },
 		time.Second, 5*time.Millisecond, "a pushed configuration is applied")
 
-	src.push(nil, errors.New("rejected by the control plane"))
-	src.push(&config.Config{Catalog: filepath.Join(dir, "missing.yaml")}, nil)
+	require.NoError(t, src.Send(t.Context(), nil, errors.New("rejected by the control plane")))
+	require.NoError(t, src.Send(t.Context(), &config.Config{Catalog: filepath.Join(dir, "missing.yaml")}, nil))
 	require.Len(t, live.Catalog().Models["iris"].Versions, 2, "a failed update keeps the configuration in force")
 
-	close(src.ch)
+	src.Stop()
 	require.EqualError(t, <-done, "configuration source stopped", "a source that ends unasked is a failure")
 }

@@ -82,7 +82,11 @@ func wire(path string, cfg *config.Config, getenv func(string) string, logger *s
 		Now:    time.Now,
 	}
 	svc := &services{authz: server.NewAuthz(keys, logger, meter), live: live, keys: keys}
-	if svc.extproc, err = newExtProc(cfg, predict, svc, logger, meter, closers); err != nil {
+	llm := processor.LLMConfig{
+		Catalog: live, Generations: live, Validator: validator,
+		MaxTokens: cfg.LLM.MaxTokens, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Now: time.Now,
+	}
+	if svc.extproc, err = newExtProc(cfg, predict, llm, svc, logger, meter, closers); err != nil {
 		return nil, err
 	}
 	// Catalog and deprecation updates: the files and SIGHUP. Another source
@@ -101,7 +105,7 @@ func wire(path string, cfg *config.Config, getenv func(string) string, logger *s
 
 // newExtProc builds the ext_proc server with its admission (keys and
 // quotas checked in the stream in ext_proc mode) and its processors.
-func newExtProc(cfg *config.Config, predict processor.PredictConfig, svc *services, logger *slog.Logger, meter metric.Meter, closers *closeStack) (*server.ExtProc, error) {
+func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm processor.LLMConfig, svc *services, logger *slog.Logger, meter metric.Meter, closers *closeStack) (*server.ExtProc, error) {
 	recorder, err := usage.New(logger, meter)
 	if err != nil {
 		return nil, err
@@ -129,6 +133,9 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, svc *servic
 	ep.Register(routing.Infer, processor.NewInfer(predict, adm))
 	ep.Register(routing.ModelMetadata, processor.NewMetadata(svc.live, adm))
 	ep.Register(routing.Document, processor.NewDocument(svc.live, adm))
+	ep.Register(routing.ChatCompletions, processor.NewChatCompletions(llm, adm))
+	ep.Register(routing.Completions, processor.NewCompletions(llm, adm))
+	ep.Register(routing.Models, processor.NewModels(adm))
 	return ep, nil
 }
 

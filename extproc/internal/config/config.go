@@ -1,6 +1,9 @@
 // Package config reads extproc's YAML configuration, applies EXTPROC_*
 // environment overrides and validates the result, reporting every problem
-// at once with its field path.
+// at once with its field path. Each setting is one field of [Config]
+// whose tags give its YAML key, its variable, its default and its meaning
+// (see package [settings]); the README tables are generated from them.
+// To add a setting, add a field.
 package config
 
 import (
@@ -8,15 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
+	"github.com/modelgate/modelgate/internal/settings"
 )
 
 // DefaultPath is the configuration file used when neither --config nor
@@ -30,28 +35,29 @@ const EnvConfig = "EXTPROC_CONFIG"
 type Config struct {
 	// GRPCAddr serves ext_authz, ext_proc and gRPC health: host:port, or
 	// unix:/path for a unix domain socket (see [ListenAddr]).
-	GRPCAddr string `yaml:"grpc_addr"`
+	GRPCAddr string `yaml:"grpc_addr" env:"EXTPROC_GRPC_ADDR" default:":9000" usage:"gRPC address: ext_authz, ext_proc, health; host:port or unix:/path"`
 	// AdminAddr serves /metrics, /healthz and /readyz.
-	AdminAddr string `yaml:"admin_addr"`
+	AdminAddr string `yaml:"admin_addr" env:"EXTPROC_ADMIN_ADDR" default:":9001" usage:"admin HTTP address: /metrics, /healthz, /readyz"`
 	// Pprof adds Go's /debug/pprof/ profiles to the admin address, for
 	// profiling under load. Off by default.
-	Pprof bool `yaml:"pprof"`
+	Pprof bool `yaml:"pprof" env:"EXTPROC_PPROF" default:"false" usage:"serve /debug/pprof/ on the admin address"`
 	// Catalog is the model catalog file (reloaded on change).
-	Catalog string `yaml:"catalog"`
+	Catalog string `yaml:"catalog" env:"EXTPROC_CATALOG" default:"models/catalog.yaml" usage:"model catalog file"`
 	// OpenAPI is the OpenAPI document whose schemas validate bodies.
-	OpenAPI string `yaml:"openapi"`
+	OpenAPI string `yaml:"openapi" env:"EXTPROC_OPENAPI" default:"api/openapi.yaml" usage:"OpenAPI document with the request schemas"`
 	// KeysFile is the API keys file (reloaded on change).
-	KeysFile string `yaml:"keys_file"`
+	KeysFile string `yaml:"keys_file" env:"EXTPROC_KEYS_FILE" default:"extproc/keys.yaml" usage:"API keys file (hashes only)"`
 	// Deprecations lists deprecated routes (reloaded on change).
 	Deprecations []deprecation.Rule `yaml:"deprecations"`
 	Gateway      Gateway            `yaml:"gateway"`
 	Cache        Cache              `yaml:"cache"`
 	Limits       Limits             `yaml:"limits"`
+	LLM          LLM                `yaml:"llm"`
 	Log          Log                `yaml:"log"`
 	Shutdown     Shutdown           `yaml:"shutdown"`
 	// Watch reloads the configuration and catalog when their files change
 	// (SIGHUP always reloads).
-	Watch bool `yaml:"watch"`
+	Watch bool `yaml:"watch" env:"EXTPROC_WATCH" default:"true" usage:"reload config and catalog on file change"`
 }
 
 // Gateway modes: which Envoy filter chain the plugin serves.
@@ -69,7 +75,7 @@ const (
 // Envoy filter chain in front of it (envoy/README.md).
 type Gateway struct {
 	// Mode is ext_proc or ext_authz.
-	Mode      string    `yaml:"mode"`
+	Mode      string    `yaml:"mode" env:"EXTPROC_GATEWAY_MODE" default:"ext_proc" usage:"ext_proc (keys and quotas checked in the ext_proc stream) or ext_authz (by Envoy's ext_authz and ratelimit filters)"`
 	RateLimit RateLimit `yaml:"ratelimit"`
 }
 
@@ -77,80 +83,73 @@ type Gateway struct {
 // ext_proc mode.
 type RateLimit struct {
 	// Addr is host:port or unix:/path.
-	Addr string `yaml:"addr"`
+	Addr string `yaml:"addr" env:"EXTPROC_RATELIMIT_ADDR" default:"127.0.0.1:8081" usage:"ratelimit service gRPC address in ext_proc mode; host:port or unix:/path"`
 	// Timeout bounds one call; past it the request is served (fail open).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" env:"EXTPROC_RATELIMIT_TIMEOUT" default:"100ms" usage:"bound of one quota call; past it the request is served (fail open)"`
 	// UnlimitedTTL is how long a descriptor set the service answered with
 	// no limit at all (an unlimited tier) is answered so without a call;
 	// nothing is counted for such a set. 0 asks every time.
-	UnlimitedTTL time.Duration `yaml:"unlimited_ttl"`
+	UnlimitedTTL time.Duration `yaml:"unlimited_ttl" env:"EXTPROC_RATELIMIT_UNLIMITED_TTL" default:"1s" usage:"skip the quota call this long for a descriptor set answered without any limit; 0s asks every time"`
 }
 
 // Cache configures the response cache.
 type Cache struct {
-	Enabled bool `yaml:"enabled"`
+	Enabled bool `yaml:"enabled" env:"EXTPROC_CACHE_ENABLED" default:"true" usage:"response cache on/off"`
 	// MaxBytes bounds the stored responses.
-	MaxBytes int64 `yaml:"max_bytes"`
+	MaxBytes int64 `yaml:"max_bytes" env:"EXTPROC_CACHE_MAX_BYTES" default:"67108864" usage:"cache size bound in bytes"`
 	// MaxEntryBytes is the largest response stored.
-	MaxEntryBytes int64 `yaml:"max_entry_bytes"`
+	MaxEntryBytes int64 `yaml:"max_entry_bytes" env:"EXTPROC_CACHE_MAX_ENTRY_BYTES" default:"1048576" usage:"largest response stored"`
 	// TTL is how long a response is served from the cache.
-	TTL time.Duration `yaml:"ttl"`
+	TTL time.Duration `yaml:"ttl" env:"EXTPROC_CACHE_TTL" default:"300s" usage:"cache entry lifetime"`
 	// ShareAcrossClients serves one client's cached answer to another.
 	// Off by default: tenants are isolated.
-	ShareAcrossClients bool `yaml:"share_across_clients"`
+	ShareAcrossClients bool `yaml:"share_across_clients" env:"EXTPROC_CACHE_SHARE_ACROSS_CLIENTS" default:"false" usage:"share cached answers between clients"`
 	// CoalesceWait bounds how long identical concurrent requests wait for
 	// the first one's answer. Keep it below Envoy's ext_proc
 	// message_timeout.
-	CoalesceWait time.Duration `yaml:"coalesce_wait"`
+	CoalesceWait time.Duration `yaml:"coalesce_wait" env:"EXTPROC_CACHE_COALESCE_WAIT" default:"250ms" usage:"wait for an identical in-flight request (< Envoy message_timeout)"`
 }
 
 // Limits bound what a request may carry.
 type Limits struct {
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	MaxRows      int   `yaml:"max_rows"`
+	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"EXTPROC_MAX_BODY_BYTES" default:"1048576" usage:"largest request body"`
+	MaxRows      int   `yaml:"max_rows" env:"EXTPROC_MAX_ROWS" default:"1000" usage:"most rows per request"`
+}
+
+// LLM tunes the text-generation routes.
+type LLM struct {
+	// MaxTokens caps the completion length per tier (tier name → tokens);
+	// a request asking for more, or for nothing, is given the cap. Tiers
+	// not listed are capped only by the model's max_output_tokens.
+	MaxTokens map[string]int `yaml:"max_tokens" usage:"most completion tokens a request of each tier may ask for (tier: tokens); unlisted tiers are capped by the model only"`
 }
 
 // Log configures logging.
 type Log struct {
 	// Format is json (containers) or text (local).
-	Format string `yaml:"format"`
+	Format string `yaml:"format" env:"EXTPROC_LOG_FORMAT" default:"text" usage:"json or text"`
 	// Level is debug, info, warn or error.
-	Level string `yaml:"level"`
+	Level string `yaml:"level" env:"EXTPROC_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
 }
 
 // Shutdown configures graceful shutdown.
 type Shutdown struct {
 	// DrainDelay is the pause between reporting NOT_SERVING and stopping,
 	// so Envoy's health checks move traffic away first.
-	DrainDelay time.Duration `yaml:"drain_delay"`
+	DrainDelay time.Duration `yaml:"drain_delay" env:"EXTPROC_DRAIN_DELAY" default:"0s" usage:"NOT_SERVING period before stopping"`
 	// Timeout bounds the graceful stop; then connections are cut.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" env:"EXTPROC_SHUTDOWN_TIMEOUT" default:"10s" usage:"graceful stop bound"`
 }
 
-// Default returns the built-in configuration.
+// Default returns the built-in configuration: every setting at its
+// default tag. The tags are code, not input; TestDefault checks that they
+// parse, so a bad one panics here only in a build that fails its tests.
 func Default() *Config {
-	return &Config{
-		GRPCAddr:  ":9000",
-		AdminAddr: ":9001",
-		Catalog:   "models/catalog.yaml",
-		OpenAPI:   "api/openapi.yaml",
-		KeysFile:  "extproc/keys.yaml",
-		Gateway: Gateway{
-			Mode:      ModeExtProc,
-			RateLimit: RateLimit{Addr: "127.0.0.1:8081", Timeout: 100 * time.Millisecond, UnlimitedTTL: time.Second},
-		},
-		Cache: Cache{
-			Enabled:       true,
-			MaxBytes:      64 << 20,
-			MaxEntryBytes: 1 << 20,
-			TTL:           300 * time.Second,
-			CoalesceWait:  250 * time.Millisecond,
-		},
-		Limits:   Limits{MaxBodyBytes: 1 << 20, MaxRows: 1000},
-		Log:      Log{Format: "text", Level: "info"},
-		Shutdown: Shutdown{DrainDelay: 0, Timeout: 10 * time.Second},
-		Watch:    true,
+	c := &Config{}
+	if err := settings.Defaults(c); err != nil {
+		panic(err)
 	}
+	return c
 }
 
 // Load reads the file at path over the defaults, then applies the
@@ -165,7 +164,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if err := Decode(c, b); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := c.applyEnv(getenv); err != nil {
+	if err := settings.FromEnv(c, getenv); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -182,111 +181,23 @@ func Decode(c *Config, b []byte) error {
 	return nil
 }
 
-// Setting documents one environment override.
-type Setting struct {
-	Env, Key, Default, Usage string
-}
-
-// Settings lists every environment variable, its YAML key and default.
-func Settings() []Setting {
-	d := Default()
-	return []Setting{
-		{EnvConfig, "(flag --config)", DefaultPath, "configuration file"},
-		{"EXTPROC_GRPC_ADDR", "grpc_addr", d.GRPCAddr, "gRPC address: ext_authz, ext_proc, health; host:port or unix:/path"},
-		{"EXTPROC_ADMIN_ADDR", "admin_addr", d.AdminAddr, "admin HTTP address: /metrics, /healthz, /readyz"},
-		{"EXTPROC_PPROF", "pprof", strconv.FormatBool(d.Pprof), "serve /debug/pprof/ on the admin address"},
-		{"EXTPROC_CATALOG", "catalog", d.Catalog, "model catalog file"},
-		{"EXTPROC_OPENAPI", "openapi", d.OpenAPI, "OpenAPI document with the request schemas"},
-		{"EXTPROC_KEYS_FILE", "keys_file", d.KeysFile, "API keys file (hashes only)"},
-		{"EXTPROC_KEYS_PEPPER", "(env only)", "", "HMAC key for peppered key hashes"},
-		{"EXTPROC_GATEWAY_MODE", "gateway.mode", d.Gateway.Mode, "ext_proc (keys and quotas checked in the ext_proc stream) or ext_authz (by Envoy's ext_authz and ratelimit filters)"},
-		{"EXTPROC_RATELIMIT_ADDR", "gateway.ratelimit.addr", d.Gateway.RateLimit.Addr, "ratelimit service gRPC address in ext_proc mode; host:port or unix:/path"},
-		{"EXTPROC_RATELIMIT_TIMEOUT", "gateway.ratelimit.timeout", d.Gateway.RateLimit.Timeout.String(), "bound of one quota call; past it the request is served (fail open)"},
-		{"EXTPROC_RATELIMIT_UNLIMITED_TTL", "gateway.ratelimit.unlimited_ttl", d.Gateway.RateLimit.UnlimitedTTL.String(), "skip the quota call this long for a descriptor set answered without any limit; 0s asks every time"},
-		{"EXTPROC_CACHE_ENABLED", "cache.enabled", strconv.FormatBool(d.Cache.Enabled), "response cache on/off"},
-		{"EXTPROC_CACHE_MAX_BYTES", "cache.max_bytes", strconv.FormatInt(d.Cache.MaxBytes, 10), "cache size bound in bytes"},
-		{"EXTPROC_CACHE_MAX_ENTRY_BYTES", "cache.max_entry_bytes", strconv.FormatInt(d.Cache.MaxEntryBytes, 10), "largest response stored"},
-		{"EXTPROC_CACHE_TTL", "cache.ttl", d.Cache.TTL.String(), "cache entry lifetime"},
-		{"EXTPROC_CACHE_SHARE_ACROSS_CLIENTS", "cache.share_across_clients", strconv.FormatBool(d.Cache.ShareAcrossClients), "share cached answers between clients"},
-		{"EXTPROC_CACHE_COALESCE_WAIT", "cache.coalesce_wait", d.Cache.CoalesceWait.String(), "wait for an identical in-flight request (< Envoy message_timeout)"},
-		{"EXTPROC_MAX_BODY_BYTES", "limits.max_body_bytes", strconv.FormatInt(d.Limits.MaxBodyBytes, 10), "largest request body"},
-		{"EXTPROC_MAX_ROWS", "limits.max_rows", strconv.Itoa(d.Limits.MaxRows), "most rows per request"},
-		{"EXTPROC_LOG_FORMAT", "log.format", d.Log.Format, "json or text"},
-		{"EXTPROC_LOG_LEVEL", "log.level", d.Log.Level, "debug, info, warn or error"},
-		{"EXTPROC_DRAIN_DELAY", "shutdown.drain_delay", d.Shutdown.DrainDelay.String(), "NOT_SERVING period before stopping"},
-		{"EXTPROC_SHUTDOWN_TIMEOUT", "shutdown.timeout", d.Shutdown.Timeout.String(), "graceful stop bound"},
-		{"EXTPROC_WATCH", "watch", strconv.FormatBool(d.Watch), "reload config and catalog on file change"},
+// Settings lists every environment variable with its YAML key, default
+// and meaning: the tagged fields of [Config], and the two variables read
+// outside it (the file's path, and the key pepper, a secret that stays out
+// of the configuration).
+func Settings() []settings.Setting {
+	list, err := settings.List(Default())
+	if err != nil {
+		panic(err) // as in Default
 	}
-}
-
-func (c *Config) applyEnv(getenv func(string) string) error {
-	var errs []error
-	str := func(env string, dst *string) {
-		if v := getenv(env); v != "" {
-			*dst = v
+	out := []settings.Setting{{Env: EnvConfig, Key: "(flag --config)", Default: DefaultPath, Usage: "configuration file"}}
+	for _, s := range list {
+		out = append(out, s)
+		if s.Env == "EXTPROC_KEYS_FILE" {
+			out = append(out, settings.Setting{Env: "EXTPROC_KEYS_PEPPER", Key: "-", Usage: "HMAC key for peppered key hashes; unset, keys are plain SHA-256 digests"})
 		}
 	}
-	i64 := func(env string, dst *int64) {
-		if v := getenv(env); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not an integer", env, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	dur := func(env string, dst *time.Duration) {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a duration (such as 300s)", env, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	boolean := func(env string, dst *bool) {
-		if v := getenv(env); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a boolean", env, v))
-				return
-			}
-			*dst = b
-		}
-	}
-	str("EXTPROC_GRPC_ADDR", &c.GRPCAddr)
-	str("EXTPROC_ADMIN_ADDR", &c.AdminAddr)
-	boolean("EXTPROC_PPROF", &c.Pprof)
-	str("EXTPROC_CATALOG", &c.Catalog)
-	str("EXTPROC_OPENAPI", &c.OpenAPI)
-	str("EXTPROC_KEYS_FILE", &c.KeysFile)
-	str("EXTPROC_GATEWAY_MODE", &c.Gateway.Mode)
-	str("EXTPROC_RATELIMIT_ADDR", &c.Gateway.RateLimit.Addr)
-	dur("EXTPROC_RATELIMIT_TIMEOUT", &c.Gateway.RateLimit.Timeout)
-	dur("EXTPROC_RATELIMIT_UNLIMITED_TTL", &c.Gateway.RateLimit.UnlimitedTTL)
-	boolean("EXTPROC_CACHE_ENABLED", &c.Cache.Enabled)
-	i64("EXTPROC_CACHE_MAX_BYTES", &c.Cache.MaxBytes)
-	i64("EXTPROC_CACHE_MAX_ENTRY_BYTES", &c.Cache.MaxEntryBytes)
-	dur("EXTPROC_CACHE_TTL", &c.Cache.TTL)
-	boolean("EXTPROC_CACHE_SHARE_ACROSS_CLIENTS", &c.Cache.ShareAcrossClients)
-	dur("EXTPROC_CACHE_COALESCE_WAIT", &c.Cache.CoalesceWait)
-	i64("EXTPROC_MAX_BODY_BYTES", &c.Limits.MaxBodyBytes)
-	if v := getenv("EXTPROC_MAX_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("EXTPROC_MAX_ROWS: %q is not an integer", v))
-		} else {
-			c.Limits.MaxRows = n
-		}
-	}
-	str("EXTPROC_LOG_FORMAT", &c.Log.Format)
-	str("EXTPROC_LOG_LEVEL", &c.Log.Level)
-	dur("EXTPROC_DRAIN_DELAY", &c.Shutdown.DrainDelay)
-	dur("EXTPROC_SHUTDOWN_TIMEOUT", &c.Shutdown.Timeout)
-	boolean("EXTPROC_WATCH", &c.Watch)
-	return errors.Join(errs...)
+	return out
 }
 
 // UnixPrefix marks a unix domain socket path in grpc_addr.
@@ -403,6 +314,11 @@ func (c *Config) validateRest(add problemFunc) {
 	}
 	if c.Limits.MaxRows <= 0 {
 		add("limits.max_rows: must be positive, got %d", c.Limits.MaxRows)
+	}
+	for _, tier := range slices.Sorted(maps.Keys(c.LLM.MaxTokens)) {
+		if c.LLM.MaxTokens[tier] < 1 {
+			add("llm.max_tokens.%s: must be positive, got %d", tier, c.LLM.MaxTokens[tier])
+		}
 	}
 	switch c.Log.Format {
 	case "json", "text":

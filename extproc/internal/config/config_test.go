@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/extproc/internal/config"
+	"github.com/modelgate/modelgate/internal/settings"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -169,11 +171,32 @@ func TestSettings_documentEveryOverride(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for _, s := range config.Settings() {
+		if s.Env == "" {
+			continue // YAML only (llm.max_tokens)
+		}
 		require.True(t, strings.HasPrefix(s.Env, "EXTPROC_"), s.Env)
 		require.False(t, seen[s.Env], "listed twice: %s", s.Env)
 		seen[s.Env] = true
 	}
 	require.GreaterOrEqual(t, len(seen), 19)
+}
+
+// TestDefault: the default tags parse (Default panics otherwise).
+func TestDefault(t *testing.T) {
+	t.Parallel()
+	require.NotPanics(t, func() { config.Default() })
+	require.Equal(t, 5*time.Minute, config.Default().Cache.TTL)
+}
+
+// TestSettings_documented keeps the READMEs' settings tables the ones the
+// tags generate: go test ./extproc/internal/config -run TestSettings -update
+func TestSettings_documented(t *testing.T) {
+	t.Parallel()
+	list := config.Settings()
+	testutil.RequireBlock(t, "../../README.md", "extproc settings",
+		settings.Table(list, settings.ColumnEnv, settings.ColumnKey, settings.ColumnDefault, settings.ColumnUsage))
+	testutil.RequireBlock(t, "../../../README.md", "extproc settings",
+		settings.Table(list, settings.ColumnEnv, settings.ColumnKey, settings.ColumnDefault))
 }
 
 func TestListenAddr(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/api/problem"
+	"github.com/modelgate/modelgate/internal/rawjson"
 )
 
 // Limits of [Validator.Decode]. They bound what the schema validator is
@@ -36,7 +36,7 @@ const (
 // Details of the violations the decoder reports.
 const (
 	detailTooDeep   = "nesting exceeds the limit of 32 arrays and objects"
-	detailDuplicate = "duplicate member name"
+	detailDuplicate = rawjson.DetailDuplicate
 )
 
 // errTooDeep stops decoding at the first value nested deeper than MaxDepth.
@@ -230,7 +230,7 @@ func (d *decoder) checkName(name string, earlier []member) {
 		return
 	}
 	for _, m := range earlier {
-		if strings.EqualFold(m.name, name) {
+		if rawjson.SameName(m.name, name) {
 			d.addCaseViolation(name, m.name)
 			return
 		}
@@ -248,7 +248,7 @@ func (d *decoder) checkWide(ms []member) {
 	}
 	fs := make([]fold, len(ms))
 	for i, m := range ms {
-		fs[i] = fold{foldName(m.name), i}
+		fs[i] = fold{rawjson.Fold(m.name), i}
 	}
 	slices.SortFunc(fs, func(a, b fold) int {
 		if c := strings.Compare(a.fold, b.fold); c != 0 {
@@ -274,39 +274,7 @@ func (d *decoder) addCaseViolation(name, first string) {
 		d.add(detailDuplicate)
 		return
 	}
-	d.add(fmt.Sprintf("member name differs only in case from %+q", first))
-}
-
-// foldName folds name so that two names fold alike exactly when
-// strings.EqualFold holds, as encoding/json matches field names: each rune
-// becomes the smallest of its simple folding orbit, lower-cased when that
-// is ASCII. A name of lower-case ASCII is its own fold.
-func foldName(name string) string {
-	i := 0
-	for i < len(name) && name[i] < utf8.RuneSelf && (name[i] < 'A' || name[i] > 'Z') {
-		i++
-	}
-	if i == len(name) {
-		return name
-	}
-	var sb strings.Builder
-	sb.Grow(len(name))
-	sb.WriteString(name[:i])
-	for _, r := range name[i:] {
-		for {
-			r2 := unicode.SimpleFold(r)
-			if r2 <= r {
-				r = r2
-				break
-			}
-			r = r2
-		}
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		sb.WriteRune(r)
-	}
-	return sb.String()
+	d.add(fmt.Sprintf(rawjson.DetailCasePrefix+"%+q", first))
 }
 
 // add records a violation at the value being decoded. A violation equal

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -162,6 +163,7 @@ func (a *Admission) Admit(ctx context.Context, r *Request, t *routing.Target) er
 	s := quota.Subject{Client: r.Client, Tier: r.Tier}
 	if t != nil {
 		s.Model, s.Version = t.Model, t.Version
+		s.Tokens = uint64(max(r.Tokens.Reserved, 0))
 	}
 	dec, err := a.cfg.Quota.Check(ctx, quota.Descriptors(s))
 	if err != nil {
@@ -169,7 +171,7 @@ func (a *Admission) Admit(ctx context.Context, r *Request, t *routing.Target) er
 	}
 	r.Quota = dec.Tightest
 	if dec.Over {
-		return &quota.ExceededError{Limit: dec.Tightest}
+		return &quota.ExceededError{Limit: cmp.Or(dec.Exceeded, dec.Tightest)}
 	}
 	return nil
 }

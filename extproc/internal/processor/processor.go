@@ -73,6 +73,8 @@ type Request struct {
 	RequestBytes  int64
 	ResponseBytes int64
 	Rows          int
+	// Tokens are the text-generation routes' token counts.
+	Tokens Tokens
 	// RequestBodyMode is the configured request body mode, from the
 	// protocol_config Envoy sends with the first message.
 	RequestBodyMode extprocfilterv3.ProcessingMode_BodySendMode
@@ -86,6 +88,12 @@ type Request struct {
 	authenticated bool
 	// admitted is true once the request was counted against its quotas.
 	admitted bool
+}
+
+// Tokens are what a text-generation request reserved of its token quotas
+// and what the model reported using.
+type Tokens struct {
+	Reserved, Prompt, Completion int
 }
 
 // addResponseBody counts response body bytes; once a body is seen its size
@@ -107,4 +115,10 @@ func NewRequest(start time.Time) *Request {
 // clients read errors from an "error" member.
 func (r *Request) IsOIP() bool {
 	return r.Match.Kind == routing.Infer || r.Match.Kind == routing.ModelMetadata
+}
+
+// IsOpenAI reports whether the route is one of the OpenAI-compatible ones,
+// whose clients read errors from an OpenAI error object.
+func (r *Request) IsOpenAI() bool {
+	return r.Match.Kind.Generates() || r.Match.Kind == routing.Models
 }

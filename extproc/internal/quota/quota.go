@@ -29,33 +29,61 @@ const (
 	ClientMinute = "client_minute"
 	ClientSecond = "client_second"
 	ClientModel  = "client_model"
+	// TokensMinute and TokensDay count the tokens of text-generation
+	// requests: the prompt when the request is admitted, the completion
+	// (by Envoy's ratelimit filter, at stream end) once it is known.
+	TokensMinute = "tokens_minute"
+	TokensDay    = "tokens_day"
 )
 
 // Entry is one key/value of a descriptor.
 type Entry struct{ Key, Value string }
 
-// Descriptor is an ordered list of entries; the ratelimit service matches
-// it against its rule tree.
-type Descriptor []Entry
+// Descriptor is an ordered list of entries, which the ratelimit service
+// matches against its rule tree, and what it costs.
+type Descriptor struct {
+	Entries []Entry
+	// Hits is what the request adds to the descriptor's counter; 0 means
+	// one (a request quota).
+	Hits uint64
+}
+
+// Tokens reports whether the descriptor counts tokens, not requests.
+func (d Descriptor) Tokens() bool {
+	if len(d.Entries) == 0 || d.Entries[0].Key != KeyQuota {
+		return false
+	}
+	v := d.Entries[0].Value
+	return v == TokensMinute || v == TokensDay
+}
 
 // Subject is what a request is counted as: the authenticated client and
 // tier and, once resolved and allowed, the model version it is for.
 type Subject struct {
 	Client, Tier   string
 	Model, Version string
+	// Tokens, when positive, is what a text-generation request reserves
+	// of the client's token quotas on admission (its prompt).
+	Tokens uint64
 }
 
 // Descriptors are the descriptors of one request, sent in one call: the
-// per-client minute and second quotas and, when the subject names a model
-// version, the per-client-per-model quota.
+// per-client minute and second quotas, when the subject names a model
+// version the per-client-per-model quota, and when it reserves tokens the
+// per-client token quotas.
 func Descriptors(s Subject) []Descriptor {
 	ds := []Descriptor{
-		{{KeyQuota, ClientMinute}, {KeyTier, s.Tier}, {KeyClient, s.Client}},
-		{{KeyQuota, ClientSecond}, {KeyTier, s.Tier}, {KeyClient, s.Client}},
+		{Entries: []Entry{{KeyQuota, ClientMinute}, {KeyTier, s.Tier}, {KeyClient, s.Client}}},
+		{Entries: []Entry{{KeyQuota, ClientSecond}, {KeyTier, s.Tier}, {KeyClient, s.Client}}},
 	}
 	if s.Model != "" && s.Version != "" {
-		ds = append(ds, Descriptor{{KeyQuota, ClientModel}, {KeyTier, s.Tier}, {KeyClient, s.Client},
-			{KeyModel, s.Model}, {KeyVersion, s.Version}})
+		ds = append(ds, Descriptor{Entries: []Entry{{KeyQuota, ClientModel}, {KeyTier, s.Tier}, {KeyClient, s.Client},
+			{KeyModel, s.Model}, {KeyVersion, s.Version}}})
+	}
+	if s.Tokens > 0 {
+		for _, q := range [...]string{TokensMinute, TokensDay} {
+			ds = append(ds, Descriptor{Entries: []Entry{{KeyQuota, q}, {KeyTier, s.Tier}, {KeyClient, s.Client}}, Hits: s.Tokens})
+		}
 	}
 	return ds
 }
@@ -69,6 +97,9 @@ type Limit struct {
 	Remaining uint32
 	// Reset is the time until the window ends.
 	Reset time.Duration
+	// Tokens is true for a token quota: Requests and Remaining count
+	// tokens.
+	Tokens bool
 }
 
 // Decision is the service's answer for all of a request's descriptors.
@@ -79,6 +110,10 @@ type Decision struct {
 	// (the one x-ratelimit-* headers describe); nil when nothing matched
 	// a limit (unlimited tiers).
 	Tightest *Limit
+	// Exceeded is the first descriptor over its limit when Over (a token
+	// quota is never the Tightest, which describes request quotas); nil
+	// when the service did not say which.
+	Exceeded *Limit
 }
 
 // Checker asks the quota service about one request's descriptors, counting
@@ -130,17 +165,23 @@ func (l *Limit) ResetSeconds() int64 {
 
 // ExceededError is a request over one of its quotas.
 type ExceededError struct {
-	// Limit is the tightest limit; nil when the service said over limit
-	// without naming one.
+	// Limit is the limit exceeded (or the tightest); nil when the service
+	// said over limit without naming one.
 	Limit *Limit
 }
 
 func (e *ExceededError) Error() string {
-	if e.Limit == nil {
+	switch {
+	case e.Limit == nil:
 		return "request quota exceeded"
+	case e.Limit.Tokens:
+		return fmt.Sprintf("token quota exceeded: %d tokens per %s", e.Limit.Requests, e.Limit.Window)
 	}
 	return fmt.Sprintf("request quota exceeded: %d requests per %s", e.Limit.Requests, e.Limit.Window)
 }
+
+// Tokens reports whether a token quota was exceeded.
+func (e *ExceededError) Tokens() bool { return e.Limit != nil && e.Limit.Tokens }
 
 // RetryAfter is the Retry-After value in seconds.
 func (e *ExceededError) RetryAfter() int64 {

@@ -14,7 +14,12 @@ func TestDescriptors(t *testing.T) {
 	require.Len(t, quota.Descriptors(quota.Subject{Client: "c", Tier: "free"}), 2, "no model: the client quotas only")
 	ds := quota.Descriptors(quota.Subject{Client: "c", Tier: "free", Model: "iris", Version: "1"})
 	require.Len(t, ds, 3)
-	require.Equal(t, quota.Descriptor{{"quota", "client_model"}, {"tier", "free"}, {"client", "c"}, {"model", "iris"}, {"version", "1"}}, ds[2])
+	require.Equal(t, quota.Descriptor{Entries: []quota.Entry{{"quota", "client_model"}, {"tier", "free"}, {"client", "c"}, {"model", "iris"}, {"version", "1"}}}, ds[2])
+	ds = quota.Descriptors(quota.Subject{Client: "c", Tier: "free", Tokens: 42})
+	require.Len(t, ds, 4, "a prompt reserves tokens of the minute and day token quotas")
+	require.Equal(t, quota.Descriptor{Entries: []quota.Entry{{"quota", "tokens_day"}, {"tier", "free"}, {"client", "c"}}, Hits: 42}, ds[3])
+	require.True(t, ds[3].Tokens())
+	require.False(t, ds[0].Tokens())
 	require.Len(t, quota.Descriptors(quota.Subject{Client: "c", Tier: "free", Model: "iris"}), 2, "an unresolved version names no model")
 }
 

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/modelgate/modelgate/extproc/internal/quota"
 )
@@ -132,7 +133,7 @@ func (c *Client) Check(ctx context.Context, ds []quota.Descriptor) (quota.Decisi
 		c.warn(err)
 		return quota.Decision{}, fmt.Errorf("ratelimit service: %w", err)
 	}
-	d := decision(resp)
+	d := decision(resp, ds)
 	if c.unlimited != nil && !d.Over && d.Tightest == nil {
 		c.unlimited.remember(k)
 	}
@@ -160,37 +161,48 @@ func (c *Client) warn(err error) {
 func request(domain string, ds []quota.Descriptor) *rlsv3.RateLimitRequest {
 	out := make([]*rlcommonv3.RateLimitDescriptor, len(ds))
 	for i, d := range ds {
-		es := make([]rlcommonv3.RateLimitDescriptor_Entry, len(d))
-		ptrs := make([]*rlcommonv3.RateLimitDescriptor_Entry, len(d))
-		for j, e := range d {
+		es := make([]rlcommonv3.RateLimitDescriptor_Entry, len(d.Entries))
+		ptrs := make([]*rlcommonv3.RateLimitDescriptor_Entry, len(d.Entries))
+		for j, e := range d.Entries {
 			es[j].Key, es[j].Value = e.Key, e.Value
 			ptrs[j] = &es[j]
 		}
 		out[i] = &rlcommonv3.RateLimitDescriptor{Entries: ptrs}
+		if d.Hits > 0 {
+			out[i].HitsAddend = wrapperspb.UInt64(d.Hits)
+		}
 	}
 	return &rlsv3.RateLimitRequest{Domain: domain, Descriptors: out, HitsAddend: 1}
 }
 
-// decision reads the answer: over when the overall code says so; the
-// tightest of the descriptors that matched a limit.
-func decision(resp *rlsv3.RateLimitResponse) quota.Decision {
+// decision reads the answer (one status per descriptor of ds, in order):
+// over when the overall code says so, and which limit was exceeded; the
+// tightest of the request descriptors that matched a limit.
+func decision(resp *rlsv3.RateLimitResponse, ds []quota.Descriptor) quota.Decision {
+	d := quota.Decision{Over: resp.GetOverallCode() == rlsv3.RateLimitResponse_OVER_LIMIT}
 	limits := make([]quota.Limit, 0, len(resp.GetStatuses()))
-	for _, s := range resp.GetStatuses() {
+	for i, s := range resp.GetStatuses() {
 		cl := s.GetCurrentLimit()
 		if cl == nil {
 			continue // no rule matched, or an unlimited one
 		}
-		limits = append(limits, quota.Limit{
+		l := quota.Limit{
 			Requests:  cl.GetRequestsPerUnit(),
 			Window:    window(cl.GetUnit()),
 			Remaining: s.GetLimitRemaining(),
 			Reset:     s.GetDurationUntilReset().AsDuration(),
-		})
+			Tokens:    i < len(ds) && ds[i].Tokens(),
+		}
+		if d.Exceeded == nil && s.GetCode() == rlsv3.RateLimitResponse_OVER_LIMIT {
+			cp := l
+			d.Exceeded = &cp
+		}
+		if !l.Tokens {
+			limits = append(limits, l)
+		}
 	}
-	return quota.Decision{
-		Over:     resp.GetOverallCode() == rlsv3.RateLimitResponse_OVER_LIMIT,
-		Tightest: quota.Tightest(limits),
-	}
+	d.Tightest = quota.Tightest(limits)
+	return d
 }
 
 // window is the length of a rate-limit unit.

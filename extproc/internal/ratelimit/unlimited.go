@@ -38,7 +38,7 @@ func newUnlimitedCache(ttl time.Duration, now func() time.Time) *unlimitedCache 
 func key(ds []quota.Descriptor) string {
 	var b strings.Builder
 	for _, d := range ds {
-		for _, e := range d {
+		for _, e := range d.Entries {
 			b.WriteString(e.Key)
 			b.WriteByte(0)
 			b.WriteString(e.Value)

@@ -20,18 +20,30 @@ const (
 	V2Predict
 	Infer
 	ModelMetadata
+	// ChatCompletions and Completions are the OpenAI-compatible text
+	// generation routes; Models is their model list (GET /v1/models and
+	// /v1/models/{model}).
+	ChatCompletions
+	Completions
+	Models
 	Document
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
 var kindNames = [...]string{
-	PassThrough:   "passthrough",
-	V1Predict:     "v1_predict",
-	V2Predict:     "v2_predict",
-	Infer:         "oip_infer",
-	ModelMetadata: "oip_model",
-	Document:      "openapi",
+	PassThrough:     "passthrough",
+	V1Predict:       "v1_predict",
+	V2Predict:       "v2_predict",
+	Infer:           "oip_infer",
+	ModelMetadata:   "oip_model",
+	ChatCompletions: "chat_completions",
+	Completions:     "completions",
+	Models:          "models",
+	Document:        "openapi",
 }
+
+// Generates reports whether the route generates text.
+func (k Kind) Generates() bool { return k == ChatCompletions || k == Completions }
 
 // String returns the route name.
 func (k Kind) String() string {
@@ -76,6 +88,22 @@ func Route(method, path string) Match {
 	case path == DocumentPath:
 		if method == "GET" || method == "HEAD" {
 			m.Kind = Document
+		}
+		return m
+	case path == "/v1/chat/completions":
+		if method == "POST" {
+			m.Kind = ChatCompletions
+		}
+		return m
+	case path == "/v1/completions":
+		if method == "POST" {
+			m.Kind = Completions
+		}
+		return m
+	case path == "/v1/models" || strings.HasPrefix(path, "/v1/models/"):
+		if method == "GET" || method == "HEAD" {
+			m.Kind = Models
+			m.Model = strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/")
 		}
 		return m
 	}
@@ -138,4 +166,12 @@ func Resolve(c *catalog.Catalog, model string, candidates ...string) (Target, er
 		requested = catalog.DefaultAlias
 	}
 	return Target{Model: model, Version: v, Requested: requested}, nil
+}
+
+// SplitModelID reads an OpenAI-style model id, "name" or "name:version"
+// (the version may be an alias such as "stable"), as the text-generation
+// routes accept it in their body's model member and in /v1/models/{id}.
+func SplitModelID(id string) (model, version string) {
+	model, version, _ = strings.Cut(id, ":")
+	return model, version
 }

@@ -30,6 +30,12 @@ func TestRoute(t *testing.T) {
 		{"GET", "/v2/models/iris/versions//ready", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/iris/versions//ready"}},
 		{"GET", "/v2/models/iris/stats", routing.Match{Kind: routing.PassThrough, Path: "/v2/models/iris/stats"}},
 		{"GET", "/v2/health/live", routing.Match{Kind: routing.PassThrough, Path: "/v2/health/live"}},
+		{"POST", "/v1/chat/completions", routing.Match{Kind: routing.ChatCompletions, Path: "/v1/chat/completions"}},
+		{"GET", "/v1/chat/completions", routing.Match{Kind: routing.PassThrough, Path: "/v1/chat/completions"}},
+		{"POST", "/v1/completions?x=1", routing.Match{Kind: routing.Completions, Path: "/v1/completions"}},
+		{"GET", "/v1/models", routing.Match{Kind: routing.Models, Path: "/v1/models"}},
+		{"GET", "/v1/models/scribe:1", routing.Match{Kind: routing.Models, Path: "/v1/models/scribe:1", Model: "scribe:1"}},
+		{"POST", "/v1/models", routing.Match{Kind: routing.PassThrough, Path: "/v1/models"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -76,4 +82,14 @@ models:
 			}
 		})
 	}
+}
+
+func TestSplitModelID(t *testing.T) {
+	t.Parallel()
+	m, v := routing.SplitModelID("scribe:stable")
+	require.Equal(t, []string{"scribe", "stable"}, []string{m, v})
+	m, v = routing.SplitModelID("scribe")
+	require.Equal(t, []string{"scribe", ""}, []string{m, v})
+	require.True(t, routing.ChatCompletions.Generates())
+	require.False(t, routing.Models.Generates())
 }

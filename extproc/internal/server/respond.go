@@ -12,6 +12,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/api/openai"
 	"github.com/modelgate/modelgate/api/problem"
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
@@ -43,17 +44,24 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	if p.ModelVersion == "" {
 		p.ModelVersion = r.Target.Version
 	}
-	if r.IsOIP() {
-		p.WithOIPError()
-	}
 	r.Problem = p.Type
 	details := "modelgate_" + strings.ReplaceAll(strings.TrimPrefix(p.Type, problem.TypeBase), "-", "_")
-	return processor.Immediate(r, p.Status, header.MediaProblemJSON, p.JSON(), details, errorHeaders(err))
+	body := p.JSON()
+	switch {
+	case r.IsOIP():
+		body = p.WithOIPError().JSON()
+	case r.IsOpenAI():
+		// The OpenAI clients raise their exceptions from this object.
+		body = openai.ProblemJSON(p)
+	}
+	return processor.Immediate(r, p.Status, header.MediaProblemJSON, body, details, errorHeaders(r, err))
 }
 
 // errorHeaders are the headers an error's answer carries beside the
-// problem: the key challenge of a 401, the Retry-After of a 429.
-func errorHeaders(err error) *processor.Mutation {
+// problem: the key challenge of a 401, the Retry-After of a 429 (and, on
+// the OpenAI-compatible routes, the retry-after-ms their clients read
+// first).
+func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 	var (
 		key      *processor.KeyError
 		exceeded *quota.ExceededError
@@ -69,6 +77,9 @@ func errorHeaders(err error) *processor.Mutation {
 		}
 	case errors.As(err, &exceeded):
 		m.Set(header.RetryAfter, strconv.FormatInt(exceeded.RetryAfter(), 10))
+		if r.IsOpenAI() {
+			m.Set(header.RetryAfterMS, strconv.FormatInt(exceeded.RetryAfter()*1000, 10))
+		}
 	default:
 		return nil
 	}
@@ -99,6 +110,11 @@ func problemFor(err error) *problem.Problem {
 	case errors.As(err, &key):
 		return outcomeOf(key.Err).problem()
 	case errors.As(err, &exceeded):
+		if exceeded.Tokens() {
+			return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
+				fmt.Sprintf("Token quota exceeded for this API key (%d tokens per %s); retry after the number of seconds in Retry-After.",
+					exceeded.Limit.Requests, exceeded.Limit.Window))
+		}
 		return problem.New(problem.TypeQuotaExceeded, http.StatusTooManyRequests, "Too Many Requests",
 			"Request quota exceeded for this API key; retry after the number of seconds in Retry-After.")
 	case errors.As(err, &violations):

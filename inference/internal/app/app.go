@@ -11,10 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +22,10 @@ import (
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/httpapi"
+	"github.com/modelgate/modelgate/inference/internal/llm"
+	"github.com/modelgate/modelgate/inference/internal/llm/upstream"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
 )
@@ -51,7 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Load(cfg.Catalog, cfg.Serve)
+	opts := registryOptions(cfg, getenv)
+	reg, err := registry.LoadWith(cfg.Catalog, cfg.Serve, opts)
 	if err != nil {
 		return fmt.Errorf("load models: %w", err)
 	}
@@ -60,7 +61,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 
-	return serve(ctx, cfg, log, reg, bound)
+	return serve(ctx, cfg, log, reg, opts, bound)
+}
+
+// registryOptions lets the registry build generators for versions served
+// by OpenAI-compatible upstreams: one shared client, SSRF-guarded, its keys
+// read from this process's environment.
+func registryOptions(cfg *config.Config, getenv func(string) string) registry.Options {
+	client := upstream.NewClient(upstream.Config{
+		AllowPrefixes: cfg.UpstreamAllow, Timeout: cfg.UpstreamTimeout,
+		MaxResponseBytes: cfg.UpstreamMaxResponseBytes, Getenv: getenv,
+	})
+	return registry.Options{Upstream: func(m *catalog.Manifest) (llm.Generator, error) {
+		g, err := client.Generator(m)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return g, nil
+	}}
 }
 
 // newMetrics builds the OpenTelemetry meter the service records on and the
@@ -78,7 +96,7 @@ func newMetrics() (metric.Meter, http.Handler, func(), error) {
 
 // serve answers HTTP until ctx ends, reloading the catalog on SIGHUP and
 // (with --watch) on file changes, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, bound chan<- string) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, opts registry.Options, bound chan<- string) error {
 	meter, metricsHandler, stopMetrics, err := newMetrics()
 	if err != nil {
 		return err
@@ -93,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	if err != nil {
 		return err
 	}
-	reloads, err := newReloader(cfg, &current, log, meter)
+	reloads, err := newReloader(cfg, opts, &current, log, meter)
 	if err != nil {
 		return err
 	}
@@ -108,16 +126,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	if cfg.Watch {
-		if err := reloads.startWatch(watchCtx); err != nil {
-			log.Error("catalog watch unavailable; SIGHUP still reloads", slog.String("error", err.Error()))
-		}
+	src, err := reloads.newSource()
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
+	defer src.Stop()
+	followCtx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	followErr := make(chan error, 1)
+	go func() { followErr <- reloads.follow(followCtx, src) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	ready.Store(true)
@@ -126,21 +144,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	if bound != nil {
 		bound <- ln.Addr().String()
 	}
-	for {
-		select {
-		case <-hup:
-			reloads.reload("sighup")
-			continue
-		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
-		}
-		break
+	var failed error
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case failed = <-followErr:
+	case <-ctx.Done():
 	}
 	// Fail readiness first so load balancers stop sending, wait the drain
 	// delay, then let in-flight requests finish.
 	err = lifecycle.Shutdown(log, lifecycle.Config{DrainDelay: cfg.DrainDelay, Timeout: cfg.ShutdownTimeout},
-		func() { ready.Store(false); stopWatch() }, lifecycle.Named{Name: "http", Server: hs})
+		func() { ready.Store(false); stopFollow(); src.Stop() }, lifecycle.Named{Name: "http", Server: hs})
+	err = errors.Join(failed, err)
 	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("serve: %w", serr))
 	}

@@ -1,5 +1,6 @@
-// Package config holds the inference service settings: flags with
-// INFERENCE_* environment overrides, defaulted and validated once.
+// Package config holds the inference service settings: one typed struct
+// whose tags give each setting's flag, INFERENCE_* environment variable,
+// default and meaning; defaulted, overridden and validated once.
 package config
 
 import (
@@ -7,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/settings"
 )
 
 // Selection names one model version to serve.
@@ -17,96 +20,96 @@ type Selection struct {
 	Model, Version string
 }
 
-// Config is the inference service configuration.
+// Config is the inference service configuration. Each setting is one
+// field; its tags name its flag, its INFERENCE_* variable, its default and
+// its meaning (see package [settings]), and the README table is generated
+// from them (TestSettings_documented). To add a setting, add a field.
 type Config struct {
-	Addr            string
-	Catalog         string
-	Serve           []Selection // empty means every version in the catalog
-	MaxBatchRows    int
-	MaxBodyBytes    int64
-	LogFormat       string
-	LogLevel        string
-	ShutdownTimeout time.Duration
-	DrainDelay      time.Duration
-	Watch           bool
-	CheckConfig     bool
+	Addr    string `flag:"addr" env:"INFERENCE_ADDR" default:":8000" usage:"HTTP listen address"`
+	Catalog string `flag:"catalog" env:"INFERENCE_CATALOG" default:"models/catalog.yaml" usage:"model catalog file; versions live beside it in folders model/version/"`
+	// ServeSpec is the text of the serve setting; Serve is what it means.
+	ServeSpec       string        `flag:"serve" env:"INFERENCE_SERVE" default:"*" usage:"model versions to serve: * for all, or a comma list of model:version (aliases allowed, e.g. iris:latest); production runs one process per version"`
+	MaxBatchRows    int           `flag:"max-batch-rows" env:"INFERENCE_MAX_BATCH_ROWS" default:"1000" usage:"most rows one request may carry"`
+	MaxBodyBytes    int64         `flag:"max-body-bytes" env:"INFERENCE_MAX_BODY_BYTES" default:"1048576" usage:"largest request body accepted (413 above)"`
+	LogFormat       string        `flag:"log-format" env:"INFERENCE_LOG_FORMAT" default:"json" usage:"log format: json or text"`
+	LogLevel        string        `flag:"log-level" env:"INFERENCE_LOG_LEVEL" default:"info" usage:"log level: debug, info, warn, error"`
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" env:"INFERENCE_SHUTDOWN_TIMEOUT" default:"15s" usage:"how long in-flight requests may take to finish on shutdown"`
+	DrainDelay      time.Duration `flag:"drain-delay" env:"INFERENCE_DRAIN_DELAY" default:"0s" usage:"time between failing readiness and closing the listener on shutdown, so load balancers stop sending"`
+	Watch           bool          `flag:"watch" env:"INFERENCE_WATCH" default:"true" usage:"reload the catalog when its files change (SIGHUP always reloads)"`
+	CheckConfig     bool          `flag:"check-config" usage:"validate the configuration and the catalog, print what would be served, then exit"`
+	// UpstreamAllowSpec is the text of the upstream-allow setting;
+	// UpstreamAllow is what it means.
+	UpstreamAllowSpec        string        `flag:"upstream-allow" env:"INFERENCE_UPSTREAM_ALLOW" usage:"comma list of address prefixes (e.g. 10.0.0.0/8,127.0.0.1) OpenAI-compatible upstreams may be reached at although private or loopback; empty allows public addresses only"`
+	UpstreamTimeout          time.Duration `flag:"upstream-timeout" env:"INFERENCE_UPSTREAM_TIMEOUT" default:"5m" usage:"longest one call to an upstream may take, stream included"`
+	UpstreamMaxResponseBytes int64         `flag:"upstream-max-response-bytes" env:"INFERENCE_UPSTREAM_MAX_RESPONSE_BYTES" default:"16777216" usage:"most bytes one upstream answer may hold"`
+
+	// Serve is ServeSpec parsed; empty means every version in the catalog.
+	Serve []Selection
+	// UpstreamAllow are the private, loopback or other special-purpose
+	// address ranges OpenAI-compatible upstreams may be reached at; empty
+	// allows public addresses only.
+	UpstreamAllow []netip.Prefix
 }
 
-// setting documents one flag and its environment variable; the README table
-// is generated from the same list (see Settings).
-type setting struct {
-	flag, env, def, usage string
-}
-
-var settings = []setting{
-	{"addr", "INFERENCE_ADDR", ":8000", "HTTP listen address"},
-	{"catalog", "INFERENCE_CATALOG", "models/catalog.yaml", "model catalog file; versions live beside it in <name>/<version>/"},
-	{"serve", "INFERENCE_SERVE", "*", "model versions to serve: * for all, or a comma list of model:version (aliases allowed, e.g. iris:latest)"},
-	{"max-batch-rows", "INFERENCE_MAX_BATCH_ROWS", "1000", "most rows one request may carry"},
-	{"max-body-bytes", "INFERENCE_MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)"},
-	{"log-format", "INFERENCE_LOG_FORMAT", "json", "log format: json or text"},
-	{"log-level", "INFERENCE_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
-	{"shutdown-timeout", "INFERENCE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on shutdown"},
-	{"drain-delay", "INFERENCE_DRAIN_DELAY", "0s", "time between failing readiness and closing the listener on shutdown, so load balancers stop sending"},
-	{"watch", "INFERENCE_WATCH", "true", "reload the catalog when its files change (SIGHUP always reloads)"},
-}
-
-// Settings returns (flag, env, default, usage) rows for documentation.
-func Settings() [][4]string {
-	out := make([][4]string, len(settings))
-	for i, s := range settings {
-		out[i] = [4]string{s.flag, s.env, s.def, s.usage}
+// Settings lists the settings with their defaults, for documentation.
+func Settings() ([]settings.Setting, error) {
+	c := &Config{}
+	if err := settings.Defaults(c); err != nil {
+		return nil, err
 	}
-	return out
+	return settings.List(c)
 }
 
 // Load parses args (without the program name) over environment overrides
 // over defaults; flags win over the environment. Every invalid value is
 // reported at once.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	c := &Config{}
+	if err := settings.Defaults(c); err != nil {
+		return nil, err
+	}
+	envErr := settings.FromEnv(c, getenv)
 	fs := flag.NewFlagSet("inference", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	vals := map[string]*string{}
-	for _, s := range settings {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		vals[s.flag] = fs.String(s.flag, def, s.usage+" (env "+s.env+")")
+	applyFlags, err := settings.Flags(fs, c)
+	if err != nil {
+		return nil, err
 	}
-	check := fs.Bool("check-config", false, "validate the configuration and the catalog, then exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	c := &Config{
-		Addr:        *vals["addr"],
-		Catalog:     *vals["catalog"],
-		LogFormat:   *vals["log-format"],
-		LogLevel:    *vals["log-level"],
-		CheckConfig: *check,
-	}
-	var errs []error
-	var err error
-	if c.Serve, err = ParseServe(*vals["serve"]); err != nil {
+	errs := []error{envErr, applyFlags()}
+	if c.Serve, err = ParseServe(c.ServeSpec); err != nil {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
-	if c.MaxBatchRows, err = strconv.Atoi(*vals["max-batch-rows"]); err != nil || c.MaxBatchRows < 1 {
-		errs = append(errs, fmt.Errorf("max-batch-rows: %q is not a positive integer", *vals["max-batch-rows"]))
+	if c.UpstreamAllow, err = ParsePrefixes(c.UpstreamAllowSpec); err != nil {
+		errs = append(errs, fmt.Errorf("upstream-allow: %w", err))
 	}
-	if c.MaxBodyBytes, err = strconv.ParseInt(*vals["max-body-bytes"], 10, 64); err != nil || c.MaxBodyBytes < 1 {
-		errs = append(errs, fmt.Errorf("max-body-bytes: %q is not a positive integer", *vals["max-body-bytes"]))
+	errs = append(errs, c.validate()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if c.ShutdownTimeout, err = time.ParseDuration(*vals["shutdown-timeout"]); err != nil || c.ShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("shutdown-timeout: %q is not a duration", *vals["shutdown-timeout"]))
+	return c, nil
+}
+
+// validate returns the problems of values that parsed, each named by its
+// flag.
+func (c *Config) validate() []error {
+	var errs []error
+	if c.MaxBatchRows < 1 {
+		errs = append(errs, fmt.Errorf("max-batch-rows: %d is not a positive integer", c.MaxBatchRows))
 	}
-	if c.DrainDelay, err = time.ParseDuration(*vals["drain-delay"]); err != nil || c.DrainDelay < 0 {
-		errs = append(errs, fmt.Errorf("drain-delay: %q is not a duration", *vals["drain-delay"]))
+	if c.MaxBodyBytes < 1 {
+		errs = append(errs, fmt.Errorf("max-body-bytes: %d is not a positive integer", c.MaxBodyBytes))
 	}
-	if c.Watch, err = strconv.ParseBool(*vals["watch"]); err != nil {
-		errs = append(errs, fmt.Errorf("watch: %q is not a boolean", *vals["watch"]))
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout: %s is negative", c.ShutdownTimeout))
+	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("drain-delay: %s is negative", c.DrainDelay))
 	}
 	switch c.LogFormat {
 	case "json", "text":
@@ -121,13 +124,16 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	if c.Addr == "" {
 		errs = append(errs, errors.New("addr: required"))
 	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("upstream-timeout: %s is not a positive duration", c.UpstreamTimeout))
+	}
+	if c.UpstreamMaxResponseBytes < 1 {
+		errs = append(errs, fmt.Errorf("upstream-max-response-bytes: %d is not a positive integer", c.UpstreamMaxResponseBytes))
+	}
 	if c.Catalog == "" {
 		errs = append(errs, errors.New("catalog: required"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return errs
 }
 
 // ParseServe parses "*" or "model:version,model:version".
@@ -146,6 +152,30 @@ func ParseServe(s string) ([]Selection, error) {
 			continue
 		}
 		out = append(out, Selection{Model: model, Version: version})
+	}
+	return out, errors.Join(errs...)
+}
+
+// ParsePrefixes reads a comma list of address prefixes; a bare address is
+// a /32 or /128.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q is neither a prefix nor an address", part))
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, errors.Join(errs...)
 }

@@ -2,10 +2,14 @@ package config
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/internal/settings"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -64,4 +68,22 @@ func TestLoad(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
+}
+
+// TestSettings_documented keeps the README's settings table the one the
+// tags generate: go test ./inference/internal/config -run TestSettings -update
+func TestSettings_documented(t *testing.T) {
+	t.Parallel()
+	list, err := Settings()
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, s := range list {
+		require.False(t, seen[s.Flag], "listed twice: %s", s.Flag)
+		seen[s.Flag] = true
+		if s.Env != "" {
+			require.True(t, strings.HasPrefix(s.Env, "INFERENCE_"), s.Env)
+		}
+	}
+	testutil.RequireBlock(t, "../../../README.md", "inference settings",
+		settings.Table(list, settings.ColumnFlag, settings.ColumnEnv, settings.ColumnDefault, settings.ColumnUsage))
 }

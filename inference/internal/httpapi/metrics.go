@@ -18,6 +18,7 @@ type metrics struct {
 	duration    metric.Float64Histogram
 	rows        metric.Int64Histogram
 	predictions metric.Int64Counter
+	gen         *genMetrics
 }
 
 func newMetrics(m metric.Meter) (*metrics, error) {
@@ -38,7 +39,11 @@ func newMetrics(m metric.Meter) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metrics{duration: d, rows: rows, predictions: p}, nil
+	gen, err := newGenMetrics(m)
+	if err != nil {
+		return nil, err
+	}
+	return &metrics{duration: d, rows: rows, predictions: p, gen: gen}, nil
 }
 
 // unknown labels a request whose model or version did not resolve.

@@ -23,6 +23,8 @@ type reqInfo struct {
 	version     string
 	rows        int
 	problemType string
+	// promptTokens and completionTokens count a generation's tokens.
+	promptTokens, completionTokens int
 }
 
 type infoKey struct{}
@@ -102,7 +104,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				log.Error("panic serving request", slog.String("panic", fmt.Sprint(v)),
 					slog.String("stack", string(debug.Stack())), slog.String("path", r.URL.Path))
 				if rec.status == 0 {
-					s.writeProblem(rec, r, internalProblem(), isOIP(r))
+					s.writeProblem(rec, r, internalProblem(), dialectOf(r))
 				}
 			}
 			elapsed := s.cfg.Now().Sub(start)
@@ -120,7 +122,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.Int("status", rec.status), slog.Int("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.String("model", info.model), slog.String("model_version", info.version),
-				slog.Int("rows", info.rows), slog.String("problem", info.problemType))
+				slog.Int("rows", info.rows), slog.Int("prompt_tokens", info.promptTokens),
+				slog.Int("completion_tokens", info.completionTokens), slog.String("problem", info.problemType))
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -88,6 +88,9 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := scoring.Tabular(v); err != nil {
+		return err
+	}
 	md := oip.ModelMetadata{
 		Name:     v.Name(),
 		Versions: reg.Catalog.Models[v.Name()].Versions,

@@ -47,7 +47,7 @@ func TestCatalog(t *testing.T) {
 		Models []CatalogEntry `json:"models"`
 	}
 	require.NoError(t, json.Unmarshal(res.body, &out))
-	require.Len(t, out.Models, 2)
+	require.Len(t, out.Models, 3, "diabetes, iris, scribe")
 	iris := out.Models[1]
 	require.Equal(t, "iris", iris.Name)
 	require.Equal(t, "2", iris.Aliases["latest"])

@@ -52,7 +52,7 @@ func decodeInferRequest(body []byte) (*oip.InferRequest, error) {
 		t := &req.Inputs[i]
 		vs = append(vs, decodeElement(raw, "/inputs/"+strconv.Itoa(i),
 			member{name: "name", dst: &t.Name, want: "string"},
-			member{name: "shape", dst: (*shape)(&t.Shape), want: "array of integers"},
+			member{name: "shape", dst: (*tensorShape)(&t.Shape), want: "array of integers"},
 			member{name: "datatype", dst: &t.Datatype, want: "string"},
 			member{name: "parameters", dst: &t.Parameters, want: "object"},
 			member{name: "data", dst: &t.Data, want: "array"})...)
@@ -72,13 +72,13 @@ func decodeInferRequest(body []byte) (*oip.InferRequest, error) {
 	return &req, nil
 }
 
-// shape decodes tensor dimensions as JSON Schema reads "integer": any
+// tensorShape decodes tensor dimensions as JSON Schema reads "integer": any
 // number without a fractional part, so 4.0 is 4 (the document's schema
 // accepts it, and the gateway with it).
-type shape []int64
+type tensorShape []int64
 
 // UnmarshalJSON implements [json.Unmarshaler].
-func (s *shape) UnmarshalJSON(b []byte) error {
+func (s *tensorShape) UnmarshalJSON(b []byte) error {
 	// A json.Number would also take a string such as "2"; only numbers
 	// count.
 	var elems []json.RawMessage

@@ -24,7 +24,7 @@ func TestShape_UnmarshalJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var s shape
+			var s tensorShape
 			err := json.Unmarshal([]byte(tt.in), &s)
 			if tt.wantErr {
 				require.Error(t, err)

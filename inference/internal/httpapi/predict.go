@@ -67,6 +67,9 @@ func (s *Server) predictRows(w http.ResponseWriter, r *http.Request, info *reqIn
 		return nil, err
 	}
 	resolved(w, info, v)
+	if err := scoring.Tabular(v); err != nil {
+		return nil, err
+	}
 	if len(req.violations) > 0 {
 		return nil, validationProblem(append(req.violations, scoring.CheckRows(v, req.rows)...))
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,11 +42,13 @@ type Server struct {
 }
 
 // route is one pattern of the API. Handlers return their errors; oip routes
-// add the Open Inference Protocol's error member to problem bodies.
+// add the Open Inference Protocol's error member to problem bodies, openai
+// routes the OpenAI error object.
 type route struct {
 	pattern string
 	handle  func(http.ResponseWriter, *http.Request) error
 	oip     bool
+	openai  bool
 }
 
 // New builds the server. metricsHandler serves /metrics (may be nil).
@@ -79,6 +80,10 @@ func New(cfg Config, reg *atomic.Pointer[registry.Registry], ready *atomic.Bool,
 		{pattern: "GET /v2/models/{name}/versions/{version}/ready", handle: s.modelReady, oip: true},
 		{pattern: "POST /v2/models/{name}/infer", handle: s.infer, oip: true},
 		{pattern: "POST /v2/models/{name}/versions/{version}/infer", handle: s.infer, oip: true},
+		{pattern: "POST /v1/chat/completions", handle: s.chatCompletions, openai: true},
+		{pattern: "POST /v1/completions", handle: s.completions, openai: true},
+		{pattern: "GET /v1/models", handle: s.listModels, openai: true},
+		{pattern: "GET /v1/models/{model}", handle: s.getModel, openai: true},
 		{pattern: "GET /healthz", handle: s.healthz},
 		{pattern: "GET /readyz", handle: s.readyz},
 	} {
@@ -99,7 +104,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) answer(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := rt.handle(w, r); err != nil {
-			s.writeProblem(w, r, err, rt.oip)
+			d := plainProblems
+			switch {
+			case rt.oip:
+				d = oipProblems
+			case rt.openai:
+				d = openAIProblems
+			}
+			s.writeProblem(w, r, err, d)
 		}
 	}
 }
@@ -114,19 +126,15 @@ func (s *Server) withProblems(mux *http.ServeMux) http.Handler {
 		}
 		rec := &statusOnly{header: http.Header{}}
 		h.ServeHTTP(rec, r)
-		oip := isOIP(r)
+		d := dialectOf(r)
 		if rec.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			s.writeProblem(w, r, methodNotAllowed(r), oip)
+			s.writeProblem(w, r, methodNotAllowed(r), d)
 			return
 		}
-		s.writeProblem(w, r, notFound(r), oip)
+		s.writeProblem(w, r, notFound(r), d)
 	})
 }
-
-// isOIP reports whether an unrouted request is on the /v2 tree, whose error
-// bodies also carry the Open Inference Protocol's error member.
-func isOIP(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v2") }
 
 // statusOnly captures the status and headers of the mux's fallback handler.
 type statusOnly struct {

@@ -80,6 +80,8 @@ var ErrPromptTooLong = errors.New("the prompt does not fit the model's context w
 type UpstreamError struct {
 	Status int
 	Detail string
+	// RetryAfter is the upstream's Retry-After in seconds (429 and 503).
+	RetryAfter int
 }
 
 func (e *UpstreamError) Error() string { return "upstream: " + e.Detail }

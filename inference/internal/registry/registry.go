@@ -15,15 +15,21 @@ import (
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/engine"
+	"github.com/modelgate/modelgate/inference/internal/llm"
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// Version is one loaded model version.
+// Version is one loaded model version: a tabular version has an Engine
+// and an Index, a text-generation version (manifest output kind text) a
+// Generator and neither of the others (Engine is nil, Index empty).
 type Version struct {
 	Manifest *catalog.Manifest
 	Engine   engine.Engine
 	// Index maps a feature name to its column in the engine's input.
 	Index map[string]int
+	// Generator produces text for a text-generation version; nil for a
+	// tabular one.
+	Generator llm.Generator
 }
 
 // Name returns the model name.
@@ -31,6 +37,10 @@ func (v *Version) Name() string { return v.Manifest.Name }
 
 // ID returns the concrete version.
 func (v *Version) ID() string { return v.Manifest.Version }
+
+// Text reports whether the version generates text (it has a Generator
+// and no Engine).
+func (v *Version) Text() bool { return v.Manifest.Output.Kind == catalog.KindText }
 
 // Classification reports whether the version predicts classes.
 func (v *Version) Classification() bool {
@@ -60,6 +70,19 @@ type key struct{ model, version string }
 // Load reads the catalog at path and loads every selected version (all when
 // sel is empty). Every problem is reported at once.
 func Load(path string, sel []config.Selection) (*Registry, error) {
+	return LoadWith(path, sel, Options{})
+}
+
+// Options are what loading needs beside the catalog.
+type Options struct {
+	// Upstream builds the generator of a version whose manifest names an
+	// OpenAI-compatible upstream; nil refuses such versions. The HTTP
+	// client lives with the caller, so this package stays off the wire.
+	Upstream func(m *catalog.Manifest) (llm.Generator, error)
+}
+
+// LoadWith is [Load] with options.
+func LoadWith(path string, sel []config.Selection, opts Options) (*Registry, error) {
 	cat, err := catalog.Load(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +110,7 @@ func Load(path string, sel []config.Selection) (*Registry, error) {
 		return cmp.Or(strings.Compare(a.model, b.model), strings.Compare(a.version, b.version))
 	})
 	for _, k := range keys {
-		v, err := loadVersion(cat, k.model, k.version)
+		v, err := loadVersion(cat, k.model, k.version, opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -100,11 +123,27 @@ func Load(path string, sel []config.Selection) (*Registry, error) {
 	return r, nil
 }
 
-func loadVersion(cat *catalog.Catalog, model, version string) (*Version, error) {
+func loadVersion(cat *catalog.Catalog, model, version string, opts Options) (*Version, error) {
 	dir := cat.VersionDir(model, version)
 	m, err := catalog.LoadManifest(dir, model, version)
 	if err != nil {
 		return nil, err
+	}
+	if m.Upstream != nil {
+		return upstreamVersion(m, opts)
+	}
+	if m.Output.Kind == catalog.KindText {
+		if cm := cat.Models[model]; !cm.IsLLM() {
+			return nil, fmt.Errorf("models.%s: version %s generates text but the model's kind is %q, not %q", model, version, cm.Kind, catalog.KindLLM)
+		}
+		gen, err := llm.Load(dir, m)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", filepath.Join(dir, m.Artifact), err)
+		}
+		return &Version{Manifest: m, Generator: gen, Index: map[string]int{}}, nil
+	}
+	if cat.Models[model].IsLLM() {
+		return nil, fmt.Errorf("models.%s: kind %q, but version %s is a %s model", model, catalog.KindLLM, version, m.Output.Kind)
 	}
 	eng, err := engine.Load(m, dir)
 	if err != nil {
@@ -115,6 +154,27 @@ func loadVersion(cat *catalog.Catalog, model, version string) (*Version, error) 
 		idx[f.Name] = i
 	}
 	return &Version{Manifest: m, Engine: eng, Index: idx}, nil
+}
+
+func upstreamVersion(m *catalog.Manifest, opts Options) (*Version, error) {
+	if opts.Upstream == nil {
+		return nil, fmt.Errorf("%s:%s: served by an upstream, which this process cannot reach", m.Name, m.Version)
+	}
+	gen, err := opts.Upstream(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%s: upstream: %w", m.Name, m.Version, err)
+	}
+	return &Version{Manifest: m, Generator: gen}, nil
+}
+
+// New builds a registry serving the given versions of cat; tests use it
+// to serve versions they build themselves.
+func New(cat *catalog.Catalog, versions ...*Version) *Registry {
+	r := &Registry{Catalog: cat, versions: make(map[key]*Version, len(versions))}
+	for _, v := range versions {
+		r.versions[key{v.Name(), v.ID()}] = v
+	}
+	return r
 }
 
 // Resolve finds the served version for a model and a version or alias.

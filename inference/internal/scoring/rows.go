@@ -18,6 +18,9 @@ import (
 // reported (the decoder found it was not an object). More rows than the
 // limit is a *TooManyRowsError.
 func (s *Scorer) Rows(v *registry.Version, rows []predict.Row) (*Batch, error) {
+	if err := Tabular(v); err != nil {
+		return nil, err
+	}
 	if len(rows) == 0 {
 		return nil, &ValidationError{Violations: []problem.Violation{{Pointer: "/inputs", Detail: "empty: at least one row is required"}}}
 	}

@@ -60,6 +60,24 @@ func (e *TooManyRowsError) Error() string {
 	return fmt.Sprintf("the request has %d rows; the limit is %d", e.Rows, e.Limit)
 }
 
+// NotTabularError reports a version that cannot score rows or tensors: it
+// generates text.
+type NotTabularError struct {
+	Model, Version string
+}
+
+func (e *NotTabularError) Error() string {
+	return fmt.Sprintf("model %q version %q generates text; use /v1/chat/completions or /v1/completions", e.Model, e.Version)
+}
+
+// Tabular returns a *NotTabularError unless v scores rows and tensors.
+func Tabular(v *registry.Version) error {
+	if v.Engine == nil {
+		return &NotTabularError{Model: v.Name(), Version: v.ID()}
+	}
+	return nil
+}
+
 // Batch is one evaluated batch. Its outputs live in a pooled buffer:
 // call Release once the predictions have been written out.
 type Batch struct {

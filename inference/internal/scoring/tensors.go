@@ -31,6 +31,9 @@ type TensorInput struct {
 // [rows, 1]. Data may be flat (row-major) or nested. Every problem with the
 // inputs or the requested outputs is reported in one *ValidationError.
 func (s *Scorer) Tensors(v *registry.Version, in TensorInput) (*Batch, error) {
+	if err := Tabular(v); err != nil {
+		return nil, err
+	}
 	x, n, vs := s.tensorsToMatrix(v, in.Inputs, in.Binary)
 	wanted, ovs := requestedOutputs(v, in.Outputs)
 	vs = append(vs, ovs...)

@@ -1,0 +1,187 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"mime"
+	"strconv"
+
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/modelgate/modelgate/api/header"
+)
+
+// maxHeldEvent bounds what is held back of one server-sent event split
+// across body chunks; an event longer than this is passed on unread.
+const maxHeldEvent = 1 << 20
+
+// sseState is what the response phase of a text-generation request
+// watches: the usage the model reports, in the last event of a stream or
+// in a JSON answer.
+type sseState struct {
+	// stream is true when the request asked for a stream; clientUsage
+	// when it asked for the usage chunk itself (otherwise the gateway
+	// asked for it and removes it again).
+	stream, clientUsage bool
+	// watching is true once the response body was switched on: STREAMED
+	// for an event stream (sse), BUFFERED for JSON.
+	watching, sse bool
+	// held is the start of an event whose end has not arrived yet.
+	held []byte
+	// seen is true once a usage object was read.
+	seen bool
+}
+
+// usageMember is the part of a completion or chunk the gateway reads.
+type usageMember struct {
+	Usage *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
+	Choices []json.RawMessage `json:"choices"`
+}
+
+// ResponseHeaders implements [Processor.ResponseHeaders]: a successful
+// answer has its body switched on for this request, chunk by chunk for an
+// event stream, whole for JSON.
+func (p *llm) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	common := observeResponse(p.req, h)
+	hs := Headers(h)
+	if hs.Get(header.ModelVersion) == "" && p.req.Target.Version != "" {
+		m := Mutation{}
+		if common != nil {
+			m.m = common.HeaderMutation
+		}
+		m.Set(header.ModelVersion, p.req.Target.Version)
+		common = &extprocv3.CommonResponse{HeaderMutation: m.Proto()}
+	}
+	resp := responseHeadersResponse(common)
+	if p.req.Status != 200 || h.GetEndOfStream() {
+		return resp, nil
+	}
+	mt, _, _ := mime.ParseMediaType(hs.Get(header.ContentType))
+	mode := extprocfilterv3.ProcessingMode_NONE
+	switch mt {
+	case header.MediaEventStream:
+		mode, p.out.sse = extprocfilterv3.ProcessingMode_STREAMED, true
+	case header.MediaJSON:
+		mode = extprocfilterv3.ProcessingMode_BUFFERED
+	default:
+		return resp, nil
+	}
+	p.out.watching = true
+	resp.ModeOverride = &extprocfilterv3.ProcessingMode{RequestBodyMode: p.req.RequestBodyMode, ResponseBodyMode: mode}
+	return resp, nil
+}
+
+// ResponseBody implements [Processor.ResponseBody]. Events are read as
+// they pass; when the gateway asked for the usage chunk on the client's
+// behalf it is removed, and events are passed on whole (a part split
+// across chunks is held until its end arrives). At the end the tokens to
+// charge are left in dynamic metadata for the stream-done quota call.
+func (p *llm) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	p.req.addResponseBody(len(b.GetBody()))
+	if !p.out.watching {
+		return responseBodyResponse(nil), nil
+	}
+	var common *extprocv3.CommonResponse
+	if p.out.sse {
+		if out, changed := p.events(b.GetBody(), b.GetEndOfStream()); changed {
+			common = &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{
+				Mutation: &extprocv3.BodyMutation_Body{Body: out}}}
+		}
+	} else {
+		p.readUsage(b.GetBody())
+	}
+	resp := responseBodyResponse(common)
+	if b.GetEndOfStream() || !p.out.sse {
+		p.charge(resp)
+	}
+	return resp, nil
+}
+
+// events reads the complete events of held+chunk and returns what to pass
+// on, and whether that differs from chunk.
+func (p *llm) events(chunk []byte, eos bool) ([]byte, bool) {
+	rewrite := !p.out.clientUsage
+	if !rewrite && len(p.out.held) == 0 && bytes.HasSuffix(chunk, []byte("\n\n")) {
+		// The common case: whole events, nothing to remove.
+		p.scan(chunk, nil)
+		return chunk, false
+	}
+	data := append(p.out.held, chunk...)
+	end := bytes.LastIndex(data, []byte("\n\n"))
+	var complete, rest []byte
+	if end >= 0 {
+		complete, rest = data[:end+2], data[end+2:]
+	} else {
+		rest = data
+	}
+	if eos || len(rest) > maxHeldEvent {
+		complete, rest = data, nil
+	}
+	var out []byte
+	if rewrite {
+		out = make([]byte, 0, len(complete))
+	}
+	p.scan(complete, &out)
+	p.out.held = append(p.out.held[:0:0], rest...)
+	if !rewrite {
+		return chunk, false
+	}
+	return out, true
+}
+
+// scan reads each event of data; with out set it appends every event but
+// the usage-only chunk to it.
+func (p *llm) scan(data []byte, out *[]byte) {
+	for len(data) > 0 {
+		ev := data
+		if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
+			ev, data = data[:i+2], data[i+2:]
+		} else {
+			data = nil
+		}
+		drop := false
+		if payload, ok := bytes.CutPrefix(bytes.TrimSpace(ev), []byte("data:")); ok && bytes.Contains(payload, []byte(`"usage"`)) {
+			u := p.readUsage(bytes.TrimSpace(payload))
+			drop = u != nil && u.Usage != nil && len(u.Choices) == 0
+		}
+		if out != nil && !drop {
+			*out = append(*out, ev...)
+		}
+	}
+}
+
+// readUsage records the usage of one completion or chunk, when it has one.
+func (p *llm) readUsage(b []byte) *usageMember {
+	var u usageMember
+	if json.Unmarshal(b, &u) != nil || u.Usage == nil {
+		return nil
+	}
+	p.out.seen = true
+	p.req.Tokens.Prompt, p.req.Tokens.Completion = u.Usage.PromptTokens, u.Usage.CompletionTokens
+	return &u
+}
+
+// charge leaves the tokens the admission did not count for the stream-done
+// quota call: the completion, and the prompt beyond the reservation.
+func (p *llm) charge(resp *extprocv3.ProcessingResponse) {
+	if !p.out.seen {
+		return
+	}
+	n := p.req.Tokens.Completion + max(0, p.req.Tokens.Prompt-p.reserved)
+	if n <= 0 {
+		return
+	}
+	var md DynamicMetadata
+	// A string: Envoy's hits_addend reads the formatted value as an
+	// integer, and a struct number would format as a float.
+	md.SetString(TokensNamespace, TokensCharge, strconv.Itoa(n))
+	md.AddTo(resp)
+}
+
+// Close implements [Processor.Close].
+func (p *llm) Close() {}
