@@ -26,6 +26,8 @@ const (
 	ChatCompletions
 	Completions
 	Models
+	// ModelList is GET /v2/models, answered by extproc from the catalog.
+	ModelList
 	Document
 )
 
@@ -39,6 +41,7 @@ var kindNames = [...]string{
 	ChatCompletions: "chat_completions",
 	Completions:     "completions",
 	Models:          "models",
+	ModelList:       "model_list",
 	Document:        "openapi",
 }
 
@@ -88,6 +91,11 @@ func Route(method, path string) Match {
 	case path == DocumentPath:
 		if method == "GET" || method == "HEAD" {
 			m.Kind = Document
+		}
+		return m
+	case path == "/v2/models":
+		if method == "GET" {
+			m.Kind = ModelList
 		}
 		return m
 	case path == "/v1/chat/completions":
