@@ -55,6 +55,8 @@ const (
 	ContentLength = "content-length"
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
+	// Allow lists the methods of a path on a 405 answer.
+	Allow = "allow"
 	// RetryAfterMS is the same hint in milliseconds, which the OpenAI
 	// clients read before Retry-After.
 	RetryAfterMS = "retry-after-ms"

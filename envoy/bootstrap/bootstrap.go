@@ -261,6 +261,9 @@ type data struct {
 	ClusterType string
 	// Unresolved is the endpoint-less cluster of route predict-unresolved.
 	Unresolved string
+	// QueryAllow are the API's paths by Allow value, for QUERY requests
+	// Envoy answers itself.
+	QueryAllow []allowGroup
 	// TokensNamespace and TokensCharge name the dynamic metadata the
 	// plugin leaves with the tokens to charge when a stream ends;
 	// TokenQuotas are the descriptors charged.
@@ -279,6 +282,7 @@ type tokenQuota struct {
 
 type problems struct {
 	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, HeadersTooLarge, Internal string
+	MethodNotAllowed, Validation                                                           string
 }
 
 type headers struct {
@@ -300,6 +304,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
 			BodyTooLarge: problem.TypeBodyTooLarge, HeadersTooLarge: problem.TypeHeadersTooLarge, Internal: problem.TypeInternal,
+			MethodNotAllowed: problem.TypeMethodNotAllowed, Validation: problem.TypeValidation,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
@@ -315,6 +320,9 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
 			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
 		},
+	}
+	if d.QueryAllow, err = queryAllowGroups(); err != nil {
+		return nil, err
 	}
 	if a.DNS {
 		d.ClusterType = "STRICT_DNS"

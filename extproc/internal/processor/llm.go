@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -269,12 +270,16 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 		field = "max_completion_tokens"
 	}
 	asked := 0
-	if v, ok := doc[field]; ok {
-		n, ok := positiveInt(v)
+	if v, ok := doc[field]; ok && v != nil { // null, as the schema allows, asks for nothing
+		n, exact, ok := positiveInt(v)
 		if !ok {
 			return nil, violation("/"+field, "must be a positive integer")
 		}
 		asked = n
+		if !exact { // 8.0: a JSON Schema integer; the model server gets 8
+			doc[field] = n
+			changed = true
+		}
 	}
 	limit := p.cfg.MaxTokens[p.req.Tier]
 	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && (limit == 0 || g.MaxOutputTokens < limit) {
@@ -311,14 +316,19 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 }
 
 // positiveInt reads a JSON integer >= 1.
-func positiveInt(v any) (int, bool) {
-	n, ok := v.(json.Number)
+func positiveInt(v any) (n int, exact, ok bool) {
+	num, ok := v.(json.Number)
 	if !ok {
-		return 0, false
+		return 0, false, false
 	}
-	i, err := strconv.ParseInt(n.String(), 10, 32)
-	if err != nil || i < 1 {
-		return 0, false
+	if i, err := strconv.ParseInt(num.String(), 10, 32); err == nil {
+		return int(i), true, i >= 1
 	}
-	return int(i), true
+	// JSON Schema's integer is any number without a fraction: 8.0 and 8e0
+	// are 8.
+	f, err := strconv.ParseFloat(num.String(), 64)
+	if err != nil || f != math.Trunc(f) || f < 1 || f > math.MaxInt32 {
+		return 0, false, false
+	}
+	return int(f), false, true
 }

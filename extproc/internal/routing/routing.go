@@ -28,6 +28,7 @@ const (
 	Models
 	// ModelList is GET /v2/models, answered by extproc from the catalog.
 	ModelList
+	Document
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -41,6 +42,7 @@ var kindNames = [...]string{
 	Completions:     "completions",
 	Models:          "models",
 	ModelList:       "model_list",
+	Document:        "openapi",
 }
 
 // Generates reports whether the route generates text.
@@ -53,6 +55,9 @@ func (k Kind) String() string {
 	}
 	return "unknown"
 }
+
+// DocumentPath serves the deployment's OpenAPI document.
+const DocumentPath = "/openapi.json"
 
 // Match is the route of one request and what its path names.
 type Match struct {
@@ -81,6 +86,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == DocumentPath:
+		if method == "GET" || method == "HEAD" {
+			m.Kind = Document
 		}
 		return m
 	case path == "/v2/models":

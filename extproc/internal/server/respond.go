@@ -69,9 +69,12 @@ func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 	var (
 		key      *processor.KeyError
 		exceeded *quota.ExceededError
+		method   *processor.MethodNotAllowedError
 		m        processor.Mutation
 	)
 	switch {
+	case errors.As(err, &method):
+		m.Set(header.Allow, strings.Join(method.Allow, ", "))
 	case errors.As(err, &key):
 		if a := outcomeOf(key.Err).info().authenticate; a != "" {
 			m.Set(header.WWWAuthenticate, a)
@@ -107,9 +110,12 @@ func problemFor(err error) *problem.Problem {
 		sunset     *deprecation.SunsetError
 		key        *processor.KeyError
 		exceeded   *quota.ExceededError
+		method     *processor.MethodNotAllowedError
 		prob       *problem.Problem
 	)
 	switch {
+	case errors.As(err, &method):
+		return problem.New(problem.TypeMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", method.Error())
 	case errors.As(err, &key):
 		return outcomeOf(key.Err).problem()
 	case errors.As(err, &exceeded):
