@@ -147,13 +147,9 @@ func problemFor(err error) *problem.Problem {
 		p.Errors = []problem.Violation{{Pointer: "/inputs", Detail: tooMany.Error()}}
 		return p
 	case errors.As(err, &noModel):
-		p := problem.New(problem.TypeUnknownModel, http.StatusNotFound, "Unknown model", noModel.Error())
-		p.Model, p.Available = noModel.Model, noModel.Available
-		return p
+		return noModel.Problem()
 	case errors.As(err, &noVersion):
-		p := problem.New(problem.TypeUnknownVersion, http.StatusNotFound, "Unknown model version", noVersion.Error())
-		p.Model, p.ModelVersion, p.Available = noVersion.Model, noVersion.Version, noVersion.Available
-		return p
+		return noVersion.Problem()
 	case errors.As(err, &forbidden):
 		p := problem.New(problem.TypeForbidden, http.StatusForbidden, "Model not allowed", forbidden.Error())
 		p.Model = forbidden.Model
