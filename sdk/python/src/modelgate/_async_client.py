@@ -377,4 +377,4 @@ class Jobs:
             if remaining <= 0:
                 raise WaitTimeoutError(job)
             hinted = retry_after_seconds(raw.headers)
-            self._c._sleep(min(hinted if hinted is not None else poll_interval, remaining))
+            await self._c._sleep(min(hinted if hinted is not None else poll_interval, remaining))

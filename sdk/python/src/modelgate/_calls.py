@@ -39,7 +39,8 @@ class Call:
 
 
 def seg(s: str) -> str:
-    return quote(s, safe="")
+    # ":" and "@" are legal in a path segment (RFC 3986 pchar) and model ids use ":".
+    return quote(s, safe=":@")
 
 
 def predict(model: str, inputs: Sequence[Mapping[str, float]], version: Optional[str],
