@@ -1,6 +1,6 @@
 // The modelgate client: transport with retries, and one method per operation.
 
-import { APIConnectionError, APITimeoutError, WaitTimeoutError, retryAfterSeconds, statusError } from "./errors.js";
+import { APIConnectionError, APITimeoutError, FINAL_TYPES, WaitTimeoutError, retryAfterSeconds, statusError } from "./errors.js";
 import { Stream } from "./streaming.js";
 import {
   TERMINAL_STATUSES,
@@ -214,7 +214,7 @@ export class Modelgate {
       if (response.status >= 400) {
         const text = await response.text().catch(() => "");
         done();
-        if (retries < maxRetries && shouldRetry(response)) {
+        if (retries < maxRetries && shouldRetry(response, text)) {
           const wait = this.retryDelay(retries, response);
           if (wait !== undefined) { await this.sleep(wait); continue; }
         }
@@ -261,10 +261,16 @@ function h(r: Response, name: string): string | undefined {
   return r.headers.get(name) ?? undefined;
 }
 
-function shouldRetry(r: Response): boolean {
+function shouldRetry(r: Response, text: string): boolean {
   const hint = r.headers.get("x-should-retry")?.trim().toLowerCase();
   if (hint === "true") return true;
   if (hint === "false") return false;
+  if (r.status === 409) {
+    try {
+      const t = (JSON.parse(text) as { type?: unknown }).type;
+      if (typeof t === "string" && FINAL_TYPES.has(t)) return false;
+    } catch { /* not a problem body: decide on the status */ }
+  }
   return r.status === 408 || r.status === 409 || r.status === 429 || r.status >= 500;
 }
 

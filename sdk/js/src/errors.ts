@@ -99,11 +99,15 @@ export class UnknownModelError extends NotFoundError { override name = "UnknownM
 export class UnknownModelVersionError extends NotFoundError { override name = "UnknownModelVersionError"; }
 export class MethodNotAllowedError extends APIStatusError { override name = "MethodNotAllowedError"; }
 export class ConflictError extends APIStatusError { override name = "ConflictError"; }
+/** JobFinishedError: the job has finished and can no longer change (job-finished). */
+export class JobFinishedError extends ConflictError { override name = "JobFinishedError"; }
 export class GoneError extends APIStatusError { override name = "GoneError"; }
 export class PayloadTooLargeError extends APIStatusError { override name = "PayloadTooLargeError"; }
 export class TooManyRowsError extends PayloadTooLargeError { override name = "TooManyRowsError"; }
 export class UnsupportedMediaTypeError extends APIStatusError { override name = "UnsupportedMediaTypeError"; }
 export class UnprocessableEntityError extends APIStatusError { override name = "UnprocessableEntityError"; }
+/** IdempotencyKeyReusedError: the Idempotency-Key was sent before with another body. */
+export class IdempotencyKeyReusedError extends UnprocessableEntityError { override name = "IdempotencyKeyReusedError"; }
 /** RateLimitError: 429; retryAfter is the server's wait in seconds, when it gave one. */
 export class RateLimitError extends APIStatusError {
   override name = "RateLimitError";
@@ -154,7 +158,12 @@ export const PROBLEM_TYPES: Readonly<Record<string, StatusErrorClass>> = {
   [PROBLEM_BASE + "upstream-timeout"]: UpstreamTimeoutError,
   [PROBLEM_BASE + "internal-error"]: InternalServerError,
   [PROBLEM_BASE + "upstream-failed"]: UpstreamError,
+  [PROBLEM_BASE + "job-finished"]: JobFinishedError,
+  [PROBLEM_BASE + "idempotency-key-reused"]: IdempotencyKeyReusedError,
 };
+
+/** FINAL_TYPES are problems no retry can change, whatever their status (a 409 is otherwise worth retrying). */
+export const FINAL_TYPES: ReadonlySet<string> = new Set([PROBLEM_BASE + "job-finished", PROBLEM_BASE + "idempotency-key-reused"]);
 
 const BY_STATUS: Readonly<Record<number, StatusErrorClass>> = {
   400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,

@@ -65,5 +65,10 @@ export interface JobParams {
 }
 export interface JobList { object: "list"; data: Job[]; next_cursor: string | null }
 export interface ListJobsParams { status?: JobStatus; limit?: number; cursor?: string }
-export interface Delivery { id: string; status?: string; [member: string]: unknown }
+/** Delivery is one attempt to deliver a webhook message (never the receiver's body). */
+export interface Delivery {
+  id: string; object?: "delivery"; message_id?: string; event?: string; url?: string; attempt?: number; at?: string;
+  status?: number; latency_ms?: number; outcome?: "succeeded" | "retrying" | "failed" | "disabled"; error?: string;
+  next_attempt_at?: string;
+}
 export interface DeliveryList { object: "list"; data: Delivery[] }

@@ -22,7 +22,8 @@ const kinds: Array<[number, string, new (...a: never[]) => mg.APIStatusError]> =
   [413, "too-many-rows", mg.TooManyRowsError], [415, "unsupported-media-type", mg.UnsupportedMediaTypeError],
   [429, "quota-exceeded", mg.RateLimitError], [429, "upstream-rate-limited", mg.UpstreamRateLimitedError],
   [500, "internal-error", mg.InternalServerError], [502, "upstream-failed", mg.UpstreamError],
-  [503, "service-unavailable", mg.ServiceUnavailableError], [504, "upstream-timeout", mg.UpstreamTimeoutError],
+  [503, "service-unavailable", mg.ServiceUnavailableError], [409, "job-finished", mg.JobFinishedError],
+  [422, "idempotency-key-reused", mg.IdempotencyKeyReusedError], [504, "upstream-timeout", mg.UpstreamTimeoutError],
 ];
 
 for (const [status, kind, cls] of kinds) {
@@ -124,6 +125,12 @@ test("honours retry-after-ms, then Retry-After; a wait above the cap is not retr
   const s3 = new Script().add(problem(429, "quota-exceeded", { "retry-after": "3600" }), ok(GOOD));
   await client(s3, { maxRetryDelay: 5_000_000 }).models.list();
   assert.deepEqual(s3.sleeps, [3_600_000]);
+});
+
+test("a finished job's conflict is not retried", async () => {
+  const s = new Script().add(problem(409, "job-finished"));
+  await assert.rejects(client(s).jobs.cancel("job_1"), mg.JobFinishedError);
+  assert.equal(s.seen.length, 1);
 });
 
 test("x-should-retry wins over the status", async () => {

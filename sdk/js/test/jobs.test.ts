@@ -45,7 +45,7 @@ test("iter follows cursors", async () => {
 });
 
 test("cancel, deliveries, redeliver", async () => {
-  const s = new Script().add(ok(job("canceled")), ok({ object: "list", data: [{ id: "d1" }] }), ok({ id: "d2" }, {}, 202));
+  const s = new Script().add(ok(job("canceled")), ok({ object: "list", data: [{ id: "d1", outcome: "failed", status: 500 }] }), ok({ id: "d2" }, {}, 202));
   const c = client(s);
   assert.equal((await c.jobs.cancel("job_1")).status, "canceled");
   assert.equal((await c.jobs.deliveries("job_1")).data[0]!.id, "d1");

@@ -110,6 +110,13 @@ def test_retry_cap_is_configurable(client: Modelgate, script: Script, sleeps: li
     assert sleeps == [3600.0]
 
 
+def test_finished_job_conflict_is_not_retried(client: Modelgate, script: Script) -> None:
+    script.add(problem(409, "job-finished"))
+    with pytest.raises(modelgate.JobFinishedError):
+        client.jobs.cancel("job_1")
+    assert len(script.requests) == 1
+
+
 def test_x_should_retry_false_wins(client: Modelgate, script: Script) -> None:
     script.add(problem(429, "quota-exceeded", {"x-should-retry": "false", "retry-after": "1"}))
     with pytest.raises(modelgate.RateLimitError):

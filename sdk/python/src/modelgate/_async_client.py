@@ -142,6 +142,9 @@ class AsyncModelgate:
                     continue
                 raise APIConnectionError(f"connection error: {e}", request=req) from e
             if resp.status_code >= 400:
+                # Error bodies are small; read them (streams too) so the
+                # retry decision can see the problem type.
+                await resp.aread()
                 if retries < max_retries and should_retry(resp):
                     wait = self._policy.delay(retries, resp)
                     if wait is not None:
@@ -150,7 +153,6 @@ class AsyncModelgate:
                         retries += 1
                         continue
                 if stream:
-                    await resp.aread()
                     await resp.aclose()
                 raise status_error(resp)
             self._notices.check(o.warn_deprecations, c.method, c.route, resp)

@@ -13,7 +13,9 @@ from typing import Any, Generic, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
 
-from ._errors import retry_after_seconds
+import json
+
+from ._errors import FINAL_TYPES, retry_after_seconds
 from ._version import __version__
 
 T = TypeVar("T")
@@ -162,7 +164,18 @@ def should_retry(response: httpx.Response) -> bool:
         return True
     if hint == "false":
         return False
+    if response.status_code == 409 and _problem_type(response) in FINAL_TYPES:
+        return False
     return response.status_code in RETRY_STATUSES or response.status_code >= 500
+
+
+def _problem_type(response: httpx.Response) -> Optional[str]:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    t = body.get("type") if isinstance(body, dict) else None
+    return t if isinstance(t, str) else None
 
 
 @dataclass

@@ -141,6 +141,9 @@ class Modelgate:
                     continue
                 raise APIConnectionError(f"connection error: {e}", request=req) from e
             if resp.status_code >= 400:
+                # Error bodies are small; read them (streams too) so the
+                # retry decision can see the problem type.
+                resp.read()
                 if retries < max_retries and should_retry(resp):
                     wait = self._policy.delay(retries, resp)
                     if wait is not None:
@@ -149,7 +152,6 @@ class Modelgate:
                         retries += 1
                         continue
                 if stream:
-                    resp.read()
                     resp.close()
                 raise status_error(resp)
             self._notices.check(o.warn_deprecations, c.method, c.route, resp)

@@ -140,6 +140,10 @@ class ConflictError(APIStatusError):
     """ConflictError: 409, e.g. a job with this Idempotency-Key is still being created."""
 
 
+class JobFinishedError(ConflictError):
+    """JobFinishedError: the job has finished and can no longer change (job-finished)."""
+
+
 class GoneError(APIStatusError):
     """GoneError: 410, the route is past its Sunset date."""
 
@@ -158,6 +162,10 @@ class UnsupportedMediaTypeError(APIStatusError):
 
 class UnprocessableEntityError(APIStatusError):
     """UnprocessableEntityError: 422, e.g. an Idempotency-Key reused with another body."""
+
+
+class IdempotencyKeyReusedError(UnprocessableEntityError):
+    """IdempotencyKeyReusedError: the Idempotency-Key was sent before with another body."""
 
 
 class RateLimitError(APIStatusError):
@@ -230,7 +238,13 @@ PROBLEM_TYPES: dict[str, type[APIStatusError]] = {
     PROBLEM_BASE + "upstream-timeout": UpstreamTimeoutError,
     PROBLEM_BASE + "internal-error": InternalServerError,
     PROBLEM_BASE + "upstream-failed": UpstreamError,
+    PROBLEM_BASE + "job-finished": JobFinishedError,
+    PROBLEM_BASE + "idempotency-key-reused": IdempotencyKeyReusedError,
 }
+
+# FINAL_TYPES are problems that no retry can change, whatever their status
+# (a 409 is otherwise worth retrying: the conflicting request may finish).
+FINAL_TYPES = frozenset({PROBLEM_BASE + "job-finished", PROBLEM_BASE + "idempotency-key-reused"})
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,

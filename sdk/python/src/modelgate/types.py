@@ -221,15 +221,20 @@ class JobList(TypedDict):
 
 
 class Delivery(TypedDict, total=False):
+    """Delivery is one attempt to deliver a webhook message (never the receiver's body)."""
+
     id: Required[str]
+    object: str
+    message_id: str
     event: str
-    webhook_id: str
-    status: str
-    attempts: int
-    response_status: Optional[int]
+    url: str
+    attempt: int
+    at: str
+    status: int
     latency_ms: float
-    error: Optional[str]
-    created_at: str
+    outcome: Literal["succeeded", "retrying", "failed", "disabled"]
+    error: str
+    next_attempt_at: str
 
 
 class DeliveryList(TypedDict):
