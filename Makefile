@@ -69,7 +69,7 @@ generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml and compose.ya
 ##@ Test
 
 .PHONY: test
-test: deps fmt-check vet lint test-go fuzz-short test-clients test-sdk test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, real clients, end to end.
+test: deps fmt-check vet lint test-go fuzz-short test-clients test-sdk test-sdk-live test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, real clients, end to end.
 
 # The Envoy config test skips without an Envoy binary when run by hand with
 # `go test`; under make the binary is installed, so a missing one is a failure.
@@ -121,6 +121,10 @@ test-sdk: $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## SDKs: 
 	cd $(SDK_PY) && .venv/bin/mypy && .venv/bin/pytest -q && .venv/bin/python -m hatchling build -t wheel -d dist >/dev/null
 	cd $(SDK_JS) && npm run --silent typecheck && npm test --silent && npm pack --dry-run --silent >/dev/null
 	$(GO) test -race -count=1 ./sdk/go/...
+
+.PHONY: test-sdk-live
+test-sdk-live: deps build $(SDK_PY)/.venv/.installed ## The Python SDK against the whole stack through real Envoy: typed problems, a 429 honoured, a stream broken off, jobs.
+	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py
 
 .PHONY: vet
 vet: ## go vet.
