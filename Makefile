@@ -123,7 +123,7 @@ test-sdk: $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## SDKs: 
 	$(GO) test -race -count=1 ./sdk/go/...
 
 .PHONY: test-sdk-live
-test-sdk-live: deps build $(SDK_PY)/.venv/.installed ## The Python SDK against the whole stack through real Envoy: typed problems, a 429 honoured, a stream broken off, jobs.
+test-sdk-live: deps build $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## All three SDKs against the whole stack through real Envoy (Python starts it): typed problems, a 429 honoured, a stream broken off, jobs.
 	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py
 
 .PHONY: vet

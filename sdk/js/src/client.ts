@@ -221,8 +221,9 @@ export class Modelgate {
         throw statusError(response.status, response.headers, text, response.statusText);
       }
       this.notice(call, response);
-      // A stream's timeout covers only the wait for its headers.
-      if (streaming) done();
+      // A stream's timeout covers only the wait for its headers; the
+      // caller's signal still ends it.
+      if (streaming) clearTimeout(timer);
       return { response, retries, abort, done };
     }
   }

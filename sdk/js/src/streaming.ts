@@ -89,7 +89,9 @@ export class Stream<T> implements AsyncIterable<T> {
       throw new APIConnectionError("stream ended before [DONE]");
     } catch (e) {
       if (e instanceof StreamError || e instanceof APIConnectionError) throw e;
-      if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) throw new APITimeoutError();
+      // A stream's own timeout ends with its headers, so an abort here is the caller's: pass it on.
+      if (e instanceof Error && e.name === "AbortError") throw e;
+      if (e instanceof Error && e.name === "TimeoutError") throw new APITimeoutError();
       throw new APIConnectionError(`stream broke: ${String(e)}`, { cause: e });
     } finally {
       this.abort.abort();

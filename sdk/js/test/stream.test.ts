@@ -70,3 +70,19 @@ test("an error before the stream starts is a typed error, after retries", async 
   assert.equal(n, 1);
   await assert.rejects(client(s).chat.completions.create({ model: "scribe", messages: MSG, stream: true }), mg.ContextLengthExceededError);
 });
+
+test("the caller's signal ends a running stream", async () => {
+  const ac = new AbortController();
+  let served = 0;
+  const enc = new TextEncoder();
+  const s = new Script();
+  // Like fetch, the body errors when the request's signal aborts.
+  s.add((_req, signal) => new Response(new ReadableStream<Uint8Array>({
+    start(ctrl) { signal?.addEventListener("abort", () => ctrl.error(new DOMException("aborted", "AbortError"))); },
+    pull(ctrl) { served++; ctrl.enqueue(enc.encode(`data: ${chunk(String(served))}\n\n`)); },
+  }), { headers: { "content-type": "text/event-stream" } }));
+  const stream = await client(s).chat.completions.create({ model: "scribe", messages: MSG, stream: true }, { signal: ac.signal });
+  let n = 0;
+  await assert.rejects((async () => { for await (const _ of stream) { if (++n === 2) ac.abort(); } })(), { name: "AbortError" });
+  assert.ok(n < 10 && served < 10);
+});
