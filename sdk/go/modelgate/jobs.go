@@ -151,9 +151,16 @@ func (c *Client) JobDeliveries(ctx context.Context, id string, opts ...RequestOp
 	return out.Data, err
 }
 
+// Redelivery is the webhook message queued again by [Client.Redeliver].
+type Redelivery struct {
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Status string `json:"status"`
+}
+
 // Redeliver sends one webhook message again.
-func (c *Client) Redeliver(ctx context.Context, id, deliveryID string, opts ...RequestOption) (*Delivery, error) {
-	var out Delivery
+func (c *Client) Redeliver(ctx context.Context, id, deliveryID string, opts ...RequestOption) (*Redelivery, error) {
+	var out Redelivery
 	return &out, c.doJSON(ctx, c.newCall(http.MethodPost, "/v2/jobs/"+seg(id)+"/deliveries/"+seg(deliveryID)+"/redeliver",
 		"/v2/jobs/{id}/deliveries/{delivery_id}/redeliver", nil, opts), &out)
 }

@@ -5,7 +5,7 @@ import { Stream } from "./streaming.js";
 import {
   TERMINAL_STATUSES,
   type ChatCompletion, type ChatCompletionChunk, type ChatCompletionParams, type Completion, type CompletionParams,
-  type Delivery, type DeliveryList, type InferParams, type InferResponse, type Job, type JobList, type JobParams,
+  type DeliveryList, type Redelivery, type InferParams, type InferResponse, type Job, type JobList, type JobParams,
   type ListJobsParams, type ModelList, type ModelMetadata, type PredictParams, type PredictResponse,
   type PredictV1Params, type PredictV1Response, type ServerMetadata, type TextModel, type TextModelList,
 } from "./types.js";
@@ -386,7 +386,7 @@ export class Jobs {
   deliveries(id: string, opts?: RequestOptions): APIPromise<DeliveryList> {
     return this.c.json({ method: "GET", path: `/v2/jobs/${seg(id)}/deliveries`, route: "/v2/jobs/{id}/deliveries" }, opts);
   }
-  redeliver(id: string, deliveryId: string, opts?: RequestOptions): APIPromise<Delivery> {
+  redeliver(id: string, deliveryId: string, opts?: RequestOptions): APIPromise<Redelivery> {
     return this.c.json({
       method: "POST", path: `/v2/jobs/${seg(id)}/deliveries/${seg(deliveryId)}/redeliver`,
       route: "/v2/jobs/{id}/deliveries/{delivery_id}/redeliver",

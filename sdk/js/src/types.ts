@@ -71,4 +71,6 @@ export interface Delivery {
   status?: number; latency_ms?: number; outcome?: "succeeded" | "retrying" | "failed" | "disabled"; error?: string;
   next_attempt_at?: string;
 }
+/** Redelivery is the webhook message queued again by jobs.redeliver. */
+export interface Redelivery { id: string; object: "message"; status: string }
 export interface DeliveryList { object: "list"; data: Delivery[] }

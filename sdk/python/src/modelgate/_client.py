@@ -15,7 +15,7 @@ from ._base import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_TIMEOU
 from ._calls import Call, RequestOptions
 from ._errors import APIConnectionError, APITimeoutError, WaitTimeoutError, retry_after_seconds, status_error
 from ._streaming import Stream
-from .types import (TERMINAL_STATUSES, ChatCompletion, ChatCompletionChunk, Completion, Delivery, DeliveryList,
+from .types import (TERMINAL_STATUSES, ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, Redelivery,
                     InferResponse, Job, JobList, ModelList, ModelMetadata, PredictResponse, PredictV1Response,
                     TextModel, TextModelList)
 
@@ -359,8 +359,8 @@ class Jobs:
         """deliveries lists the webhook delivery attempts of a job."""
         return cast(DeliveryList, self._c._json(calls.deliveries(job_id), opts))
 
-    def redeliver(self, job_id: str, delivery_id: str, **opts: Unpack[RequestOptions]) -> Delivery:
-        return cast(Delivery, self._c._json(calls.redeliver(job_id, delivery_id), opts))
+    def redeliver(self, job_id: str, delivery_id: str, **opts: Unpack[RequestOptions]) -> Redelivery:
+        return cast(Redelivery, self._c._json(calls.redeliver(job_id, delivery_id), opts))
 
     def wait(self, job_id: str, *, timeout: float = 600.0, poll_interval: float = 1.0) -> Job:
         """wait polls the job until it is finished, sleeping as the server's Retry-After says.

@@ -237,6 +237,14 @@ class Delivery(TypedDict, total=False):
     next_attempt_at: str
 
 
+class Redelivery(TypedDict):
+    """Redelivery is the webhook message queued again by jobs.redeliver."""
+
+    id: str
+    object: str
+    status: str
+
+
 class DeliveryList(TypedDict):
     object: str
     data: List[Delivery]
