@@ -167,13 +167,13 @@ func (c *Client) Redeliver(ctx context.Context, id, deliveryID string, opts ...R
 
 // WaitJob polls the job until it is finished, sleeping as Retry-After says
 // (else poll). It ends with ctx; give ctx a deadline to bound the wait.
-func (c *Client) WaitJob(ctx context.Context, id string, poll time.Duration) (*Job, error) {
+func (c *Client) WaitJob(ctx context.Context, id string, poll time.Duration, opts ...RequestOption) (*Job, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
 	for {
 		var resp *http.Response
-		j, err := c.GetJob(ctx, id, WithResponse(&resp))
+		j, err := c.GetJob(ctx, id, append(opts, WithResponse(&resp))...)
 		if err != nil {
 			return nil, err
 		}
