@@ -124,7 +124,7 @@ test-sdk: $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## SDKs: 
 
 .PHONY: test-sdk-live
 test-sdk-live: deps build $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## All three SDKs against the whole stack through real Envoy (Python starts it): typed problems, a 429 honoured, a stream broken off, jobs.
-	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py
+	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py tests/test_jobs_live.py
 
 .PHONY: vet
 vet: ## go vet.
