@@ -167,8 +167,8 @@ export class Modelgate {
 
   /** @internal */
   async stream<T>(call: Call, opts: RequestOptions = {}): Promise<Stream<T>> {
-    const { response, abort } = await this.send(call, opts, true);
-    return new Stream<T>(response, abort);
+    const { response, abort, done } = await this.send(call, opts, true);
+    return new Stream<T>(response, abort, done);
   }
 
   private async send(call: Call, opts: RequestOptions, streaming: boolean):

@@ -60,7 +60,7 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
  * the connection when iteration ends or the caller breaks out.
  */
 export class Stream<T> implements AsyncIterable<T> {
-  constructor(readonly response: Response, private readonly abort: AbortController) {}
+  constructor(readonly response: Response, private readonly abort: AbortController, private readonly release: () => void = () => undefined) {}
 
   get requestId(): string | undefined {
     return this.response.headers.get("x-request-id") ?? undefined;
@@ -95,12 +95,14 @@ export class Stream<T> implements AsyncIterable<T> {
       throw new APIConnectionError(`stream broke: ${String(e)}`, { cause: e });
     } finally {
       this.abort.abort();
+      this.release();
     }
   }
 
   /** close drops the connection without reading further. */
   close(): void {
     this.abort.abort();
+    this.release();
     void this.response.body?.cancel().catch(() => undefined);
   }
 }
