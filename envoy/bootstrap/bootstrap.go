@@ -135,6 +135,9 @@ type Addresses struct {
 	DNS bool
 	// AccessLog is the access log file path ("/dev/stdout" in containers).
 	AccessLog string
+	// Tracing, when set, is an OTLP/HTTP collector: Envoy traces every
+	// request and sends W3C traceparent to extproc and the model servers.
+	Tracing *Endpoint
 }
 
 // Options change the filter chain for measurements. The zero value is the
@@ -262,13 +265,20 @@ type data struct {
 	// plugin leaves with the tokens to charge when a stream ends;
 	// TokenQuotas are the descriptors charged.
 	TokensNamespace, TokensCharge string
-	TokenQuotas                   []string
+	TokenQuotas                   []tokenQuota
 	// HasLLM is true when some version generates text.
 	HasLLM bool
 }
 
+// tokenQuota is one token descriptor charged at stream end: per client,
+// or per client and model.
+type tokenQuota struct {
+	Name     string
+	PerModel bool
+}
+
 type problems struct {
-	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, Internal string
+	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, HeadersTooLarge, Internal string
 }
 
 type headers struct {
@@ -289,15 +299,17 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Problem: problems{
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
-			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
+			BodyTooLarge: problem.TypeBodyTooLarge, HeadersTooLarge: problem.TypeHeadersTooLarge, Internal: problem.TypeInternal,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
-		// The plugin's names (extproc processor and quota packages);
-		// envoy/bootstrap tests check they agree.
+		// The plugin's names (extproc's processor.TokensNamespace,
+		// TokensCharge and quota.TokenQuotas, which this package cannot
+		// import); the e2e token test fails when they drift apart.
 		TokensNamespace: "modelgate.tokens",
 		TokensCharge:    "charge",
-		TokenQuotas:     []string{"tokens_minute", "tokens_day"},
+		TokenQuotas: []tokenQuota{{"tokens_minute", false}, {"tokens_day", false},
+			{"model_tokens_minute", true}, {"model_tokens_day", true}},
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,

@@ -142,6 +142,7 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 	p.req.Target.Model = name
 	if resolveErr == nil && p.adm.allows(p.req.KeyID, name) {
 		p.reserved = p.reservation(c, t, prompt)
+		p.out.promptEstimate = p.reserved
 		p.req.Tokens.Reserved = p.reserved
 		err = p.adm.Admit(ctx, p.req, &t)
 		if !p.req.admitted {
@@ -250,11 +251,11 @@ func (p *llm) promptBytes(doc map[string]any) (int, []problem.Violation) {
 // bytes is reserved, a common bytes-per-token ratio, and the rest is
 // charged at the end.
 func (p *llm) reservation(c *catalog.Catalog, t routing.Target, promptBytes int) int {
-	g := p.cfg.Generations.Generation(c, t.Model, t.Version)
-	if g != nil && g.Tokenizer == catalog.TokenizerBytes {
-		return promptBytes
+	p.out.bytesPerToken = 4
+	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && g.Tokenizer == catalog.TokenizerBytes {
+		p.out.bytesPerToken = 1
 	}
-	return promptBytes / 4
+	return promptBytes / p.out.bytesPerToken
 }
 
 // shape applies the gateway's rules to the body: the completion length is

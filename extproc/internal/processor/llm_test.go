@@ -3,6 +3,7 @@ package processor_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -273,4 +274,25 @@ func TestModels_scopedToTheKey(t *testing.T) {
 	_, err = e.models(r).RequestHeaders(t.Context(), h)
 	var forbidden *processor.ForbiddenError
 	require.ErrorAs(t, err, &forbidden)
+}
+
+func TestChat_cutStreamIsChargedForTheTextPassed(t *testing.T) {
+	t.Parallel()
+	e := newLLMEnv(t)
+	_, p := e.start(t, e.chat, post("/v1/chat/completions", "key-acme"))
+	_, err := p.RequestBody(t.Context(), body(`{"model":"scribe","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+	require.NoError(t, err)
+	_, err = p.ResponseHeaders(t.Context(), sse())
+	require.NoError(t, err)
+	first, err := p.ResponseBody(t.Context(), chunk(roleChunk, false))
+	require.NoError(t, err)
+	_, ok := charge(first)
+	require.False(t, ok, "no text yet, nothing to charge")
+	resp, err := p.ResponseBody(t.Context(), chunk(textChunk, false))
+	require.NoError(t, err)
+	c, ok := charge(resp)
+	require.True(t, ok, "every chunk with text updates the running charge")
+	require.Equal(t, strconv.Itoa(len("In the beginning")), c, "one token a byte until the usage says otherwise")
+	// The client goes away here: Envoy's stream-done call charges the last
+	// value left.
 }

@@ -26,6 +26,8 @@ const (
 	ChatCompletions
 	Completions
 	Models
+	// ModelList is GET /v2/models, answered by extproc from the catalog.
+	ModelList
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -38,6 +40,7 @@ var kindNames = [...]string{
 	ChatCompletions: "chat_completions",
 	Completions:     "completions",
 	Models:          "models",
+	ModelList:       "model_list",
 }
 
 // Generates reports whether the route generates text.
@@ -78,6 +81,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == "/v2/models":
+		if method == "GET" {
+			m.Kind = ModelList
 		}
 		return m
 	case path == "/v1/chat/completions":

@@ -57,6 +57,10 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	return processor.Immediate(r, p.Status, header.MediaProblemJSON, body, details, errorHeaders(r, err))
 }
 
+// maxClientWait is the longest Retry-After, in seconds, that a client is
+// told to wait out; past it a 429 says x-should-retry: false.
+const maxClientWait = 60
+
 // errorHeaders are the headers an error's answer carries beside the
 // problem: the key challenge of a 401, the Retry-After of a 429 (and, on
 // the OpenAI-compatible routes, the retry-after-ms their clients read
@@ -76,6 +80,11 @@ func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 		m.Set(header.RetryAfter, strconv.FormatInt(exceeded.RetryAfter(), 10))
 		if r.IsOpenAI() {
 			m.Set(header.RetryAfterMS, strconv.FormatInt(exceeded.RetryAfter()*1000, 10))
+			if exceeded.RetryAfter() > maxClientWait {
+				// A day's token quota: a client's backoff loop would
+				// only spin until the window ends.
+				m.Set(header.ShouldRetry, "false")
+			}
 		}
 	default:
 		return nil
