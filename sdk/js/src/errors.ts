@@ -104,6 +104,8 @@ export class JobFinishedError extends ConflictError { override name = "JobFinish
 export class GoneError extends APIStatusError { override name = "GoneError"; }
 export class PayloadTooLargeError extends APIStatusError { override name = "PayloadTooLargeError"; }
 export class TooManyRowsError extends PayloadTooLargeError { override name = "TooManyRowsError"; }
+/** HeadersTooLargeError: 431, the request headers are too large (headers-too-large). */
+export class HeadersTooLargeError extends APIStatusError { override name = "HeadersTooLargeError"; }
 export class UnsupportedMediaTypeError extends APIStatusError { override name = "UnsupportedMediaTypeError"; }
 export class UnprocessableEntityError extends APIStatusError { override name = "UnprocessableEntityError"; }
 /** IdempotencyKeyReusedError: the Idempotency-Key was sent before with another body. */
@@ -144,6 +146,7 @@ export const PROBLEM_TYPES: Readonly<Record<string, StatusErrorClass>> = {
   [PROBLEM_BASE + "context-length-exceeded"]: ContextLengthExceededError,
   [PROBLEM_BASE + "unsupported-media-type"]: UnsupportedMediaTypeError,
   [PROBLEM_BASE + "body-too-large"]: PayloadTooLargeError,
+  [PROBLEM_BASE + "headers-too-large"]: HeadersTooLargeError,
   [PROBLEM_BASE + "too-many-rows"]: TooManyRowsError,
   [PROBLEM_BASE + "unknown-model"]: UnknownModelError,
   [PROBLEM_BASE + "unknown-model-version"]: UnknownModelVersionError,
@@ -168,7 +171,7 @@ export const FINAL_TYPES: ReadonlySet<string> = new Set([PROBLEM_BASE + "job-fin
 const BY_STATUS: Readonly<Record<number, StatusErrorClass>> = {
   400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
   405: MethodNotAllowedError, 409: ConflictError, 410: GoneError, 413: PayloadTooLargeError,
-  415: UnsupportedMediaTypeError, 422: UnprocessableEntityError, 429: RateLimitError,
+  415: UnsupportedMediaTypeError, 422: UnprocessableEntityError, 429: RateLimitError, 431: HeadersTooLargeError,
 };
 
 /** statusError builds the typed error for a 4xx/5xx answer from its status, headers and body text. */

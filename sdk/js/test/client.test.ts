@@ -23,7 +23,7 @@ const kinds: Array<[number, string, new (...a: never[]) => mg.APIStatusError]> =
   [429, "quota-exceeded", mg.RateLimitError], [429, "upstream-rate-limited", mg.UpstreamRateLimitedError],
   [500, "internal-error", mg.InternalServerError], [502, "upstream-failed", mg.UpstreamError],
   [503, "service-unavailable", mg.ServiceUnavailableError], [409, "job-finished", mg.JobFinishedError],
-  [422, "idempotency-key-reused", mg.IdempotencyKeyReusedError], [504, "upstream-timeout", mg.UpstreamTimeoutError],
+  [422, "idempotency-key-reused", mg.IdempotencyKeyReusedError], [431, "headers-too-large", mg.HeadersTooLargeError], [504, "upstream-timeout", mg.UpstreamTimeoutError],
 ];
 
 for (const [status, kind, cls] of kinds) {

@@ -29,6 +29,7 @@ ROWS = [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_wi
     (413, "too-many-rows", modelgate.TooManyRowsError),
     (415, "unsupported-media-type", modelgate.UnsupportedMediaTypeError),
     (409, "job-finished", modelgate.JobFinishedError),
+    (431, "headers-too-large", modelgate.HeadersTooLargeError),
     (422, "idempotency-key-reused", modelgate.IdempotencyKeyReusedError),
     (429, "quota-exceeded", modelgate.RateLimitError),
     (429, "upstream-rate-limited", modelgate.UpstreamRateLimitedError),
@@ -53,7 +54,7 @@ def test_every_documented_problem_type_has_a_class() -> None:
                  "unknown-model", "unknown-model-version", "not-found", "method-not-allowed", "unauthorized",
                  "forbidden", "quota-exceeded", "route-sunset", "service-unavailable", "upstream-timeout",
                  "internal-error", "wrong-model-kind", "context-length-exceeded", "upstream-failed",
-                 "upstream-rate-limited", "job-finished", "idempotency-key-reused"]:
+                 "upstream-rate-limited", "job-finished", "idempotency-key-reused", "headers-too-large"]:
         assert "https://modelgate.dev/problems/" + kind in modelgate.PROBLEM_TYPES
 
 

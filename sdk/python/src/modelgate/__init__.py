@@ -11,6 +11,7 @@ from ._calls import RequestOptions
 from ._client import Modelgate
 from ._errors import (PROBLEM_TYPES, APIConnectionError, APIError, APIStatusError, APITimeoutError,
                       AuthenticationError, BadRequestError, ConflictError, ContextLengthExceededError, GoneError,
+                      HeadersTooLargeError,
                       IdempotencyKeyReusedError, JobFinishedError,
                       InternalServerError, MalformedJSONError, MethodNotAllowedError, ModelgateError, NotFoundError,
                       PayloadTooLargeError, PermissionDeniedError, RateLimitError, ServerError,
@@ -30,7 +31,7 @@ __all__ = [
     "ModelgateError", "APIError", "APIConnectionError", "APITimeoutError", "APIStatusError", "BadRequestError",
     "MalformedJSONError", "ValidationError", "Violation", "WrongModelKindError", "ContextLengthExceededError",
     "AuthenticationError", "PermissionDeniedError", "NotFoundError", "UnknownModelError",
-    "UnknownModelVersionError", "MethodNotAllowedError", "ConflictError", "JobFinishedError", "IdempotencyKeyReusedError", "GoneError",
+    "UnknownModelVersionError", "MethodNotAllowedError", "HeadersTooLargeError", "ConflictError", "JobFinishedError", "IdempotencyKeyReusedError", "GoneError",
     "PayloadTooLargeError",
     "TooManyRowsError", "UnsupportedMediaTypeError", "UnprocessableEntityError", "RateLimitError",
     "UpstreamRateLimitedError", "ServerError", "InternalServerError", "ServiceUnavailableError",

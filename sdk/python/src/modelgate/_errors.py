@@ -156,6 +156,10 @@ class TooManyRowsError(PayloadTooLargeError):
     """TooManyRowsError: the batch has more rows than the route accepts."""
 
 
+class HeadersTooLargeError(APIStatusError):
+    """HeadersTooLargeError: 431, the request headers are too large (headers-too-large)."""
+
+
 class UnsupportedMediaTypeError(APIStatusError):
     """UnsupportedMediaTypeError: 415."""
 
@@ -224,6 +228,7 @@ PROBLEM_TYPES: dict[str, type[APIStatusError]] = {
     PROBLEM_BASE + "context-length-exceeded": ContextLengthExceededError,
     PROBLEM_BASE + "unsupported-media-type": UnsupportedMediaTypeError,
     PROBLEM_BASE + "body-too-large": PayloadTooLargeError,
+    PROBLEM_BASE + "headers-too-large": HeadersTooLargeError,
     PROBLEM_BASE + "too-many-rows": TooManyRowsError,
     PROBLEM_BASE + "unknown-model": UnknownModelError,
     PROBLEM_BASE + "unknown-model-version": UnknownModelVersionError,
@@ -258,6 +263,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     415: UnsupportedMediaTypeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
+    431: HeadersTooLargeError,
 }
 
 
