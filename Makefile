@@ -70,7 +70,7 @@ generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml, compose.yaml 
 ##@ Test
 
 .PHONY: test
-test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, end to end.
+test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-sdk test-sdk-live test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, SDKs, end to end.
 
 # The Envoy config test skips without an Envoy binary when run by hand with
 # `go test`; under make the binary is installed, so a missing one is a failure.
@@ -110,6 +110,30 @@ $(CLIENTS_JS)/node_modules/.installed: $(CLIENTS_JS)/package-lock.json
 .PHONY: test-clients
 test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai for Python and Node) against inference and the whole stack.
 	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
+
+##@ SDKs
+
+# The Python SDK's pinned tools live in its own venv, keyed on its pyproject.
+SDK_PY := sdk/python
+$(SDK_PY)/.venv/.installed: $(SDK_PY)/pyproject.toml
+	python3 -m venv $(SDK_PY)/.venv
+	$(SDK_PY)/.venv/bin/pip install --quiet --disable-pip-version-check -e '$(SDK_PY)[dev]'
+	touch $@
+
+SDK_JS := sdk/js
+$(SDK_JS)/node_modules/.installed: $(SDK_JS)/package-lock.json
+	cd $(SDK_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: test-sdk
+test-sdk: $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## SDKs: mypy --strict, pytest and a wheel (Python); tsc strict, node --test and npm pack (TypeScript); go test (Go).
+	cd $(SDK_PY) && .venv/bin/mypy && .venv/bin/pytest -q && .venv/bin/python -m hatchling build -t wheel -d dist >/dev/null
+	cd $(SDK_JS) && npm run --silent typecheck && npm test --silent && npm pack --dry-run --silent >/dev/null
+	$(GO) test -race -count=1 ./sdk/go/...
+
+.PHONY: test-sdk-live
+test-sdk-live: deps build $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## All three SDKs against the whole stack through real Envoy (Python starts it): typed problems, a 429 honoured, a stream broken off, jobs.
+	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py tests/test_jobs_live.py
 
 .PHONY: vet
 vet: ## go vet.
