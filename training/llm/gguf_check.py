@@ -2,11 +2,12 @@
 llama-cpp-python) must give the JAX logits of every committed prompt.
 
   gguf_check.py --model models/scribe/2/scribe.gguf \
-                --parity inference/internal/llm/testdata/parity.json [--tol 1e-3]
+                --parity inference/internal/llm/testdata/parity.json [--tol 1e-4]
 
 Prints one line per case and the largest absolute difference over all of
 them as JSON on the last line; exits 1 when it exceeds --tol. This proves
-the weights, the RoPE reordering and the vocabulary (the token ids are fed
+the weights, the RoPE reordering and the vocabulary (within 1e-5 with
+the KV cache in F32; llama.cpp's default F16 cache costs about 2.5e-3) (the token ids are fed
 as they are, and the text of every prompt that is valid UTF-8 is also
 tokenized by llama.cpp and must give the same ids).
 """
@@ -23,12 +24,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/scribe/2/scribe.gguf")
     ap.add_argument("--parity", default="inference/internal/llm/testdata/parity.json")
-    ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--tol", type=float, default=1e-4)
     args = ap.parse_args()
 
     with open(args.parity) as f:
         cases = json.load(f)["cases"]
-    llm = Llama(model_path=args.model, n_ctx=256, n_batch=256, logits_all=True, verbose=False)
+    # The KV cache in F32 (llama.cpp defaults to F16), as the Go and JAX
+    # forward passes keep it; flash attention off, as it is by default.
+    llm = Llama(model_path=args.model, n_ctx=256, n_batch=256, logits_all=True, verbose=False,
+                type_k=0, type_v=0, flash_attn=False)  # 0 is GGML_TYPE_F32
     worst, problems = 0.0, []
     for i, c in enumerate(cases):
         ids = c["tokens"]
