@@ -89,6 +89,23 @@ func (c *Client) Ready(ctx context.Context, opts ...RequestOption) (bool, error)
 	return out.Ready, err
 }
 
+// GatewayHealth reports whether the gateway itself answers (GET /healthz;
+// no key needed).
+func (c *Client) GatewayHealth(ctx context.Context, opts ...RequestOption) (bool, error) {
+	var out struct {
+		Status string `json:"status"`
+	}
+	err := c.doJSON(ctx, c.newCall(http.MethodGet, "/healthz", "/healthz", nil, opts), &out)
+	return out.Status == "ok", err
+}
+
+// OpenAPI returns the deployment's OpenAPI document, scoped to the models
+// the key may use (GET /openapi.json).
+func (c *Client) OpenAPI(ctx context.Context, opts ...RequestOption) (map[string]any, error) {
+	var out map[string]any
+	return out, c.doJSON(ctx, c.newCall(http.MethodGet, "/openapi.json", "/openapi.json", nil, opts), &out)
+}
+
 // ChatCompletion generates the next assistant message (POST /v1/chat/completions).
 func (c *Client) ChatCompletion(ctx context.Context, req openai.ChatCompletionRequest, opts ...RequestOption) (*openai.ChatCompletion, error) {
 	req.Stream = false

@@ -15,6 +15,8 @@ var Operations = map[string]string{
 	"GET /v2":                      "ServerMetadata",
 	"GET /v2/health/live":          "Live",
 	"GET /v2/health/ready":         "Ready",
+	"GET /healthz":                 "GatewayHealth",
+	"GET /openapi.json":            "OpenAPI",
 	"POST /v1/chat/completions":    "ChatCompletion",
 	"POST /v1/completions":         "Completion",
 	"GET /v1/models":               "ListTextModels",

@@ -314,6 +314,14 @@ export class Server {
   async ready(opts?: RequestOptions): Promise<boolean> {
     return (await this.c.json<{ ready?: boolean }>({ method: "GET", path: "/v2/health/ready", route: "/v2/health/ready" }, opts))?.ready === true;
   }
+  /** gatewayHealth reports whether the gateway itself answers (GET /healthz; no key needed). */
+  async gatewayHealth(opts?: RequestOptions): Promise<boolean> {
+    return (await this.c.json<{ status?: string }>({ method: "GET", path: "/healthz", route: "/healthz" }, opts))?.status === "ok";
+  }
+  /** openapi returns the deployment's OpenAPI document, scoped to the key's models (GET /openapi.json). */
+  openapi(opts?: RequestOptions): APIPromise<Record<string, unknown>> {
+    return this.c.json({ method: "GET", path: "/openapi.json", route: "/openapi.json" }, opts);
+  }
 }
 
 /** ChatCompletions creates OpenAI-compatible chat completions, whole or streamed. */

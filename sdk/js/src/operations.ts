@@ -18,6 +18,8 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   "GET /v2": "server.metadata",
   "GET /v2/health/live": "server.live",
   "GET /v2/health/ready": "server.ready",
+  "GET /healthz": "server.gatewayHealth",
+  "GET /openapi.json": "server.openapi",
   "POST /v1/chat/completions": "chat.completions.create",
   "POST /v1/completions": "completions.create",
   "GET /v1/models": "textModels.list",

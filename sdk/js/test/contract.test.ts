@@ -88,6 +88,8 @@ const CALLS: Record<string, (c: Modelgate) => Promise<unknown>> = {
   "GET /v2": (c) => c.server.metadata(),
   "GET /v2/health/live": (c) => c.server.live(),
   "GET /v2/health/ready": (c) => c.server.ready(),
+  "GET /healthz": (c) => c.server.gatewayHealth(),
+  "GET /openapi.json": (c) => c.server.openapi(),
   "POST /v1/chat/completions": (c) => c.chat.completions.create({ model: "m", messages: [] }),
   "POST /v1/completions": (c) => c.completions.create({ model: "m", prompt: "p" }),
   "GET /v1/models": (c) => c.textModels.list(),

@@ -43,6 +43,8 @@ CALLS: dict[tuple[str, str], Callable[[Modelgate], Any]] = {
     ("GET", "/v2"): lambda c: c.server.metadata(),
     ("GET", "/v2/health/live"): lambda c: c.server.live(),
     ("GET", "/v2/health/ready"): lambda c: c.server.ready(),
+    ("GET", "/healthz"): lambda c: c.server.gateway_health(),
+    ("GET", "/openapi.json"): lambda c: c.server.openapi(),
     ("POST", "/v1/chat/completions"): lambda c: c.chat.completions.create(model="m", messages=[]),
     ("POST", "/v1/completions"): lambda c: c.completions.create(model="m", prompt="p"),
     ("GET", "/v1/models"): lambda c: c.text_models.list(),

@@ -226,6 +226,14 @@ class Server:
     async def ready(self, **opts: Unpack[RequestOptions]) -> bool:
         return bool((await self._c._json(calls.server("/v2/health/ready"), opts)).get("ready"))
 
+    async def gateway_health(self, **opts: Unpack[RequestOptions]) -> bool:
+        """gateway_health reports whether the gateway itself answers (GET /healthz; no key needed)."""
+        return bool((await self._c._json(calls.server("/healthz"), opts)).get("status") == "ok")
+
+    async def openapi(self, **opts: Unpack[RequestOptions]) -> dict[str, Any]:
+        """openapi returns the deployment's OpenAPI document, scoped to the key's models (GET /openapi.json)."""
+        return cast(dict[str, Any], await self._c._json(calls.server("/openapi.json"), opts))
+
 
 class ChatCompletions:
     """ChatCompletions creates OpenAI-compatible chat completions, whole or streamed."""

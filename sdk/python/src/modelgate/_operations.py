@@ -18,6 +18,8 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/v2/models/{model}/versions/{version}/infer"): "models.infer",
     ("GET", "/v2"): "server.metadata",
     ("GET", "/v2/health/live"): "server.live",
+    ("GET", "/healthz"): "server.gateway_health",
+    ("GET", "/openapi.json"): "server.openapi",
     ("GET", "/v2/health/ready"): "server.ready",
     ("POST", "/v1/chat/completions"): "chat.completions.create",
     ("POST", "/v1/completions"): "completions.create",
