@@ -427,7 +427,7 @@ func (d *decoder) unsupported(names ...string) {
 }
 
 // integer parses a JSON number that is a whole number within int64
-// ("2", "2.0" and "2e0" all are).
+// ("2", "2.0" and "2e0" all are, as JSON Schema's integer says).
 func integer(raw json.RawMessage) (int64, bool) {
 	if rawjson.Kind(raw) != "number" {
 		return 0, false
@@ -437,7 +437,8 @@ func integer(raw json.RawMessage) (int64, bool) {
 		return n, true
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	// -2^63 is an int64; 2^63 (the float nearest MaxInt64) is not.
+	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
 		return 0, false
 	}
 	return int64(f), true
