@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,17 +23,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def inference_url():
-    """Start out/inference serving every version; yield host:port."""
+@contextmanager
+def run_inference(catalog: Path, log_name: str, env: dict | None = None):
+    """Run out/inference serving every version of catalog; yield host:port."""
     binary = ROOT / "out" / "inference"
     if not binary.exists():
         pytest.fail("out/inference is missing: run `make build` first")
     port = _free_port()
-    log = open(ROOT / "out" / "inference-clients-test.log", "w")
+    log = open(ROOT / "out" / log_name, "w")
     proc = subprocess.Popen(
-        [str(binary), "--addr", f"127.0.0.1:{port}", "--catalog", str(ROOT / "models" / "catalog.yaml"), "--log-format", "text"],
-        stdout=log, stderr=log, cwd=ROOT,
+        [str(binary), "--addr", f"127.0.0.1:{port}", "--catalog", str(catalog), "--log-format", "text"],
+        stdout=log, stderr=log, cwd=ROOT, env=env,
     )
     deadline = time.time() + 15
     while True:
@@ -44,15 +45,24 @@ def inference_url():
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            pytest.fail("inference did not become ready; see out/inference-clients-test.log")
+            pytest.fail(f"inference did not become ready; see out/{log_name}")
         time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def inference_url():
+    """out/inference serving every committed version; host:port."""
+    with run_inference(ROOT / "models" / "catalog.yaml", "inference-clients-test.log") as url:
+        yield url
 
 
 def parity(model: str, version: str) -> dict:

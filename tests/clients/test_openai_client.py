@@ -1,6 +1,6 @@
 """The official openai Python client against the inference service.
 
-A text model `scribe` is served from an OpenAI-compatible upstream that this
+A text model `relay` is served from an OpenAI-compatible upstream that this
 test runs itself (a few lines of http.server): version 1 streams a fixed
 text, version 2 answers 429 with Retry-After, version 3 fails inside its
 stream. The client talks to the real inference binary only, as it would
@@ -10,26 +10,17 @@ behind Envoy with a modelgate key as api_key.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, run_inference
+
 openai = pytest.importorskip("openai")
 
-ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["In", " the", " beginning"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -79,9 +70,6 @@ class Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    binary = ROOT / "out" / "inference"
-    if not binary.exists():
-        pytest.fail("out/inference is missing: run `make build` first")
     up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=up.serve_forever, daemon=True).start()
     upstream = f"http://127.0.0.1:{up.server_address[1]}"
@@ -89,38 +77,20 @@ def base_url(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
     shutil.copytree(ROOT / "models", models, dirs_exist_ok=True)
     catalog = models / "catalog.yaml"
-    catalog.write_text(catalog.read_text() + '\n  scribe:\n    kind: llm\n    versions: ["1", "2", "3"]\n    aliases: {latest: "1"}\n')
+    catalog.write_text(catalog.read_text() + '\n  relay:\n    kind: llm\n    versions: ["1", "2", "3"]\n    aliases: {latest: "1"}\n')
     for version, path in (("1", "ok"), ("2", "limited"), ("3", "broken")):
-        d = models / "scribe" / version
+        d = models / "relay" / version
         d.mkdir(parents=True)
         (d / "manifest.json").write_text(json.dumps({
-            "name": "scribe", "version": version, "format": "openai", "algorithm": "upstream", "created": "2026-12-03",
+            "name": "relay", "version": version, "format": "openai", "algorithm": "upstream", "created": "2026-12-03",
             "output": {"kind": "text", "name": "text"},
             "generation": {"context_length": 256, "vocab_size": 256, "tokenizer": "tiny-bpe", "max_output_tokens": 64},
             "upstream": {"base_url": f"{upstream}/{path}/v1", "model": "tiny", "api_key_env": "INFERENCE_UPSTREAM_KEY"},
         }))
 
-    port = _free_port()
-    log = open(ROOT / "out" / "inference-openai-test.log", "w")
     env = dict(os.environ, INFERENCE_UPSTREAM_KEY="sk-upstream", INFERENCE_UPSTREAM_ALLOW="127.0.0.0/8")
-    proc = subprocess.Popen([str(binary), "--addr", f"127.0.0.1:{port}", "--catalog", str(catalog), "--log-format", "text"],
-                            stdout=log, stderr=log, cwd=ROOT, env=env)
-    deadline = time.time() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail("inference did not become ready; see out/inference-openai-test.log")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with run_inference(catalog, "inference-openai-test.log", env) as addr:
+        yield f"http://{addr}/v1"
     up.shutdown()
 
 
@@ -130,10 +100,10 @@ def client(base_url):
 
 
 def test_chat_completion(client):
-    r = client.chat.completions.create(model="scribe", messages=[{"role": "user", "content": "hi"}], max_tokens=10)
+    r = client.chat.completions.create(model="relay", messages=[{"role": "user", "content": "hi"}], max_tokens=10)
     assert r.choices[0].message.content == "In the beginning"
     assert r.choices[0].finish_reason == "stop"
-    assert r.model == "scribe:1"
+    assert r.model == "relay:1"
     assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (5, 3, 8)
     path, auth, body = Upstream.seen[-1]
     assert auth == "Bearer sk-upstream", "the gateway's key, never the client's"
@@ -143,7 +113,7 @@ def test_chat_completion(client):
 
 def test_chat_stream_with_usage(client):
     chunks = list(client.chat.completions.create(
-        model="scribe:1", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}))
+        model="relay:1", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}))
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "In the beginning"
     assert chunks[-2].choices[0].finish_reason == "stop"
@@ -152,7 +122,7 @@ def test_chat_stream_with_usage(client):
 
 
 def test_completion_stream(client):
-    chunks = list(client.completions.create(model="scribe", prompt="x", stream=True))
+    chunks = list(client.completions.create(model="relay", prompt="x", stream=True))
     assert "".join(c.choices[0].text for c in chunks) == "In the beginning"
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert all(c.usage is None for c in chunks), "no usage chunk unless asked for"
@@ -160,13 +130,14 @@ def test_completion_stream(client):
 
 def test_models(client):
     ids = [m.id for m in client.models.list()]
-    assert ids == ["scribe", "scribe:1", "scribe:2", "scribe:3"]
-    assert client.models.retrieve("scribe:1").owned_by == "modelgate"
+    assert [i for i in ids if i.startswith("relay")] == ["relay", "relay:1", "relay:2", "relay:3"]
+    assert "scribe" in ids, "the built-in model is listed beside the upstream one"
+    assert client.models.retrieve("relay:1").owned_by == "modelgate"
 
 
 def test_errors_raise_the_right_exceptions(client):
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model="scribe", messages=[{"role": "user", "content": "hi"}], temperature=3)
+        client.chat.completions.create(model="relay", messages=[{"role": "user", "content": "hi"}], temperature=3)
     assert e.value.param == "temperature"
     assert e.value.body["param"] == "temperature"
     with pytest.raises(openai.BadRequestError) as e:
@@ -178,12 +149,12 @@ def test_errors_raise_the_right_exceptions(client):
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("iris")
     with pytest.raises(openai.RateLimitError) as e:
-        client.chat.completions.create(model="scribe:2", messages=[{"role": "user", "content": "hi"}], stream=True)
+        client.chat.completions.create(model="relay:2", messages=[{"role": "user", "content": "hi"}], stream=True)
     assert e.value.response.headers["retry-after"] == "1"
 
 
 def test_error_inside_a_stream(client):
-    stream = client.chat.completions.create(model="scribe:3", messages=[{"role": "user", "content": "hi"}], stream=True)
+    stream = client.chat.completions.create(model="relay:3", messages=[{"role": "user", "content": "hi"}], stream=True)
     got = []
     with pytest.raises(openai.APIError) as e:
         for c in stream:
