@@ -131,6 +131,7 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	ep.Register(routing.ChatCompletions, processor.NewChatCompletions(llm, adm))
 	ep.Register(routing.Completions, processor.NewCompletions(llm, adm))
 	ep.Register(routing.Models, processor.NewModels(adm))
+	ep.Register(routing.Jobs, processor.NewJobs(predict, cfg.Limits.JobsMaxRows, adm))
 	return ep, nil
 }
 

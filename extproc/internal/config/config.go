@@ -114,6 +114,7 @@ type Cache struct {
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"EXTPROC_MAX_BODY_BYTES" default:"1048576" usage:"largest request body"`
 	MaxRows      int   `yaml:"max_rows" env:"EXTPROC_MAX_ROWS" default:"1000" usage:"most rows per request"`
+	JobsMaxRows  int   `yaml:"jobs_max_rows" env:"EXTPROC_JOBS_MAX_ROWS" default:"100000" usage:"most rows per POST /v2/jobs request"`
 }
 
 // LLM tunes the text-generation routes.
@@ -314,6 +315,9 @@ func (c *Config) validateRest(add problemFunc) {
 	}
 	if c.Limits.MaxRows <= 0 {
 		add("limits.max_rows: must be positive, got %d", c.Limits.MaxRows)
+	}
+	if c.Limits.JobsMaxRows <= 0 {
+		add("limits.jobs_max_rows: must be positive, got %d", c.Limits.JobsMaxRows)
 	}
 	for _, tier := range slices.Sorted(maps.Keys(c.LLM.MaxTokens)) {
 		if c.LLM.MaxTokens[tier] < 1 {

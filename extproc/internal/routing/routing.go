@@ -26,6 +26,9 @@ const (
 	ChatCompletions
 	Completions
 	Models
+	// Jobs is POST /v2/jobs: a prediction body run asynchronously by the
+	// version it names. The jobs' reads and cancels pass through.
+	Jobs
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -38,6 +41,7 @@ var kindNames = [...]string{
 	ChatCompletions: "chat_completions",
 	Completions:     "completions",
 	Models:          "models",
+	Jobs:            "jobs",
 }
 
 // Generates reports whether the route generates text.
@@ -78,6 +82,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == "/v2/jobs":
+		if method == "POST" {
+			m.Kind = Jobs
 		}
 		return m
 	case path == "/v1/chat/completions":
