@@ -48,7 +48,7 @@ func startJobs(cfg *config.Config, log *slog.Logger, reg *atomic.Pointer[registr
 		rdb.Close()
 		return nil, err
 	}
-	store := jobs.NewStore(jobs.Config{TTL: cfg.JobsTTL}, rdb)
+	store := jobs.NewStore(jobs.Config{TTL: cfg.JobsTTL, MaxActive: cfg.JobsMaxActive}, rdb)
 	sender := webhook.NewSender(webhook.SenderConfig{AllowPrefixes: cfg.WebhookAllow, AllowHTTP: cfg.WebhookAllowHTTP})
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &jobsRuntime{rdb: rdb, cancel: cancel, routes: httpapi.JobsConfig{

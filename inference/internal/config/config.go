@@ -47,6 +47,7 @@ type Config struct {
 	JobsMaxRows      int           `flag:"jobs-max-rows" env:"INFERENCE_JOBS_MAX_ROWS" default:"100000" usage:"most rows one job may carry"`
 	JobsMaxBodyBytes int64         `flag:"jobs-max-body-bytes" env:"INFERENCE_JOBS_MAX_BODY_BYTES" default:"67108864" usage:"largest job body accepted (413 above)"`
 	JobsTTL          time.Duration `flag:"jobs-ttl" env:"INFERENCE_JOBS_TTL" default:"24h" usage:"how long a finished job and its result are kept, and how long a job may wait in the queue"`
+	JobsMaxActive    int           `flag:"jobs-max-active" env:"INFERENCE_JOBS_MAX_ACTIVE" default:"100" usage:"most queued and running jobs one client may have (429 above); 0 for no limit"`
 	JobsHeartbeat    time.Duration `flag:"jobs-heartbeat" env:"INFERENCE_JOBS_HEARTBEAT" default:"5s" usage:"how often a worker renews its claim on a running job; a job unclaimed for three heartbeats is taken over"`
 	WebhookSecrets   string        `flag:"webhook-secrets" env:"INFERENCE_WEBHOOK_SECRETS" default:"inference/webhook-secrets.yaml" usage:"the webhook signing secrets file (see inference webhook-secret)"`
 	// WebhookAllowSpec is the text of the webhook-allow setting;

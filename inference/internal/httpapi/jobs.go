@@ -86,6 +86,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 		return &problem.Problem{Type: problem.TypeIdempotencyKeyReused, Status: http.StatusUnprocessableEntity,
 			Title: "Idempotency key reused", Detail: "this Idempotency-Key was sent before with a different body"}
 	}
+	var tm *jobs.TooManyActiveError
+	if errors.As(err, &tm) {
+		return &problem.Problem{Type: problem.TypeQuotaExceeded, Status: http.StatusTooManyRequests,
+			Title: "Too many active jobs", Detail: tm.Error(), RetryAfter: 5}
+	}
 	if err != nil {
 		return err
 	}

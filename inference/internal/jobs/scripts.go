@@ -9,13 +9,20 @@ import "github.com/redis/go-redis/v9"
 // it, unless its idempotency key already names a job: then it returns
 // that key's value ("<body hash> <job id>") instead.
 //
-// KEYS: job, owner index, stream, idempotency key ("" for none)
-// ARGV: id, owner, job JSON, input, webhook JSON, idempotency value, idempotency TTL (s)
+// With a limit on the owner's unfinished jobs it refuses one over it,
+// returning {2, count}.
+//
+// KEYS: job, owner index, stream, idempotency key, owner's active count
+// ARGV: id, owner, job JSON, input, webhook JSON, idempotency value, idempotency TTL (s), active limit (0 = none)
 var createScript = redis.NewScript(`
 if ARGV[6] ~= '' then
   local v = redis.call('GET', KEYS[4])
   if v then return {0, v} end
 end
+local limit = tonumber(ARGV[8])
+local active = tonumber(redis.call('GET', KEYS[5]) or '0')
+if limit > 0 and active >= limit then return {2, tostring(active)} end
+redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'status', 'queued', 'job', ARGV[3], 'input', ARGV[4], 'webhook', ARGV[5])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
@@ -34,7 +41,9 @@ return {1, ARGV[1]}
 // It returns 1 on success, 0 when the state did not allow it, -1 when the
 // job does not exist.
 //
-// KEYS: job, outbox, deliveries
+// A move to a final state also takes the job off its owner's active count.
+//
+// KEYS: job, outbox, deliveries, owner's active count
 // ARGV: allowed states (comma list), new state, job JSON, TTL (s; 0 = none), outbox member ("" = none), due (ms)
 var transitionScript = redis.NewScript(`
 local s = redis.call('HGET', KEYS[1], 'status')
@@ -45,6 +54,7 @@ local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('HDEL', KEYS[1], 'input')
   redis.call('EXPIRE', KEYS[1], ttl)
+  if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then redis.call('DECR', KEYS[4]) end
 end
 if ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[6]), ARGV[5])

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,14 @@ var (
 	ErrFinal = errors.New("job has finished")
 )
 
+// TooManyActiveError refuses a job over the owner's limit of unfinished
+// jobs.
+type TooManyActiveError struct{ Active, Limit int }
+
+func (e *TooManyActiveError) Error() string {
+	return fmt.Sprintf("%d jobs are queued or running; the limit is %d", e.Active, e.Limit)
+}
+
 // Config tunes a Store.
 type Config struct {
 	// TTL is how long a finished job is kept, and how long one may wait
@@ -47,6 +56,9 @@ type Config struct {
 	// hash tag: every key is in one cluster slot, so the scripts may
 	// touch several.
 	Prefix string
+	// MaxActive is the most queued and running jobs one client may have;
+	// 0 means no limit.
+	MaxActive int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -80,6 +92,7 @@ func (s *Store) jobKey(id string) string          { return s.cfg.Prefix + "job:"
 func (s *Store) ownerKey(owner string) string     { return s.cfg.Prefix + "owner:" + owner }
 func (s *Store) deliveriesKey(id string) string   { return s.cfg.Prefix + "deliveries:" + id }
 func (s *Store) outboxKey() string                { return s.cfg.Prefix + "outbox" }
+func (s *Store) activeKey(owner string) string    { return s.cfg.Prefix + "active:" + owner }
 func (s *Store) idemKey(owner, key string) string { return s.cfg.Prefix + "idem:" + owner + ":" + key }
 func (s *Store) streamKey(model, version string) string {
 	return s.cfg.Prefix + "stream:" + model + ":" + version
@@ -151,15 +164,19 @@ func (s *Store) Create(ctx context.Context, n NewJob) (api.Job, bool, error) {
 		idem, idemKey = n.BodyHash, s.idemKey(n.Owner, n.IdempotencyKey)
 	}
 	res, err := createScript.Run(ctx, s.rdb,
-		[]string{s.jobKey(j.ID), s.ownerKey(n.Owner), s.streamKey(n.Model, n.Version), idemKey},
-		j.ID, n.Owner, jb, []byte(n.Input), wb, idem, int(s.cfg.IdempotencyTTL/time.Second)).Slice()
+		[]string{s.jobKey(j.ID), s.ownerKey(n.Owner), s.streamKey(n.Model, n.Version), idemKey, s.activeKey(n.Owner)},
+		j.ID, n.Owner, jb, []byte(n.Input), wb, idem, int(s.cfg.IdempotencyTTL/time.Second), s.cfg.MaxActive).Slice()
 	if err != nil {
 		return api.Job{}, false, fmt.Errorf("create job: %w", err)
 	}
-	if created, _ := res[0].(int64); created == 1 {
-		return j, true, nil
-	}
 	prev, _ := res[1].(string)
+	switch code, _ := res[0].(int64); code {
+	case 1:
+		return j, true, nil
+	case 2:
+		active, _ := strconv.Atoi(prev)
+		return api.Job{}, false, &TooManyActiveError{Active: active, Limit: s.cfg.MaxActive}
+	}
 	hash, id, _ := strings.Cut(prev, " ")
 	if hash != n.BodyHash {
 		return api.Job{}, false, ErrIdempotencyMismatch
@@ -220,7 +237,7 @@ func (s *Store) Get(ctx context.Context, owner, id string) (api.Job, error) {
 
 // transition runs the check-and-set; ok is false when the job's state did
 // not allow the move.
-func (s *Store) transition(ctx context.Context, j api.Job, from string, ttl time.Duration, msg *Message) (bool, error) {
+func (s *Store) transition(ctx context.Context, j api.Job, owner, from string, ttl time.Duration, msg *Message) (bool, error) {
 	jb, err := json.Marshal(j)
 	if err != nil {
 		return false, fmt.Errorf("encode job: %w", err)
@@ -230,7 +247,7 @@ func (s *Store) transition(ctx context.Context, j api.Job, from string, ttl time
 		mb, _ := json.Marshal(msg)
 		member, due = string(mb), msg.Due.UnixMilli()
 	}
-	n, err := transitionScript.Run(ctx, s.rdb, []string{s.jobKey(j.ID), s.outboxKey(), s.deliveriesKey(j.ID)},
+	n, err := transitionScript.Run(ctx, s.rdb, []string{s.jobKey(j.ID), s.outboxKey(), s.deliveriesKey(j.ID), s.activeKey(owner)},
 		from, string(j.Status), jb, int(ttl/time.Second), member, due).Int()
 	if err != nil {
 		return false, fmt.Errorf("update job %s: %w", j.ID, err)
@@ -252,7 +269,7 @@ func (s *Store) finish(ctx context.Context, r record, st api.Status, result, pro
 		msg = &Message{ID: "msg_" + strings.TrimPrefix(j.ID, "job_") + "_" + string(st), JobID: j.ID,
 			Owner: r.owner, URL: r.webhook.URL, Event: ev, Attempt: 1, Due: now}
 	}
-	ok, err := s.transition(ctx, j, string(api.Queued)+","+string(api.Running), s.cfg.TTL, msg)
+	ok, err := s.transition(ctx, j, r.owner, string(api.Queued)+","+string(api.Running), s.cfg.TTL, msg)
 	if ok && msg != nil {
 		// The delivery log lives as long as the job.
 		s.rdb.Expire(ctx, s.deliveriesKey(j.ID), s.cfg.TTL)

@@ -162,3 +162,33 @@ func idsOf(l api.List) []string {
 	}
 	return out
 }
+
+func TestStore_MaxActive(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
+	s := jobs.NewStore(jobs.Config{TTL: time.Hour, MaxActive: 2, Now: c.now}, startRedis(t))
+	ctx := t.Context()
+	first, _, err := s.Create(ctx, newJob("alice"))
+	require.NoError(t, err)
+	_, _, err = s.Create(ctx, newJob("alice"))
+	require.NoError(t, err)
+	_, _, err = s.Create(ctx, newJob("alice"))
+	var tm *jobs.TooManyActiveError
+	require.ErrorAs(t, err, &tm)
+	require.Equal(t, 2, tm.Active)
+
+	t.Run("other clients have their own limit", func(t *testing.T) {
+		_, _, err := s.Create(ctx, newJob("bob"))
+		require.NoError(t, err)
+	})
+	t.Run("a finished job frees its place", func(t *testing.T) {
+		_, err := s.Cancel(ctx, "alice", first.ID)
+		require.NoError(t, err)
+		_, err = s.Cancel(ctx, "alice", first.ID)
+		require.ErrorIs(t, err, jobs.ErrFinal)
+		_, _, err = s.Create(ctx, newJob("alice"))
+		require.NoError(t, err)
+		_, _, err = s.Create(ctx, newJob("alice"))
+		require.ErrorAs(t, err, &tm)
+	})
+}

@@ -155,7 +155,7 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 	}
 	now := s.now()
 	r.job.Status, r.job.StartedAt = api.Running, &now
-	ok, err := s.transition(ctx, r.job, string(api.Queued)+","+string(api.Running), 0, nil)
+	ok, err := s.transition(ctx, r.job, r.owner, string(api.Queued)+","+string(api.Running), 0, nil)
 	if err != nil || !ok {
 		return err == nil, err
 	}
