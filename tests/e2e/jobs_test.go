@@ -170,6 +170,7 @@ func TestJobs(t *testing.T) {
 		a = e.do(t, call{path: "/v2/jobs", client: clientPro, body: `{"model":"nope","inputs":` + rows + `}`})
 		requireProblem(t, a, http.StatusNotFound, "")
 	})
+	t.Run("faults", func(t *testing.T) { testJobFaults(t, e) })
 	t.Run("lists and refuses to cancel a finished job", func(t *testing.T) {
 		a := e.do(t, call{method: http.MethodGet, path: "/v2/jobs?status=succeeded&limit=10", client: clientPro})
 		require.Equal(t, http.StatusOK, a.status, "%s", a)

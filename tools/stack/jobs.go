@@ -33,11 +33,13 @@ func (s *Stack) defineJobsRedis(add func(*Proc)) {
 }
 
 // jobsEnv is what an inference process needs to serve /v2/jobs here:
-// the jobs Redis, the secrets file, and receivers on this machine
-// allowed (a local stack's receivers are local).
+// the jobs Redis, the secrets file, receivers on this machine allowed (a
+// local stack's receivers are local) and a short heartbeat.
 func (s *Stack) jobsEnv() []string {
 	return []string{
 		"INFERENCE_JOBS_REDIS=" + s.JobsRedisSocket(), "INFERENCE_WEBHOOK_SECRETS=" + s.WebhookSecrets(),
 		"INFERENCE_WEBHOOK_ALLOW=127.0.0.1", "INFERENCE_WEBHOOK_ALLOW_HTTP=true",
+		// A crashed worker's job is taken over after three heartbeats.
+		"INFERENCE_JOBS_HEARTBEAT=1s",
 	}
 }
