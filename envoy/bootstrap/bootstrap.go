@@ -135,6 +135,9 @@ type Addresses struct {
 	DNS bool
 	// AccessLog is the access log file path ("/dev/stdout" in containers).
 	AccessLog string
+	// Tracing, when set, is an OTLP/HTTP collector: Envoy traces every
+	// request and sends W3C traceparent to extproc and the model servers.
+	Tracing *Endpoint
 }
 
 // Options change the filter chain for measurements. The zero value is the
@@ -268,7 +271,7 @@ type data struct {
 }
 
 type problems struct {
-	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, Internal string
+	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, HeadersTooLarge, Internal string
 }
 
 type headers struct {
@@ -289,7 +292,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Problem: problems{
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
-			BodyTooLarge: problem.TypeBodyTooLarge, Internal: problem.TypeInternal,
+			BodyTooLarge: problem.TypeBodyTooLarge, HeadersTooLarge: problem.TypeHeadersTooLarge, Internal: problem.TypeInternal,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",

@@ -42,6 +42,9 @@ func variants(t *testing.T, c *catalog.Catalog) map[string][]byte {
 	render("compose-ext-authz", bootstrap.Compose(c), bootstrap.Options{ExtAuthz: true})
 	render("local-ext-authz-single-ratelimit-stage", local, bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true})
 	render("local-no-filters", local, bootstrap.Options{NoFilters: true})
+	traced := local
+	traced.Tracing = &bootstrap.Endpoint{Host: "127.0.0.1", Port: 4318}
+	render("local-tracing", traced, bootstrap.Options{})
 	return out
 }
 

@@ -20,6 +20,7 @@ import (
 
 	// Every type named by an "@type" in the template must be linked in for
 	// protojson to resolve it.
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
@@ -27,6 +28,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/http_inspector/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
@@ -104,6 +106,14 @@ func Check(y []byte, c *catalog.Catalog) error {
 
 	// gRPC services (ext_authz, ext_proc, ratelimit) anywhere in the config.
 	forEach(b.ProtoReflect(), func(m proto.Message) {
+		// HTTP services (the OTLP trace collector) name their cluster too.
+		if u, ok := m.(*corev3.HttpUri); ok {
+			if _, defined := clusters[u.GetCluster()]; !defined {
+				errs = append(errs, fmt.Errorf("http service names cluster %q, which is not defined", u.GetCluster()))
+			}
+			used[u.GetCluster()] = true
+			return
+		}
 		g, ok := m.(*corev3.GrpcService_EnvoyGrpc)
 		if !ok {
 			return

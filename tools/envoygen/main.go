@@ -1,6 +1,7 @@
 // Command envoygen renders modelgate's Envoy bootstraps from
 // models/catalog.yaml: envoy/envoy.yaml (the local stack on its default
-// ports) and envoy/envoy.compose.yaml (compose.yaml's network), and compose.yaml. A test
+// ports) and envoy/envoy.compose.yaml (compose.yaml's network), compose.yaml,
+// and compose's Prometheus config (ops/prometheus/prometheus.compose.yml). A test
 // fails when the checked-in files differ from what this writes.
 //
 //	go run ./tools/envoygen                       # rewrite the checked-in files
@@ -14,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate/envoy/bootstrap"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/ops"
 )
 
 func main() {
@@ -54,6 +56,13 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Println("wrote", bootstrap.ComposeFile)
+		if b, err = ops.ComposeConfig(cat); err != nil {
+			return err
+		}
+		if err := os.WriteFile(ops.ComposeConfigFile, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", ops.ComposeConfigFile)
 		return nil
 	}
 	var a bootstrap.Addresses

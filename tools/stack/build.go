@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,4 +31,30 @@ func Build(ctx context.Context, root, outDir string) error {
 		}
 	}
 	return nil
+}
+
+// LookupBinaries finds the executables: the Go binaries in outDir (build
+// them first, see Build), Envoy via FindEnvoy, redis-server on PATH.
+func LookupBinaries(root, outDir string) (Binaries, error) {
+	var errs []error
+	b := Binaries{
+		Extproc:   filepath.Join(outDir, "extproc"),
+		Inference: filepath.Join(outDir, "inference"),
+		RateLimit: filepath.Join(outDir, "ratelimit"),
+	}
+	for _, p := range []string{b.Extproc, b.Inference, b.RateLimit} {
+		if !exists(p) {
+			errs = append(errs, fmt.Errorf("%s missing: run scripts/install.sh and build (scripts/run.sh does both)", p))
+		}
+	}
+	var err error
+	if b.Envoy, err = FindEnvoy(root); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Redis, err = exec.LookPath("redis-server"); err != nil {
+		errs = append(errs, errors.New("redis-server not on PATH: run scripts/install.sh (apt-get install redis-server)"))
+	}
+	// Optional here; Start says so when a stack that needs it lacks it.
+	b.Prometheus, _ = exec.LookPath("prometheus")
+	return b, errors.Join(errs...)
 }

@@ -33,6 +33,12 @@ type Proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// started is when the current run began; gen counts the starts.
+	started time.Time
+	gen     int
+	// held is set by stop: the process was stopped on purpose, and the
+	// supervisor leaves it down until something starts it again.
+	held bool
 }
 
 // start launches the process in its own process group. The kernel sends it
@@ -41,6 +47,11 @@ type Proc struct {
 func (p *Proc) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.startLocked()
+}
+
+// startLocked is start with p.mu held.
+func (p *Proc) startLocked() error {
 	if p.cmd != nil && p.running() {
 		return fmt.Errorf("%s: already running", p.Name)
 	}
@@ -65,6 +76,8 @@ func (p *Proc) start() error {
 	p.cmd = cmd
 	done := make(chan struct{})
 	p.done = done
+	p.started, p.held = time.Now(), false
+	p.gen++
 	exe, _ := filepath.Abs(p.bin)
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
@@ -115,10 +128,12 @@ func (p *Proc) Pid() int {
 func (p *Proc) stop(sig syscall.Signal, grace time.Duration) error {
 	p.mu.Lock()
 	if !p.running() {
+		p.held = true
 		p.mu.Unlock()
 		return nil
 	}
 	pid, done := p.cmd.Process.Pid, p.done
+	p.held = true
 	p.mu.Unlock()
 	_ = syscall.Kill(-pid, sig)
 	select {

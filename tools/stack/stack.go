@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -22,6 +21,8 @@ import (
 // Binaries are the executables the stack runs.
 type Binaries struct {
 	Envoy, Extproc, Inference, RateLimit, Redis string
+	// Prometheus is optional: only a stack with PrometheusAddr runs it.
+	Prometheus string
 }
 
 // Config describes one stack.
@@ -54,6 +55,17 @@ type Config struct {
 	// EnvoyConcurrency is Envoy's --concurrency, its worker thread count
 	// (default 2).
 	EnvoyConcurrency int
+	// PrometheusAddr, when set (127.0.0.1:9090), starts Prometheus there,
+	// scraping every process with the rules of ops/prometheus/rules, and
+	// points extproc's status page at it.
+	PrometheusAddr string
+	// PrometheusInterval is its scrape and rule evaluation interval
+	// (default 5s: a local stack shows numbers within seconds).
+	PrometheusInterval string
+	// OTLPEndpoint, when set (host:port of an OTLP/HTTP receiver), turns
+	// tracing on: Envoy, extproc and every inference process send their
+	// spans there, linked by W3C traceparent.
+	OTLPEndpoint string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds the wait for every process to be healthy.
@@ -117,6 +129,9 @@ func (c *Config) defaults() error {
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 60 * time.Second
 	}
+	if c.PrometheusInterval == "" {
+		c.PrometheusInterval = "5s"
+	}
 	if c.EnvoyConcurrency == 0 {
 		c.EnvoyConcurrency = 2
 	}
@@ -156,6 +171,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.define()
+	if cfg.PrometheusAddr != "" {
+		if err := s.definePrometheus(); err != nil {
+			return nil, err
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
@@ -167,6 +187,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	waves := [][]string{{Redis, JobsRedis}, {RateLimit}, {Extproc}, {Envoy}}
 	for _, t := range s.targets {
 		waves[2] = append(waves[2], InferenceName(t))
+	}
+	if cfg.PrometheusAddr != "" {
+		waves = append(waves, []string{Prometheus})
 	}
 	for _, wave := range waves {
 		for _, name := range wave {
@@ -205,6 +228,11 @@ func (s *Stack) ports() map[int]string {
 	for _, t := range s.targets {
 		m[p.Inference(t)] = "inference " + t.Serve()
 	}
+	if _, port, err := net.SplitHostPort(s.cfg.PrometheusAddr); err == nil {
+		if n, err := strconv.Atoi(port); err == nil {
+			m[n] = "prometheus"
+		}
+	}
 	return m
 }
 
@@ -213,7 +241,11 @@ func (s *Stack) ports() map[int]string {
 // error next to a stale one and share its traffic.
 func (s *Stack) checkPorts() error {
 	m := s.ports()
-	if len(m) != 8+len(s.targets) {
+	want := 8 + len(s.targets)
+	if s.cfg.PrometheusAddr != "" {
+		want++
+	}
+	if len(m) != want {
 		return fmt.Errorf("stack: two services share a port: %v", m)
 	}
 	var busy []string
@@ -238,6 +270,10 @@ func (s *Stack) renderEnvoy() error {
 	if !s.cfg.GRPCOverTCP {
 		a = a.WithSockets(s.cfg.RunDir)
 	}
+	var err error
+	if a.Tracing, err = s.cfg.otlpCollector(); err != nil {
+		return err
+	}
 	b, err := bootstrap.Render(s.cat, a, s.cfg.Options)
 	if err != nil {
 		return err
@@ -253,17 +289,22 @@ func (s *Stack) renderEnvoy() error {
 // clashes with a system Redis).
 func (s *Stack) RedisSocket() string { return filepath.Join(s.cfg.RunDir, "redis.sock") }
 
+// add defines one process, its log and pid file in the run directory.
+func (s *Stack) add(pr *Proc) {
+	pr.Log = filepath.Join(s.cfg.RunDir, "logs", pr.Name+".log")
+	pr.pidFile = filepath.Join(s.cfg.RunDir, "pids", pr.Name+".pid")
+	pr.dir = s.cfg.Root
+	s.procs[pr.Name] = pr
+	s.order = append(s.order, pr.Name)
+}
+
+// lo is a loopback address.
+func lo(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
 func (s *Stack) define() {
 	c := s.cfg
 	p := c.Ports
-	add := func(pr *Proc) {
-		pr.Log = filepath.Join(c.RunDir, "logs", pr.Name+".log")
-		pr.pidFile = filepath.Join(c.RunDir, "pids", pr.Name+".pid")
-		pr.dir = c.Root
-		s.procs[pr.Name] = pr
-		s.order = append(s.order, pr.Name)
-	}
-	lo := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	add := s.add
 
 	_ = os.Remove(s.RedisSocket())
 	add(&Proc{
@@ -307,6 +348,15 @@ func (s *Stack) define() {
 		}, rlGRPC...),
 		health: allOK(httpOK("http://"+lo(p.RateLimitHTTP)+"/healthcheck"), rlListening),
 	})
+	s.defineServices(extprocGRPC)
+}
+
+// defineServices adds extproc (serving gRPC at extprocGRPC), one inference
+// process per target and Envoy.
+func (s *Stack) defineServices(extprocGRPC string) {
+	c := s.cfg
+	p := c.Ports
+	add := s.add
 	// The plugin asks the ratelimit service itself unless Envoy's
 	// ext_authz and ratelimit filters are in the chain.
 	mode, rlAddr := "ext_proc", lo(p.RateLimitGRPC)
@@ -321,6 +371,10 @@ func (s *Stack) define() {
 		"EXTPROC_GRPC_ADDR=" + extprocGRPC, "EXTPROC_ADMIN_ADDR=" + lo(p.ExtprocAdmin),
 		"EXTPROC_KEYS_FILE=" + c.KeysFile, "EXTPROC_CATALOG=" + c.Catalog, "EXTPROC_LOG_FORMAT=json",
 	}
+	if c.PrometheusAddr != "" {
+		env = append(env, "EXTPROC_STATUS_PROMETHEUS_URL=http://"+c.PrometheusAddr)
+	}
+	env = append(env, c.otlpEnv("modelgate-extproc")...)
 	var args []string
 	if c.ExtprocConfig != "" {
 		args = []string{"--config", c.ExtprocConfig}
@@ -333,7 +387,7 @@ func (s *Stack) define() {
 		add(&Proc{
 			Name: InferenceName(t), bin: c.Bin.Inference,
 			args:   []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
-			env:    append([]string{"INFERENCE_LOG_FORMAT=json"}, s.jobsEnv()...),
+			env:    append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...), s.jobsEnv()...),
 			health: httpOK("http://" + lo(port) + "/readyz"),
 		})
 	}
@@ -433,28 +487,4 @@ func (s *Stack) Exited() <-chan string {
 		}()
 	}
 	return ch
-}
-
-// LookupBinaries finds the executables: the Go binaries in outDir (build
-// them first, see Build), Envoy via FindEnvoy, redis-server on PATH.
-func LookupBinaries(root, outDir string) (Binaries, error) {
-	var errs []error
-	b := Binaries{
-		Extproc:   filepath.Join(outDir, "extproc"),
-		Inference: filepath.Join(outDir, "inference"),
-		RateLimit: filepath.Join(outDir, "ratelimit"),
-	}
-	for _, p := range []string{b.Extproc, b.Inference, b.RateLimit} {
-		if !exists(p) {
-			errs = append(errs, fmt.Errorf("%s missing: run scripts/install.sh and build (scripts/run.sh does both)", p))
-		}
-	}
-	var err error
-	if b.Envoy, err = FindEnvoy(root); err != nil {
-		errs = append(errs, err)
-	}
-	if b.Redis, err = exec.LookPath("redis-server"); err != nil {
-		errs = append(errs, errors.New("redis-server not on PATH: run scripts/install.sh (apt-get install redis-server)"))
-	}
-	return b, errors.Join(errs...)
 }

@@ -1,8 +1,9 @@
 // Command stackrun runs the whole modelgate stack in the foreground for
 // `make run` (via scripts/run.sh, which installs and builds first): Redis,
 // ratelimit, extproc, one inference process per catalog version, Envoy.
-// It prints the URL, a demo API key and a curl line, and stops everything
-// on Ctrl-C (or when any process dies).
+// It prints the URL, a demo API key and a curl line, restarts a process
+// that dies (with backoff, giving up on one that keeps crashing, the rest
+// staying up), and stops everything on Ctrl-C.
 package main
 
 import (
@@ -15,7 +16,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/modelgate/modelgate/ops"
 	"github.com/modelgate/modelgate/tools/stack"
 )
 
@@ -32,6 +35,9 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stackrun", flag.ContinueOnError)
 	runDir := fs.String("run-dir", ".run", "logs, pids, rendered configs and the dev keys file")
 	outDir := fs.String("out", "out", "where scripts/run.sh built the binaries")
+	// Not Debian's default 9090: its packaged service may hold that port.
+	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
+	otlp := fs.String("otlp", "", "host:port of an OTLP/HTTP trace receiver (an OpenTelemetry collector, Jaeger): Envoy, extproc and inference send it their spans; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +72,8 @@ func run(ctx context.Context, args []string) error {
 		defer os.Remove(pidFile)
 	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
-	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout})
+	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout,
+		PrometheusAddr: *promAddr, OTLPEndpoint: *otlp})
 	if err != nil {
 		return err
 	}
@@ -86,15 +93,25 @@ modelgate is up: %[1]s
   pin a version with -H 'x-model-version: 1'; see the response headers with curl -i.
   Envoy admin %[4]s  ratelimit config %[5]s/rlconfig  access log %[6]s
   ratelimit-config/config/*.yaml is live: edit and save to change a quota.
-Ctrl-C stops everything.
 `, s.URL(), demo, rel(root, keysFile), s.AdminURL(), s.RateLimitDebugURL(), rel(root, s.AccessLog))
-
-	select {
-	case <-ctx.Done():
-		return nil
-	case name := <-s.Exited():
-		return fmt.Errorf("%s exited; see %s", name, rel(root, s.Proc(name).Log))
+	if u := s.PrometheusURL(); u != "" {
+		fmt.Printf("  status page (SLA at a glance) %s\n  Prometheus %s (rules: %s, alerts: %s/alerts)\n",
+			s.StatusURL(), u, ops.RulesDir, u)
 	}
+	fmt.Println("Ctrl-C stops everything.")
+
+	// A process that dies is restarted with backoff; one that keeps
+	// crashing is given up on. Either way the rest of the stack stays up.
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		s.Supervise(ctx, stack.Restart{}, func(e stack.Event) {
+			fmt.Printf("%s stackrun: %s\n", time.Now().Format("15:04:05"), e)
+		})
+	}()
+	<-ctx.Done()
+	<-supervised
+	return nil
 }
 
 // demoKey returns the development key, issuing it (and the keys file) on

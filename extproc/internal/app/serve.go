@@ -25,8 +25,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/modelgate/modelgate/extproc/internal/config"
+	"github.com/modelgate/modelgate/extproc/internal/status"
 	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
+	"github.com/modelgate/modelgate/internal/tracing"
 )
 
 // meterName is the instrumentation scope of extproc's metrics.
@@ -57,12 +59,25 @@ func serve(ctx context.Context, path string, cfg *config.Config, getenv func(str
 		}
 	}()
 
+	// Traces of the Check and Process calls, children of Envoy's spans
+	// (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+	tr, err := tracing.New(ctx, "modelgate-extproc", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := tr.Shutdown(context.Background()); err != nil {
+			logger.Error("trace export shutdown", slog.String("error", err.Error()))
+		}
+	}()
+
 	var closers closeStack
 	defer closers.run()
 	svc, err := wire(path, cfg, getenv, logger, mp.Meter(meterName), &closers)
 	if err != nil {
 		return err
 	}
+	svc.grpcOptions = tracing.GRPCServerOptions(tr)
 	return run(ctx, cfg, logger, reg, svc)
 }
 
@@ -74,13 +89,13 @@ const streamWorkers = 256
 // keys file, and shuts down when ctx is done.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, svc *services) error {
 	hs := health.NewServer()
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)),
+	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsgSize(cfg)),
 		// A pool of long-lived stream goroutines instead of one new
 		// goroutine per ext_proc stream (one per HTTP request): their
 		// stacks have already grown, so requests do not pay for stack
 		// copying. A stream holds its worker for the whole request, so
 		// the pool covers the concurrent requests of a busy replica.
-		grpc.NumStreamWorkers(streamWorkers))
+		grpc.NumStreamWorkers(streamWorkers)}, svc.grpcOptions...)...)
 	authv3.RegisterAuthorizationServer(gs, svc.authz)
 	extprocv3.RegisterExternalProcessorServer(gs, svc.extproc)
 	healthpb.RegisterHealthServer(gs, hs)
@@ -89,7 +104,10 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg *prom
 	}
 
 	var ready atomic.Bool
-	admin := &http.Server{Handler: adminMux(reg, &ready, cfg.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	mux := adminMux(reg, &ready, cfg.Pprof)
+	// The SLA at a glance, from the Prometheus that scrapes this stack.
+	mux.Handle("GET /status", status.New(status.Config{PrometheusURL: cfg.Status.PrometheusURL, Logger: logger}))
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	var lc net.ListenConfig
 	glis, err := listenGRPC(ctx, cfg.GRPCAddr)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
 
 	"github.com/modelgate/modelgate/extproc/internal/authz"
 	"github.com/modelgate/modelgate/extproc/internal/cache"
@@ -26,8 +27,10 @@ type services struct {
 	authz   *server.Authz
 	extproc *server.ExtProc
 	live    *liveConfig
-	keys    *authz.Store
-	updates configsource.Source[*config.Config]
+	// grpcOptions are extra gRPC server options (tracing).
+	grpcOptions []grpc.ServerOption
+	keys        *authz.Store
+	updates     configsource.Source[*config.Config]
 }
 
 // closeStack holds what to release on exit, released last first.
@@ -131,6 +134,7 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	ep.Register(routing.ChatCompletions, processor.NewChatCompletions(llm, adm))
 	ep.Register(routing.Completions, processor.NewCompletions(llm, adm))
 	ep.Register(routing.Models, processor.NewModels(adm))
+	ep.Register(routing.ModelList, processor.NewModelList(svc.live, adm))
 	ep.Register(routing.Jobs, processor.NewJobs(predict, cfg.Limits.JobsMaxRows, adm))
 	return ep, nil
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -55,6 +56,7 @@ type Config struct {
 	LLM          LLM                `yaml:"llm"`
 	Log          Log                `yaml:"log"`
 	Shutdown     Shutdown           `yaml:"shutdown"`
+	Status       Status             `yaml:"status"`
 	// Watch reloads the configuration and catalog when their files change
 	// (SIGHUP always reloads).
 	Watch bool `yaml:"watch" env:"EXTPROC_WATCH" default:"true" usage:"reload config and catalog on file change"`
@@ -140,6 +142,13 @@ type Shutdown struct {
 	DrainDelay time.Duration `yaml:"drain_delay" env:"EXTPROC_DRAIN_DELAY" default:"0s" usage:"NOT_SERVING period before stopping"`
 	// Timeout bounds the graceful stop; then connections are cut.
 	Timeout time.Duration `yaml:"timeout" env:"EXTPROC_SHUTDOWN_TIMEOUT" default:"10s" usage:"graceful stop bound"`
+}
+
+// Status configures the status page on the admin address (/status).
+type Status struct {
+	// PrometheusURL is the Prometheus the page queries (its recording
+	// rules from ops/prometheus/rules); empty: the page says it has none.
+	PrometheusURL string `yaml:"prometheus_url" env:"EXTPROC_STATUS_PROMETHEUS_URL" default:"" usage:"Prometheus the admin /status page queries (empty: no numbers)"`
 }
 
 // Default returns the built-in configuration: every setting at its
@@ -257,6 +266,11 @@ func (c *Config) validateAddrs(add problemFunc) {
 	}
 	if c.GRPCAddr == c.AdminAddr && c.GRPCAddr != "" && !strings.HasSuffix(c.GRPCAddr, ":0") {
 		add("admin_addr: must differ from grpc_addr")
+	}
+	if u := c.Status.PrometheusURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			add("status.prometheus_url: %q is not an http(s) URL", u)
+		}
 	}
 }
 

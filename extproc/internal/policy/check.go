@@ -16,9 +16,9 @@ import (
 // partNodes is the most values (nodes) of a document the schema validator
 // is given at once. The validator cannot stop early: it builds every
 // violation, each costing about a kilobyte of heap, and a megabyte body can
-// hold a million of them (issue 13). A larger document is checked in parts
-// of about this many nodes, stopping once MaxViolations are found, so that
-// a hostile body costs what a valid body of its size costs.
+// hold a million of them (issue 13). A larger document (what is left of it
+// in its stand-in, see [newStandIn]) is checked in parts of about this
+// many nodes, stopping once MaxViolations are found.
 const partNodes = 1024
 
 // compiled is a request schema and, when it may be checked in parts, the
@@ -27,6 +27,13 @@ type compiled struct {
 	schema *jsonschema.Schema
 	parts  bool
 	known  map[string]bool
+	// native evaluates the schema without the validator (see [node]);
+	// nil when the schema uses keywords it does not evaluate.
+	native *node
+	// bulk are the arrays and closed the objects checked in a stand-in
+	// (see [bulk] and [closedObject]).
+	bulk   []bulk
+	closed []closedObject
 }
 
 // Check validates doc, a document as [Validator.Decode] returns it,
@@ -42,12 +49,23 @@ func (v *Validator) Check(schema string, doc any) error {
 		atLeast bool
 		err     error
 	)
+	// The stand-in fails exactly when the document does, and holds the
+	// bulk of no valid document: one walk over the document decides.
+	doc, st := newStandIn(doc, c.bulk, c.closed)
+	if c.native != nil && len(st.extraMembers()) == 0 && c.native.passes(doc) {
+		return nil
+	}
 	if !c.parts || countUpTo(doc, v.partNodes) <= v.partNodes {
-		vs, err = v.violations(c.schema, doc, nil, nil)
+		vs, err = v.violations(c.schema, doc, nil, st, nil)
 	} else {
-		p := parts{v: v, c: c, seen: make(map[problem.Violation]struct{}), extra: make(map[string][]string)}
+		p := parts{v: v, c: c, st: st, seen: make(map[problem.Violation]struct{}), extra: make(map[string][]string)}
 		p.check(doc)
 		vs, atLeast, err = p.vs, p.stopped, p.err
+	}
+	atLeast = atLeast || st.cutShort()
+	for _, x := range st.extraMembers() {
+		detail := (&schemakind.AdditionalProperties{Properties: x.names}).LocalizedString(v.printer)
+		vs = append(vs, problem.Violation{Pointer: Pointer(x.path), Detail: detail})
 	}
 	if err != nil {
 		return err
@@ -60,10 +78,11 @@ func (v *Validator) Check(schema string, doc any) error {
 
 // violations validates doc and flattens the error tree to its leaves: each
 // leaf is one concrete failure at one instance location, whose index
-// tokens are translated by shifts when doc is a part of a document. With
+// tokens are translated by shifts when doc is a part of a document, then
+// by st when the document is a stand-in. With
 // extra, "additional properties" leaves go to extra instead, so that parts
 // can list an object's names in one violation.
-func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift, extra func(ptr string, names []string)) ([]problem.Violation, error) {
+func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift, st *standIn, extra func(ptr string, names []string)) ([]problem.Violation, error) {
 	err := s.Validate(doc)
 	if err == nil {
 		return nil, nil
@@ -81,7 +100,7 @@ func (v *Validator) violations(s *jsonschema.Schema, doc any, shifts []shift, ex
 			}
 			return
 		}
-		ptr := Pointer(unshift(e.InstanceLocation, shifts))
+		ptr := Pointer(st.restore(unshift(e.InstanceLocation, shifts)))
 		if ap, ok := e.ErrorKind.(*schemakind.AdditionalProperties); ok {
 			if extra != nil {
 				extra(ptr, ap.Properties)
@@ -140,6 +159,7 @@ func countUpTo(doc any, limit int) int {
 type parts struct {
 	v       *Validator
 	c       compiled
+	st      *standIn
 	seen    map[problem.Violation]struct{}
 	vs      []problem.Violation
 	extra   map[string][]string
@@ -245,7 +265,7 @@ func (p *parts) validate(part any, shifts []shift) {
 	if p.err != nil {
 		return
 	}
-	vs, err := p.v.violations(p.c.schema, part, shifts, p.addExtra)
+	vs, err := p.v.violations(p.c.schema, part, shifts, p.st, p.addExtra)
 	if err != nil {
 		p.err = err
 		return

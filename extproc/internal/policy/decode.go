@@ -2,7 +2,6 @@ package policy
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,7 +47,7 @@ var errTooDeep = errors.New("too deep")
 // refuses what [Validator.Decode] documents. Syntax errors are a
 // *MalformedError, refusals a *ViolationsError.
 func decode(body []byte) (any, error) {
-	d := decoder{buf: body}
+	d := decoder{buf: body, sizes: scanSizes(body)}
 	v, err := d.value()
 	if err == nil {
 		d.space()
@@ -57,7 +56,7 @@ func decode(body []byte) (any, error) {
 		}
 	}
 	switch {
-	case errors.Is(err, errTooDeep):
+	case errors.Is(err, errTooDeep), errors.Is(err, errTooBig):
 		return nil, d.refusal()
 	case err != nil:
 		return nil, &MalformedError{Err: err}
@@ -88,6 +87,17 @@ type decoder struct {
 	seen    map[string]struct{}
 	key     []byte
 	omitted int
+	// sizes are the big containers of the body (see [scanSizes]), hint
+	// the first of them not yet decoded.
+	sizes []sized
+	hint  int
+	// cost is the heap the document takes so far (see
+	// [MaxDocumentBytes]); boxes share the boxes of the scalars once
+	// there are more than boxAfter, and empty is the one empty array.
+	cost    int
+	scalars int
+	boxes   *boxes
+	empty   any
 }
 
 type frame struct {
@@ -112,8 +122,7 @@ func (d *decoder) value() (any, error) {
 	case c == '[':
 		return d.array()
 	case c == '"':
-		s, err := d.str(false)
-		return s, err
+		return d.stringValue()
 	case c == '-' || '0' <= c && c <= '9':
 		return d.number()
 	case c == 't':
@@ -132,10 +141,14 @@ func (d *decoder) array() (any, error) {
 		d.add(detailTooDeep)
 		return nil, errTooDeep
 	}
+	n := d.size()
 	d.pos++
 	if d.next() == ']' {
 		d.pos++
-		return []any{}, nil
+		return d.emptyArray()
+	}
+	if n > 0 {
+		return d.bigArray(n)
 	}
 	base := len(d.items)
 	d.path = append(d.path, frame{array: true})
@@ -151,8 +164,12 @@ func (d *decoder) array() (any, error) {
 			d.pos++
 		case ']':
 			d.pos++
+			d.path = d.path[:len(d.path)-1]
+			if err := d.charge(sliceBoxBytes + anyBytes*(len(d.items)-base)); err != nil {
+				return nil, err
+			}
 			a := append([]any(nil), d.items[base:]...)
-			d.items, d.path = d.items[:base], d.path[:len(d.path)-1]
+			d.items = d.items[:base]
 			return a, nil
 		default:
 			return nil, d.syntaxOrEnd("after array element")
@@ -165,10 +182,18 @@ func (d *decoder) object() (any, error) {
 		d.add(detailTooDeep)
 		return nil, errTooDeep
 	}
+	hinted := d.size()
+	if hinted > 0 {
+		// All that the object will take, charged before any of it is.
+		if err := d.charge(hinted*(memberBytes+foldBytes) + mapBytes(hinted)); err != nil {
+			return nil, err
+		}
+		d.members = slices.Grow(d.members, hinted)
+	}
 	d.pos++
 	if d.next() == '}' {
 		d.pos++
-		return map[string]any{}, nil
+		return map[string]any{}, d.charge(emptyMapBytes)
 	}
 	base := len(d.members)
 	d.path = append(d.path, frame{})
@@ -181,6 +206,9 @@ func (d *decoder) object() (any, error) {
 			return nil, err
 		}
 		d.path[len(d.path)-1].name = name
+		if err := d.charge(len(name)); err != nil {
+			return nil, err
+		}
 		d.checkName(name, d.members[base:])
 		if d.next() != ':' {
 			return nil, d.syntaxOrEnd("after object key")
@@ -200,11 +228,17 @@ func (d *decoder) object() (any, error) {
 			if len(ms) > wideObject {
 				d.checkWide(ms)
 			}
+			d.path = d.path[:len(d.path)-1]
+			if hinted == 0 {
+				if err := d.charge(mapBytes(len(ms))); err != nil {
+					return nil, err
+				}
+			}
 			m := make(map[string]any, len(ms))
 			for _, kv := range ms {
 				m[kv.name] = kv.value
 			}
-			d.members, d.path = d.members[:base], d.path[:len(d.path)-1]
+			d.members = d.members[:base]
 			return m, nil
 		default:
 			return nil, d.syntaxOrEnd("after object key:value pair")
@@ -308,61 +342,6 @@ func (d *decoder) add(detail string) {
 
 func (d *decoder) refusal() error {
 	return &ViolationsError{Violations: limitViolations(d.vs, d.omitted, false)}
-}
-
-func (d *decoder) number() (any, error) {
-	start := d.pos
-	if d.buf[d.pos] == '-' {
-		d.pos++
-	}
-	switch {
-	case d.pos >= len(d.buf):
-		return nil, errEnd
-	case d.buf[d.pos] == '0':
-		d.pos++
-	case '1' <= d.buf[d.pos] && d.buf[d.pos] <= '9':
-		d.digits()
-	default:
-		return nil, d.syntax("in numeric literal")
-	}
-	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
-		d.pos++
-		if !d.digits() {
-			return nil, d.syntaxOrEnd("after decimal point in numeric literal")
-		}
-	}
-	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
-		d.pos++
-		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
-			d.pos++
-		}
-		if !d.digits() {
-			return nil, d.syntaxOrEnd("in exponent of numeric literal")
-		}
-	}
-	return json.Number(d.buf[start:d.pos]), nil
-}
-
-// digits consumes a run of decimal digits and reports whether there was one.
-func (d *decoder) digits() bool {
-	start := d.pos
-	for d.pos < len(d.buf) && '0' <= d.buf[d.pos] && d.buf[d.pos] <= '9' {
-		d.pos++
-	}
-	return d.pos > start
-}
-
-func (d *decoder) literal(word string) error {
-	for i := range len(word) {
-		if d.pos >= len(d.buf) {
-			return errEnd
-		}
-		if d.buf[d.pos] != word[i] {
-			return d.syntax("in literal " + word + " (expecting " + strconv.QuoteRune(rune(word[i])) + ")")
-		}
-		d.pos++
-	}
-	return nil
 }
 
 // space skips JSON whitespace.

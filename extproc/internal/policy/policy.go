@@ -1,8 +1,3 @@
-// Package policy checks request bodies before they reach a model: media
-// type, size, JSON well-formedness, the JSON Schema of the route (compiled
-// once from the OpenAPI document in api/openapi.yaml) and batch limits.
-// It knows nothing about Envoy; its errors are typed so that the one error
-// mapper in the server can turn them into problem details.
 package policy
 
 import (
@@ -95,7 +90,9 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 			continue
 		}
 		ok, known := partwise(s)
-		v.schemas[n] = compiled{schema: s, parts: ok, known: known}
+		bulk, closed := findBulk(s)
+		native := compileNode(s, make(map[*jsonschema.Schema]*node))
+		v.schemas[n] = compiled{schema: s, parts: ok, known: known, native: native, bulk: bulk, closed: closed}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -104,15 +101,18 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 }
 
 // Decode parses body as one JSON value in a single pass and refuses what
-// would make a body mean different things to the gateway and to inference,
-// or cost more to check than its size warrants: nesting deeper than
-// [MaxDepth], member names longer than [MaxNameBytes], and two members of
-// one object whose names are equal or equal but for case (Unicode simple
-// folding, as encoding/json matches struct fields). It returns the
-// document as encoding/json decodes into an any with UseNumber: objects as
-// map[string]any, numbers as json.Number. Errors are a *MalformedError,
-// or a *ViolationsError that locates each refusal (both 400s); then the
-// document is nil.
+// would make a body mean different things to the gateway and to
+// inference, or cost more to check than its size warrants: nesting deeper
+// than [MaxDepth], member names longer than [MaxNameBytes], number
+// literals longer than [MaxNumberBytes] or with exponents past
+// [MaxExponent], a document that would take more than [MaxDocumentBytes]
+// of heap, and two members of one object whose names are equal or equal
+// but for case (Unicode simple folding, as encoding/json matches struct
+// fields). It returns the document as encoding/json decodes into an any
+// with UseNumber: objects as map[string]any, numbers as json.Number
+// (equal short scalars, and empty arrays, may share one box, which no
+// reader can tell). Errors are a *MalformedError, or a *ViolationsError
+// that locates each refusal (both 400s); then the document is nil.
 func (v *Validator) Decode(body []byte) (any, error) {
 	return decode(body)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/deprecation"
 	"github.com/modelgate/modelgate/extproc/internal/quota"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
+	"github.com/modelgate/modelgate/internal/tracing"
 )
 
 // KeyChecker authenticates the API key of a request from its x-api-key and
@@ -120,7 +121,9 @@ func (a *Admission) authenticate(ctx context.Context, r *Request, hs HeaderList)
 		r.Client, r.Tier, r.KeyID = hs.Get(header.Client), hs.Get(header.Tier), hs.Get(header.KeyID)
 		return nil
 	}
-	p, err := a.cfg.Keys.Authenticate(ctx, hs.Get(header.APIKey), hs.Get(header.Authorization), r.RequestID)
+	actx, end := tracing.Span(ctx, "authz")
+	p, err := a.cfg.Keys.Authenticate(actx, hs.Get(header.APIKey), hs.Get(header.Authorization), r.RequestID)
+	end(err)
 	if err != nil {
 		return &KeyError{Err: err}
 	}

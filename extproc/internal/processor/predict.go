@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/internal/catalog"
+	"github.com/modelgate/modelgate/internal/tracing"
 )
 
 // CatalogSource returns the model catalog in force; it may change between
@@ -194,7 +195,10 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	if err := p.admit(ctx, t, resolveErr); err != nil {
 		return nil, err
 	}
-	if err := p.validate(b); err != nil {
+	_, endValidate := tracing.Span(ctx, "validate")
+	err = p.validate(b)
+	endValidate(err)
+	if err != nil {
 		return nil, err
 	}
 	// The scope is checked on the name the body gives, before anything
@@ -214,7 +218,10 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	if p.cfg.Cache.Store == nil {
 		return requestBodyResponse(routeTo(p.req)), nil
 	}
-	return p.consultCache(ctx, b.doc, b.tail)
+	cctx, endCache := tracing.Span(ctx, "cache")
+	resp, err := p.consultCache(cctx, b.doc, b.tail)
+	endCache(err)
+	return resp, err
 }
 
 // decode splits a binary Open Inference Protocol body first (the schema

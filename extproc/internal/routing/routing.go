@@ -26,6 +26,8 @@ const (
 	ChatCompletions
 	Completions
 	Models
+	// ModelList is GET /v2/models, answered by extproc from the catalog.
+	ModelList
 	// Jobs is POST /v2/jobs: a prediction body run asynchronously by the
 	// version it names. The jobs' reads and cancels pass through.
 	Jobs
@@ -41,6 +43,7 @@ var kindNames = [...]string{
 	ChatCompletions: "chat_completions",
 	Completions:     "completions",
 	Models:          "models",
+	ModelList:       "model_list",
 	Jobs:            "jobs",
 }
 
@@ -82,6 +85,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == "/v2/models":
+		if method == "GET" {
+			m.Kind = ModelList
 		}
 		return m
 	case path == "/v2/jobs":

@@ -28,6 +28,7 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/internal/lifecycle"
 	"github.com/modelgate/modelgate/internal/logging"
+	"github.com/modelgate/modelgate/internal/tracing"
 )
 
 // BuildVersion is reported by GET /v2; the Makefile sets it with -ldflags.
@@ -64,7 +65,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 
-	return serve(ctx, cfg, log, reg, opts, bound)
+	tr, err := tracing.New(ctx, "modelgate-inference", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := tr.Shutdown(context.Background()); err != nil {
+			log.Warn("trace export shutdown", slog.String("error", err.Error()))
+		}
+	}()
+	return serve(ctx, cfg, log, reg, opts, bound, tr)
 }
 
 // registryOptions lets the registry build generators for versions served
@@ -99,7 +109,7 @@ func newMetrics() (metric.Meter, http.Handler, func(), error) {
 
 // serve answers HTTP until ctx ends, reloading the catalog on SIGHUP and
 // (with --watch) on file changes, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, opts registry.Options, bound chan<- string) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *registry.Registry, opts registry.Options, bound chan<- string, tr *tracing.Tracer) error {
 	meter, metricsHandler, stopMetrics, err := newMetrics()
 	if err != nil {
 		return err
@@ -134,7 +144,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		// A span per request, child of Envoy's traceparent (off by default).
+		Handler:           tracing.Middleware(tr, srv),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -1,0 +1,14 @@
+package stack
+
+import (
+	"testing"
+
+	"github.com/modelgate/modelgate/internal/testutil"
+)
+
+// TestSmallCode keeps every file of the stack harness under 500 lines and
+// every function under 80.
+func TestSmallCode(t *testing.T) {
+	t.Parallel()
+	testutil.RequireSmallCode(t, ".")
+}
