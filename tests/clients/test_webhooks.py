@@ -1,4 +1,4 @@
-"""Job webhooks verified by the real `standardwebhooks` package.
+"""Job webhooks verified by the real `standardwebhooks` packages (PyPI and npm).
 
 out/inference runs with a jobs Redis of the test's own and a webhook secret
 made by its own CLI; a local receiver verifies every delivery with the
@@ -6,6 +6,7 @@ reference Python implementation of Standard Webhooks. A tampered body and a
 stale timestamp must fail that verification.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -94,3 +95,13 @@ def test_deliveries_verify_with_standardwebhooks(jobs_redis):
     stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 3600)}
     with pytest.raises(WebhookVerificationError):
         wh.verify(payload, stale)
+
+    # The same delivery through the JavaScript reference implementation.
+    js = ROOT / "tests" / "clients" / "js"
+    if not (js / "node_modules" / "standardwebhooks").exists():
+        pytest.skip("tests/clients/js/node_modules missing: run `make test-clients`")
+    out = subprocess.run(["node", str(js / "webhooks.mjs")], capture_output=True, text=True, timeout=30,
+                         input=json.dumps({"secret": secret, "headers": headers,
+                                           "body": base64.b64encode(payload).decode()}))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "job.succeeded"
