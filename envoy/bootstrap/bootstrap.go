@@ -268,6 +268,9 @@ type data struct {
 	TokenQuotas                   []string
 	// HasLLM is true when some version generates text.
 	HasLLM bool
+	// JobsMaxBodyBytes is the largest POST /v2/jobs body Envoy buffers
+	// for the plugin (its EXTPROC_JOBS_MAX_BODY_BYTES default).
+	JobsMaxBodyBytes int64
 }
 
 type problems struct {
@@ -277,6 +280,10 @@ type problems struct {
 type headers struct {
 	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
 }
+
+// JobsMaxBodyBytes is the largest job body Envoy buffers, 16 MiB: about
+// 170,000 rows of four features.
+const JobsMaxBodyBytes = 16 << 20
 
 // Render returns the bootstrap YAML for the catalog at the addresses.
 func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
@@ -298,9 +305,10 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Unresolved:  "modelgate_unresolved",
 		// The plugin's names (extproc processor and quota packages);
 		// envoy/bootstrap tests check they agree.
-		TokensNamespace: "modelgate.tokens",
-		TokensCharge:    "charge",
-		TokenQuotas:     []string{"tokens_minute", "tokens_day"},
+		TokensNamespace:  "modelgate.tokens",
+		TokensCharge:     "charge",
+		TokenQuotas:      []string{"tokens_minute", "tokens_day"},
+		JobsMaxBodyBytes: JobsMaxBodyBytes,
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,

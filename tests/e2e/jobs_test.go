@@ -170,6 +170,12 @@ func TestJobs(t *testing.T) {
 		a = e.do(t, call{path: "/v2/jobs", client: clientPro, body: `{"model":"nope","inputs":` + rows + `}`})
 		requireProblem(t, a, http.StatusNotFound, "")
 	})
+	t.Run("a job far over the prediction limits goes through", func(t *testing.T) {
+		start := time.Now()
+		big := e.submitJob(t, clientPro, `{"model":"iris","inputs":`+irisRows(20000)+`}`)
+		t.Logf("20,000 rows (%d bytes) accepted in %s", len(irisRows(20000)), time.Since(start))
+		e.waitJob(t, clientPro, big.ID, "succeeded", 60*time.Second)
+	})
 	t.Run("faults", func(t *testing.T) { testJobFaults(t, e) })
 	t.Run("lists and refuses to cancel a finished job", func(t *testing.T) {
 		a := e.do(t, call{method: http.MethodGet, path: "/v2/jobs?status=succeeded&limit=10", client: clientPro})

@@ -18,7 +18,7 @@ func TestJobs_routesToTheVersion(t *testing.T) {
 	e.factory = processor.NewJobs(processor.PredictConfig{
 		Catalog: newCatalog(t), Validator: newValidator(t),
 		Limits: processor.Limits{MaxBodyBytes: 4096, MaxRows: 1}, Now: e.clock.Now,
-	}, 3, e.adm)
+	}, processor.Limits{MaxBodyBytes: 4096, MaxRows: 3}, e.adm)
 	tests := []struct {
 		name, body string
 		wantErr    bool

@@ -72,9 +72,9 @@ func NewInfer(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, 
 // NewJobs returns the [Factory] of POST /v2/jobs: a prediction request
 // under the jobs' row limit, routed to the version it names, whose answer
 // (a job) is never cached.
-func NewJobs(cfg PredictConfig, maxRows int, a *Admission) Factory {
+func NewJobs(cfg PredictConfig, limits Limits, a *Admission) Factory {
 	cfg.Cache = CacheConfig{}
-	cfg.Limits.MaxRows = maxRows
+	cfg.Limits = limits
 	return newPredict(cfg, a, &jobsRoute)
 }
 
