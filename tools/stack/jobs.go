@@ -18,15 +18,17 @@ func (s *Stack) JobsRedisSocket() string { return filepath.Join(s.cfg.RunDir, "j
 // (create one with `inference webhook-secret create --file ...`).
 func (s *Stack) WebhookSecrets() string { return filepath.Join(s.cfg.RunDir, "webhook-secrets.yaml") }
 
-// defineJobsRedis adds the jobs Redis; its data (the AOF) lives in
-// RunDir/jobs-redis, so a restart of the process keeps every job.
+// defineJobsRedis adds the jobs Redis; its data (the AOF, fsynced on
+// every write: a job is accepted only once it is on disk) lives in
+// RunDir/jobs-redis, so a restart, or a crash, of the process keeps every
+// job.
 func (s *Stack) defineJobsRedis(add func(*Proc)) {
 	dir := filepath.Join(s.cfg.RunDir, "jobs-redis")
 	add(&Proc{
 		Name: JobsRedis, bin: s.cfg.Bin.Redis,
 		prestart: func() { _ = os.MkdirAll(dir, 0o755) },
 		args: []string{"--port", "0", "--unixsocket", s.JobsRedisSocket(), "--unixsocketperm", "700",
-			"--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+			"--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
 			"--maxmemory-policy", "noeviction", "--daemonize", "no", "--loglevel", "warning"},
 		health: func(ctx context.Context) error { return redisPing(ctx, s.JobsRedisSocket()) },
 	})

@@ -14,6 +14,7 @@ import (
 
 	api "github.com/modelgate/modelgate/api/jobs"
 	"github.com/modelgate/modelgate/inference/internal/jobs"
+	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 // countingRunner answers every job with the same result and counts runs;
@@ -151,4 +152,21 @@ func TestWorker_HeartbeatKeepsLongJob(t *testing.T) {
 	close(r.block)
 	waitStatus(t, s, "alice", j.ID, api.Succeeded)
 	require.Equal(t, int32(1), r.runs.Load())
+}
+
+func TestStore_SurvivesRedisCrash(t *testing.T) {
+	t.Parallel()
+	srv := testutil.NewRedis(t)
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket, MaxRetries: 5})
+	t.Cleanup(func() { rdb.Close() })
+	s := jobs.NewStore(jobs.Config{}, rdb)
+	j, _, err := s.Create(t.Context(), newJob("alice"))
+	require.NoError(t, err)
+	srv.Kill()
+	srv.Start()
+	got, err := s.Get(t.Context(), "alice", j.ID)
+	require.NoError(t, err, "a queued job outlives a crash of its Redis")
+	require.Equal(t, api.Queued, got.Status)
+	startWorker(t, s, &countingRunner{}, "w1")
+	waitStatus(t, s, "alice", j.ID, api.Succeeded)
 }
