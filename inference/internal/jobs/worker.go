@@ -42,6 +42,10 @@ type WorkerConfig struct {
 	Heartbeat time.Duration
 	// Block is how long one read waits for a new job. Default 2 s.
 	Block time.Duration
+	// MaxAttempts is how many times a job may be taken up before it is
+	// failed: a job that crashes every worker that runs it must not crash
+	// them forever. Default 5.
+	MaxAttempts int
 }
 
 // Worker runs the jobs of one model version.
@@ -59,6 +63,9 @@ func NewWorker(cfg WorkerConfig, store *Store, runner Runner, log *slog.Logger) 
 	}
 	if cfg.Block <= 0 {
 		cfg.Block = 2 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
 	}
 	return &Worker{cfg: cfg, store: store, runner: runner, log: log.With(slog.String("model", cfg.Model), slog.String("model_version", cfg.Version))}
 }
@@ -105,7 +112,7 @@ func (w *Worker) next(ctx context.Context) (*redis.XMessage, error) {
 		return nil, fmt.Errorf("reclaim: %w", err)
 	}
 	if len(msgs) > 0 {
-		return &msgs[0], nil
+		return w.unlessExhausted(ctx, msgs[0])
 	}
 	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: group, Consumer: w.cfg.Consumer, Streams: []string{w.stream(), ">"}, Count: 1, Block: w.cfg.Block,
@@ -121,6 +128,31 @@ func (w *Worker) next(ctx context.Context) (*redis.XMessage, error) {
 	}
 	return &res[0].Messages[0], nil
 }
+
+// unlessExhausted returns a reclaimed entry, or fails its job (and returns
+// nil) when it has been taken up more than MaxAttempts times.
+func (w *Worker) unlessExhausted(ctx context.Context, m redis.XMessage) (*redis.XMessage, error) {
+	p, err := w.store.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: w.stream(), Group: group, Start: m.ID, End: m.ID, Count: 1}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("pending: %w", err)
+	}
+	if len(p) == 0 || p[0].RetryCount <= int64(w.cfg.MaxAttempts) {
+		return &m, nil
+	}
+	id, _ := m.Values["id"].(string)
+	w.log.Error("jobs: job failed after too many attempts", slog.String("job_id", id), slog.Int64("attempts", p[0].RetryCount))
+	if r, err := w.store.load(ctx, id); err == nil && !r.status.Final() {
+		if _, _, err := w.store.finish(ctx, r, api.Failed, nil, attemptsProblem); err != nil {
+			return nil, err
+		}
+	}
+	w.store.rdb.XAck(ctx, w.stream(), group, m.ID)
+	w.store.rdb.XDel(ctx, w.stream(), m.ID)
+	return nil, nil
+}
+
+var attemptsProblem = json.RawMessage(`{"type":"https://modelgate.dev/problems/internal-error","title":"Internal error","status":500,` +
+	`"detail":"the job stopped its worker every time it ran and was given up"}`)
 
 // handle runs one stream entry's job and acknowledges the entry once the
 // job is final (by this run or any other).

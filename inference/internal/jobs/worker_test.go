@@ -170,3 +170,31 @@ func TestStore_SurvivesRedisCrash(t *testing.T) {
 	startWorker(t, s, &countingRunner{}, "w1")
 	waitStatus(t, s, "alice", j.ID, api.Succeeded)
 }
+
+func TestWorker_GivesUpAJobThatKeepsCrashing(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	s := jobs.NewStore(jobs.Config{}, rdb)
+	j, _, err := s.Create(t.Context(), newJob("alice"))
+	require.NoError(t, err)
+	stream := "mg:{jobs}:stream:iris:1"
+	require.NoError(t, rdb.XGroupCreateMkStream(t.Context(), stream, "workers", "0").Err())
+	res, err := rdb.XReadGroup(t.Context(), &redis.XReadGroupArgs{Group: "workers", Consumer: "dead-0",
+		Streams: []string{stream, ">"}, Count: 1}).Result()
+	require.NoError(t, err)
+	// Three more workers took it up and died.
+	for i := range 3 {
+		require.NoError(t, rdb.XClaim(t.Context(), &redis.XClaimArgs{Stream: stream, Group: "workers",
+			Consumer: "dead-" + string(rune('1'+i)), Messages: []string{res[0].Messages[0].ID}}).Err())
+	}
+	r := &countingRunner{}
+	ctx, cancel := context.WithCancel(t.Context())
+	w := jobs.NewWorker(jobs.WorkerConfig{Model: "iris", Version: "1", Consumer: "w", Heartbeat: 20 * time.Millisecond,
+		Block: 20 * time.Millisecond, MaxAttempts: 3}, s, r, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	got := waitStatus(t, s, "alice", j.ID, api.Failed)
+	require.Contains(t, string(got.Problem), "given up")
+	require.Zero(t, r.runs.Load())
+}
