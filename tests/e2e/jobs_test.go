@@ -177,6 +177,12 @@ func TestJobs(t *testing.T) {
 		e.waitJob(t, clientPro, big.ID, "succeeded", 60*time.Second)
 	})
 	t.Run("faults", func(t *testing.T) { testJobFaults(t, e) })
+	t.Run("measures", func(t *testing.T) {
+		rcv := &arrivals{at: map[string]time.Time{}}
+		srv := httptest.NewServer(rcv)
+		t.Cleanup(srv.Close)
+		testJobMeasures(t, e, srv.URL, rcv)
+	})
 	t.Run("lists and refuses to cancel a finished job", func(t *testing.T) {
 		a := e.do(t, call{method: http.MethodGet, path: "/v2/jobs?status=succeeded&limit=10", client: clientPro})
 		require.Equal(t, http.StatusOK, a.status, "%s", a)
