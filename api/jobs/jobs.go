@@ -121,7 +121,8 @@ type Job struct {
 type List struct {
 	Object     string `json:"object"`
 	Data       []Job  `json:"data"`
-	NextCursor string `json:"next_cursor,omitempty"`
+	// NextCursor is the cursor of the next page; null on the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // Event is a webhook body.

@@ -109,7 +109,7 @@ func TestJobs_submitAndPoll(t *testing.T) {
 		require.Equal(t, "list", l.Object)
 		require.Len(t, l.Data, 1)
 		res = do(t, s, "GET", "/v2/jobs", "", "", header.Client, "bob")
-		require.JSONEq(t, `{"object":"list","data":[]}`, string(res.body))
+		require.JSONEq(t, `{"object":"list","data":[],"next_cursor":null}`, string(res.body))
 	})
 	t.Run("a finished job cannot be canceled", func(t *testing.T) {
 		res := do(t, s, "POST", "/v2/jobs/"+j.ID+"/cancel", "", "", header.Client, "alice")

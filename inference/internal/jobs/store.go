@@ -328,7 +328,7 @@ func (s *Store) List(ctx context.Context, owner string, status api.Status, limit
 				continue
 			}
 			if len(out.Data) == limit {
-				out.NextCursor = out.Data[limit-1].ID
+				out.NextCursor = &out.Data[limit-1].ID
 				return out, nil
 			}
 			out.Data = append(out.Data, j)
@@ -339,7 +339,7 @@ func (s *Store) List(ctx context.Context, owner string, status api.Status, limit
 		max = "(" + ids[len(ids)-1]
 	}
 	if len(out.Data) > 0 {
-		out.NextCursor = out.Data[len(out.Data)-1].ID
+		out.NextCursor = &out.Data[len(out.Data)-1].ID
 	}
 	return out, nil
 }
