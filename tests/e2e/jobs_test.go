@@ -81,11 +81,16 @@ func decodeJobObject(t *testing.T, a answer) jobObject {
 }
 
 // TestJobs submits jobs through real Envoy, extproc and inference with
-// its own jobs Redis: the job is validated and routed by the gateway, run
-// by the version's worker, read back by its owner only, and announced by a
-// signed webhook.
+// its own jobs Redis, once per Envoy filter chain: the job is validated and
+// routed by the gateway, run by the version's worker, read back by its
+// owner only, and announced by a signed webhook.
 func TestJobs(t *testing.T) {
-	e := startEnv(t, bootstrap.Options{})
+	t.Run("ext_proc chain", func(t *testing.T) { testJobs(t, bootstrap.Options{}) })
+	t.Run("ext_authz chain", func(t *testing.T) { testJobs(t, bootstrap.Options{ExtAuthz: true}) })
+}
+
+func testJobs(t *testing.T, opts bootstrap.Options) {
+	e := startEnv(t, opts)
 	rcv := &webhookReceiver{}
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
