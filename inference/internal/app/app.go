@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	var current atomic.Pointer[registry.Registry]
 	current.Store(reg)
 	var ready atomic.Bool
-	jr, err := startJobs(cfg, log, &current)
+	jr, err := startJobs(cfg, log, meter, &current)
 	if err != nil {
 		return err
 	}

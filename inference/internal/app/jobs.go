@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/httpapi"
@@ -34,9 +35,17 @@ type jobsRuntime struct {
 // startJobs connects to the jobs Redis and starts the workers and the
 // dispatcher; nil when jobs are not configured. The workers serve the
 // versions served at start.
-func startJobs(cfg *config.Config, log *slog.Logger, reg *atomic.Pointer[registry.Registry]) (*jobsRuntime, error) {
+func startJobs(cfg *config.Config, log *slog.Logger, meter metric.Meter, reg *atomic.Pointer[registry.Registry]) (*jobsRuntime, error) {
 	if cfg.JobsRedis == "" {
 		return nil, nil
+	}
+	jm, err := jobs.NewMetrics(meter)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := webhook.NewMetrics(meter)
+	if err != nil {
+		return nil, err
 	}
 	opts := &redis.Options{Addr: cfg.JobsRedis}
 	if strings.HasPrefix(cfg.JobsRedis, "/") {
@@ -60,11 +69,11 @@ func startJobs(cfg *config.Config, log *slog.Logger, reg *atomic.Pointer[registr
 		if v.Engine == nil {
 			continue // text generation jobs are not served yet
 		}
-		w := jobs.NewWorker(jobs.WorkerConfig{Model: v.Name(), Version: v.ID(), Heartbeat: cfg.JobsHeartbeat,
+		w := jobs.NewWorker(jobs.WorkerConfig{Model: v.Name(), Version: v.ID(), Heartbeat: cfg.JobsHeartbeat, Metrics: jm,
 			Consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), jobs.NewID(time.Now())[4:])}, store, runner, log)
 		rt.run(func() error { return w.Run(ctx) })
 	}
-	d := webhook.NewDispatcher(webhook.DispatcherConfig{}, store, sender, secrets, log)
+	d := webhook.NewDispatcher(webhook.DispatcherConfig{Metrics: wm}, store, sender, secrets, log)
 	rt.run(func() error { return d.Run(ctx) })
 	return rt, nil
 }

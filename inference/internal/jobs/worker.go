@@ -46,6 +46,8 @@ type WorkerConfig struct {
 	// failed: a job that crashes every worker that runs it must not crash
 	// them forever. Default 5.
 	MaxAttempts int
+	// Metrics records the runs; nil records nothing.
+	Metrics *Metrics
 }
 
 // Worker runs the jobs of one model version.
@@ -198,7 +200,9 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	go w.heartbeat(runCtx, entry)
+	began := time.Now()
 	out, runErr := w.runner.Run(runCtx, r.job.Model, r.job.Version, input)
+	took := time.Since(began)
 	stop()
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -213,7 +217,11 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 	}
 	r.job.Usage.Rows = max(r.job.Usage.Rows, out.Rows)
 	// A cancel that won the race keeps its state; this result is dropped.
-	_, _, err = s.finish(ctx, r, st, out.Result, out.Problem)
+	_, ok, err = s.finish(ctx, r, st, out.Result, out.Problem)
+	if err == nil && !ok {
+		st = api.Canceled
+	}
+	w.cfg.Metrics.ran(ctx, r.job.Model, r.job.Version, st, took, out.Rows)
 	return err == nil, err
 }
 

@@ -37,9 +37,17 @@ func (r *countingRunner) Run(ctx context.Context, _, _ string, _ json.RawMessage
 }
 
 func startWorker(t *testing.T, s *jobs.Store, r jobs.Runner, consumer string) context.CancelFunc {
+	return startWorkerCfg(t, s, r, jobs.WorkerConfig{Consumer: consumer})
+}
+
+func startWorkerWith(t *testing.T, s *jobs.Store, r jobs.Runner, m *jobs.Metrics) context.CancelFunc {
+	return startWorkerCfg(t, s, r, jobs.WorkerConfig{Consumer: "w", Metrics: m})
+}
+
+func startWorkerCfg(t *testing.T, s *jobs.Store, r jobs.Runner, cfg jobs.WorkerConfig) context.CancelFunc {
 	ctx, cancel := context.WithCancel(t.Context())
-	w := jobs.NewWorker(jobs.WorkerConfig{Model: "iris", Version: "1", Consumer: consumer,
-		Heartbeat: 50 * time.Millisecond, Block: 50 * time.Millisecond}, s, r, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Model, cfg.Version, cfg.Heartbeat, cfg.Block = "iris", "1", 50*time.Millisecond, 50*time.Millisecond
+	w := jobs.NewWorker(cfg, s, r, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

@@ -43,6 +43,8 @@ type DispatcherConfig struct {
 	Now func() time.Time
 	// Rand is the jitter source in [0,1); nil means math/rand.
 	Rand func() float64
+	// Metrics records the attempts; nil records nothing.
+	Metrics *Metrics
 }
 
 // Dispatcher delivers the outbox's messages.
@@ -138,6 +140,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m jobs.Message) error {
 		rec.Outcome, rec.NextAttemptAt = "retrying", &next
 		settle = d.box.Retry(ctx, m, next)
 	}
+	d.cfg.Metrics.attempt(ctx, rec.Outcome, a.Error, a.Latency)
 	d.log.Info("webhook attempt", slog.String("job_id", m.JobID), slog.String("webhook_id", m.ID),
 		slog.Int("attempt", m.Attempt), slog.Int("status", a.Status), slog.String("outcome", rec.Outcome),
 		slog.String("error_class", a.Error))
