@@ -45,6 +45,10 @@ type JobsConfig struct {
 // maxWait caps Prefer: wait.
 const maxWait = 60 * time.Second
 
+// maxIdempotencyKey bounds the Idempotency-Key header (it is part of a
+// Redis key).
+const maxIdempotencyKey = 255
+
 func (s *Server) jobRoutes() []route {
 	if s.cfg.Jobs.Store == nil {
 		return nil
@@ -130,6 +134,9 @@ func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request) (jobs.NewJob,
 		obj.add("/model", "missing")
 	}
 	s.checkWebhook(obj, req)
+	if k := r.Header.Get(api.HeaderIdempotencyKey); len(k) > maxIdempotencyKey {
+		obj.add("", fmt.Sprintf("the %s header is longer than %d bytes", api.HeaderIdempotencyKey, maxIdempotencyKey))
+	}
 	rows, err := obj.rows(s.cfg.Jobs.MaxRows)
 	if err != nil {
 		return n, err

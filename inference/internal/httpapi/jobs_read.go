@@ -65,7 +65,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	st := api.Status(q.Get("status"))
-	if st != "" && !st.Valid() {
+	if q.Has("status") && !st.Valid() {
 		vs = append(vs, problem.Violation{Pointer: "/status", Detail: "unknown status"})
 	}
 	if len(vs) > 0 {

@@ -110,6 +110,8 @@ func TestJobs_submitAndPoll(t *testing.T) {
 		require.Len(t, l.Data, 1)
 		res = do(t, s, "GET", "/v2/jobs", "", "", header.Client, "bob")
 		require.JSONEq(t, `{"object":"list","data":[],"next_cursor":null}`, string(res.body))
+		res = do(t, s, "GET", "/v2/jobs?status=", "", "", header.Client, "alice")
+		requireProblem(t, res, http.StatusBadRequest, problem.TypeValidation)
 	})
 	t.Run("a finished job cannot be canceled", func(t *testing.T) {
 		res := do(t, s, "POST", "/v2/jobs/"+j.ID+"/cancel", "", "", header.Client, "alice")
@@ -155,7 +157,7 @@ func TestJobs_refusals(t *testing.T) {
 	s := newJobsServer(t, false)
 	tests := []struct {
 		name, body   string
-		client       string
+		client, idem string
 		wantStatus   int
 		wantType     string
 		wantPointers []string
@@ -170,10 +172,12 @@ func TestJobs_refusals(t *testing.T) {
 			wantStatus: 400, wantType: problem.TypeTooManyRows},
 		{name: "refuses an unknown model", client: "alice", body: `{"model":"nope","inputs":[{}]}`,
 			wantStatus: 404, wantType: problem.TypeUnknownModel},
+		{name: "refuses an overlong idempotency key", client: "alice", body: jobBody, idem: strings.Repeat("k", 256),
+			wantStatus: 400, wantType: problem.TypeValidation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := do(t, s, "POST", "/v2/jobs", header.MediaJSON, tt.body, header.Client, tt.client)
+			res := do(t, s, "POST", "/v2/jobs", header.MediaJSON, tt.body, header.Client, tt.client, "Idempotency-Key", tt.idem)
 			p := requireProblem(t, res, tt.wantStatus, tt.wantType)
 			for _, ptr := range tt.wantPointers {
 				found := false
