@@ -34,6 +34,7 @@ func TestLoad_shippedConfig(t *testing.T) {
 		{"internal client per model version", []string{"quota", "client_model", "tier", "internal", "client", "ops", "model", "iris", "version", "1"}, "modelgate.quota_client_model.tier_internal.client.model.version unlimited"},
 		{"free client tokens per minute", []string{"quota", "tokens_minute", "tier", "free", "client", "c1"}, "modelgate.quota_tokens_minute.tier_free.client 2000/MINUTE"},
 		{"free client tokens per day", []string{"quota", "tokens_day", "tier", "free", "client", "c1"}, "modelgate.quota_tokens_day.tier_free.client 20000/DAY"},
+		{"free client tokens per model per minute", []string{"quota", "model_tokens_minute", "tier", "free", "client", "c1", "model", "scribe"}, "modelgate.quota_model_tokens_minute.tier_free.client.model 1500/MINUTE"},
 		{"internal tokens are unlimited", []string{"quota", "tokens_day", "tier", "internal", "client", "ops"}, "modelgate.quota_tokens_day.tier_internal.client unlimited"},
 		{"unknown tier is not limited", []string{"quota", "client_minute", "tier", "gold", "client", "c1"}, ""},
 		{"descriptor deeper than the tree is not limited", []string{"quota", "client_minute", "tier", "free", "client", "c1", "extra", "x"}, ""},

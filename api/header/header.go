@@ -55,9 +55,14 @@ const (
 	ContentLength = "content-length"
 	// RetryAfter is the standard retry hint.
 	RetryAfter = "retry-after"
+	// Allow lists the methods of a path on a 405 answer.
+	Allow = "allow"
 	// RetryAfterMS is the same hint in milliseconds, which the OpenAI
 	// clients read before Retry-After.
 	RetryAfterMS = "retry-after-ms"
+	// ShouldRetry tells OpenAI-style clients whether retrying can succeed;
+	// "false" on a 429 whose window is too long to wait out.
+	ShouldRetry = "x-should-retry"
 	// RateLimitLimit, RateLimitRemaining and RateLimitReset describe the
 	// tightest quota a request counted against (draft-ietf-httpapi-
 	// ratelimit-headers-03, as Envoy's ratelimit filter writes them); absent

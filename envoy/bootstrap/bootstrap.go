@@ -261,11 +261,14 @@ type data struct {
 	ClusterType string
 	// Unresolved is the endpoint-less cluster of route predict-unresolved.
 	Unresolved string
+	// QueryAllow are the API's paths by Allow value, for QUERY requests
+	// Envoy answers itself.
+	QueryAllow []allowGroup
 	// TokensNamespace and TokensCharge name the dynamic metadata the
 	// plugin leaves with the tokens to charge when a stream ends;
 	// TokenQuotas are the descriptors charged.
 	TokensNamespace, TokensCharge string
-	TokenQuotas                   []string
+	TokenQuotas                   []tokenQuota
 	// HasLLM is true when some version generates text.
 	HasLLM bool
 	// JobsMaxBodyBytes is the largest POST /v2/jobs body Envoy buffers
@@ -273,8 +276,16 @@ type data struct {
 	JobsMaxBodyBytes int64
 }
 
+// tokenQuota is one token descriptor charged at stream end: per client,
+// or per client and model.
+type tokenQuota struct {
+	Name     string
+	PerModel bool
+}
+
 type problems struct {
 	QuotaExceeded, Unavailable, Timeout, NotFound, BodyTooLarge, HeadersTooLarge, Internal string
+	MethodNotAllowed, Validation                                                           string
 }
 
 type headers struct {
@@ -300,20 +311,26 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			QuotaExceeded: problem.TypeQuotaExceeded, Unavailable: problem.TypeUnavailable,
 			Timeout: problem.TypeTimeout, NotFound: problem.TypeNotFound,
 			BodyTooLarge: problem.TypeBodyTooLarge, HeadersTooLarge: problem.TypeHeadersTooLarge, Internal: problem.TypeInternal,
+			MethodNotAllowed: problem.TypeMethodNotAllowed, Validation: problem.TypeValidation,
 		},
 		ClusterType: "STATIC",
 		Unresolved:  "modelgate_unresolved",
-		// The plugin's names (extproc processor and quota packages);
-		// envoy/bootstrap tests check they agree.
-		TokensNamespace:  "modelgate.tokens",
-		TokensCharge:     "charge",
-		TokenQuotas:      []string{"tokens_minute", "tokens_day"},
+		// The plugin's names (extproc's processor.TokensNamespace,
+		// TokensCharge and quota.TokenQuotas, which this package cannot
+		// import); the e2e token test fails when they drift apart.
+		TokensNamespace: "modelgate.tokens",
+		TokensCharge:    "charge",
+		TokenQuotas: []tokenQuota{{"tokens_minute", false}, {"tokens_day", false},
+			{"model_tokens_minute", true}, {"model_tokens_day", true}},
 		JobsMaxBodyBytes: JobsMaxBodyBytes,
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
 			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
 		},
+	}
+	if d.QueryAllow, err = queryAllowGroups(); err != nil {
+		return nil, err
 	}
 	if a.DNS {
 		d.ClusterType = "STRICT_DNS"

@@ -197,7 +197,7 @@ func TestRender_textGenerationRoutes(t *testing.T) {
 	route = route[:strings.Index(route, "- name: predict-unresolved")]
 	require.Contains(t, route, "timeout: 0s", "a stream has no route timeout")
 	require.Contains(t, route, "apply_on_stream_done: true")
-	require.Equal(t, 2, strings.Count(route, "apply_on_stream_done"), "minute and day token quotas")
+	require.Equal(t, 4, strings.Count(route, "apply_on_stream_done"), "minute and day token quotas, per client and per client+model")
 	require.NotContains(t, route, "modelgate.ratelimit.model", "no stage 1 filter in the default chain")
 
 	b, err = bootstrap.Render(c, local, bootstrap.Options{ExtAuthz: true})

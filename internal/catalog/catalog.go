@@ -7,6 +7,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"github.com/modelgate/modelgate/api/problem"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,6 +68,22 @@ type UnknownVersionError struct {
 func (e *UnknownVersionError) Error() string {
 	return fmt.Sprintf("model %q has no version or alias %q (available: %s)",
 		e.Model, e.Version, strings.Join(e.Available, ", "))
+}
+
+// Problem is the answer both services give for an unknown model: 404 with
+// what is available.
+func (e *UnknownModelError) Problem() *problem.Problem {
+	p := problem.New(problem.TypeUnknownModel, 404, "Unknown model", e.Error())
+	p.Model, p.Available = e.Model, e.Available
+	return p
+}
+
+// Problem is the answer both services give for an unknown version: 404
+// with the versions and aliases there are.
+func (e *UnknownVersionError) Problem() *problem.Problem {
+	p := problem.New(problem.TypeUnknownVersion, 404, "Unknown model version", e.Error())
+	p.Model, p.ModelVersion, p.Available = e.Model, e.Version, e.Available
+	return p
 }
 
 // DefaultAlias is used when a request names no version.

@@ -62,6 +62,7 @@ func testSuite(t *testing.T, opts bootstrap.Options) {
 	t.Run("cache", func(t *testing.T) { testCache(t, e) })
 	t.Run("deprecation", func(t *testing.T) { testDeprecation(t, e) })
 	t.Run("gateway", func(t *testing.T) { testGateway(t, e) })
+	t.Run("contract", func(t *testing.T) { testContract(t, e) })
 	t.Run("quotas", func(t *testing.T) { testQuotas(t, e) })
 	t.Run("text generation", func(t *testing.T) { testLLM(t, e) })
 	t.Run("load", func(t *testing.T) { testLoad(t, e) })
@@ -84,6 +85,12 @@ func testAuthentication(t *testing.T, e *env) {
 		{"accepts a valid key", call{path: "/v2/predict", body: irisBody(0), client: clientPro}, 0},
 		{"accepts a valid key as a bearer token", call{path: "/v2/predict", body: irisBody(0),
 			headers: map[string]string{"authorization": "Bearer " + e.keys[clientPro].Secret}}, 0},
+		// Both headers: each must carry the same well-formed key, whatever
+		// the Authorization scheme.
+		{"rejects another authorization scheme beside a valid key", call{path: "/v2/predict", body: irisBody(0), client: clientPro,
+			headers: map[string]string{"authorization": "Basic eDp5"}}, 401},
+		{"rejects a malformed bearer token beside a valid key", call{path: "/v2/predict", body: irisBody(0), client: clientPro,
+			headers: map[string]string{"authorization": "Bearer nope"}}, 401},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

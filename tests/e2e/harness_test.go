@@ -53,6 +53,7 @@ const (
 	clientLoad     = "e2e-load"
 	clientFaults   = "e2e-faults"
 	clientTokens   = "e2e-tokens"
+	clientCut      = "e2e-cut"
 )
 
 // quotaPerHour is the e2e quota client's request limit, per hour so that a
@@ -97,6 +98,7 @@ func startEnv(t *testing.T, opts bootstrap.Options) *env {
 	issue(clientLoad, "internal", "*")
 	issue(clientFaults, "pro", "*")
 	issue(clientTokens, "free", "*")
+	issue(clientCut, "pro", "*")
 	require.NoError(t, stack.RevokeKey(ctx, bins.Extproc, keysFile, e.keys[clientRevoked].ID))
 
 	// The ratelimit service watches a copy of ratelimit-config/config, with

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -121,6 +124,34 @@ func testLLM(t *testing.T, e *env) {
 		require.Equal(t, "model", *p.Error.Param)
 	})
 
+	t.Run("a stream the client cuts is charged for the text it got", func(t *testing.T) {
+		before := e.tokenCounter(t, clientCut)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.s.URL()+"/v1/chat/completions",
+			strings.NewReader(chatBody("In the beginning", `,"stream":true,"max_tokens":64,"temperature":1,"seed":3`)))
+		require.NoError(t, err)
+		req.Header.Set("content-type", "application/json")
+		req.Header.Set("x-api-key", e.keys[clientCut].Secret)
+		resp, err := e.client.Do(req)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		sc := bufio.NewScanner(resp.Body)
+		texts := 0
+		for texts < 3 && sc.Scan() {
+			if strings.Contains(sc.Text(), `"content":"`) {
+				texts++
+			}
+		}
+		require.NoError(t, resp.Body.Close(), "the client goes away after three pieces of text")
+		// The prompt was reserved on admission (ext_proc chain) or is
+		// charged with the text (ext_authz chain); either way more than the
+		// prompt's bytes once the text passed is charged.
+		deadline := time.Now().Add(5 * time.Second)
+		for e.tokenCounter(t, clientCut)-before <= len("In the beginning") && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		require.Greater(t, e.tokenCounter(t, clientCut)-before, len("In the beginning"), "the cut stream's text was charged")
+	})
+
 	t.Run("completions are charged to the token quota when the stream ends", func(t *testing.T) {
 		prompt := "Blessed are the meek"
 		used, ok := 0, 0
@@ -152,4 +183,29 @@ func requireOpenAIProblem(t *testing.T, a answer, status int, typ string) openai
 	require.Equal(t, typ, p.Type, "%s", a.body)
 	require.NotEmpty(t, p.Error.Message, "%s", a.body)
 	return p
+}
+
+// tokenCounter reads the client's tokens_minute counter from the ratelimit
+// service's Redis: the sum over its windows (there is one per minute).
+func (e *env) tokenCounter(t *testing.T, client string) int {
+	t.Helper()
+	out, err := exec.Command("redis-cli", "-s", e.s.RedisSocket(), "--scan", "--pattern", "*_tokens_minute_*"+client+"*").Output()
+	if err != nil {
+		t.Logf("redis-cli: %v", err)
+		return -1
+	}
+	sum := 0
+	for _, k := range strings.Fields(string(out)) {
+		if strings.Contains(k, "model_tokens") {
+			continue
+		}
+		v, err := exec.Command("redis-cli", "-s", e.s.RedisSocket(), "GET", k).Output()
+		if err != nil {
+			t.Logf("redis-cli: %v", err)
+			return -1
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(v)))
+		sum += n
+	}
+	return sum
 }

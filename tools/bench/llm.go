@@ -257,7 +257,36 @@ func printLLM(w io.Writer, rows []llmRow) {
 		if r.name != "llm-gateway" || !ok {
 			continue
 		}
-		fmt.Fprintf(w, "gateway ÷ direct at %d stream(s): tokens/s %.2f\n", r.streams,
-			(float64(r.tokens())/r.wall.Seconds())/(float64(d.tokens())/d.wall.Seconds()))
+		fmt.Fprintf(w, "gateway vs direct at %d stream(s): tokens/s ×%.2f; TTFT p50 %+.2f ms (goal < 1 ms); per chunk %+.3f ms (goal < 0.2 ms)\n",
+			r.streams, (float64(r.tokens())/r.wall.Seconds())/(float64(d.tokens())/d.wall.Seconds()),
+			float64((r.ttftP50()-d.ttftP50()).Microseconds())/1000, float64((r.perChunk()-d.perChunk()).Microseconds())/1000)
 	}
+}
+
+// ttftP50 is the median time to first token.
+func (r llmRow) ttftP50() time.Duration {
+	t := make([]time.Duration, len(r.results))
+	for i, s := range r.results {
+		t[i] = s.ttft
+	}
+	slices.Sort(t)
+	return t[len(t)/2]
+}
+
+// perChunk is the mean time between tokens after the first: a stream's
+// time past its first token over the tokens that followed it (one chunk
+// each), averaged over the streams.
+func (r llmRow) perChunk() time.Duration {
+	var sum time.Duration
+	n := 0
+	for _, s := range r.results {
+		if s.tokens > 1 {
+			sum += (s.duration - s.ttft) / time.Duration(s.tokens-1)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / time.Duration(n)
 }

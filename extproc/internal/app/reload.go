@@ -17,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/internal/configsource"
+	"github.com/modelgate/modelgate/internal/openapi"
 )
 
 // MetricReloads counts reloads of the configuration and catalog, by result.
@@ -35,6 +36,8 @@ type snapshot struct {
 	generations map[string]map[string]*catalog.Generation
 	// manifestErrs are the manifests that could not be read, for the log.
 	manifestErrs []error
+	// docs renders the OpenAPI document of this catalog.
+	docs *openapi.Generator
 }
 
 // liveConfig holds the reloadable configuration (catalog, deprecations,
@@ -79,7 +82,11 @@ func build(cfg *config.Config) (*snapshot, error) {
 		return nil, err
 	}
 	features, generations, manifestErrs := loadManifests(cat)
-	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, generations: generations, manifestErrs: manifestErrs}, nil
+	docs, err := loadDocuments(cfg, cat)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{catalogPath: cfg.Catalog, cat: cat, dep: dep, features: features, generations: generations, manifestErrs: manifestErrs, docs: docs}, nil
 }
 
 // loadManifests reads the manifest of every catalogued version: the input

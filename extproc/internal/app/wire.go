@@ -113,7 +113,11 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	if err != nil {
 		return nil, err
 	}
-	admission := processor.AdmissionConfig{Scopes: keyScopes{svc.keys}, Deprecations: svc.live, Now: time.Now}
+	static, err := loadStatic(cfg.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	admission := processor.AdmissionConfig{Scopes: keyScopes{svc.keys}, Deprecations: svc.live, Methods: static, Now: time.Now}
 	if cfg.Gateway.Mode == config.ModeExtProc {
 		rl, err := ratelimit.Dial(grpcTarget(cfg.Gateway.RateLimit.Addr), ratelimit.Options{
 			Domain: quota.Domain, Timeout: cfg.Gateway.RateLimit.Timeout, UnlimitedTTL: cfg.Gateway.RateLimit.UnlimitedTTL,
@@ -131,6 +135,7 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	ep.Register(routing.V2Predict, processor.NewV2Predict(predict, adm))
 	ep.Register(routing.Infer, processor.NewInfer(predict, adm))
 	ep.Register(routing.ModelMetadata, processor.NewMetadata(svc.live, adm))
+	ep.Register(routing.Document, processor.NewDocument(svc.live, adm))
 	ep.Register(routing.ChatCompletions, processor.NewChatCompletions(llm, adm))
 	ep.Register(routing.Completions, processor.NewCompletions(llm, adm))
 	ep.Register(routing.Models, processor.NewModels(adm))

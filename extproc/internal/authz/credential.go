@@ -7,44 +7,47 @@ import "strings"
 const bearer = "bearer"
 
 // ParseCredential extracts the API key from the values of the x-api-key
-// and Authorization headers ("" when absent). x-api-key wins; otherwise the
-// key comes from "Authorization: Bearer <key>".
+// and Authorization headers ("" when absent).
 //
-// It returns [ErrMissing] when neither header carries a credential and
-// [ErrMalformed] when one does but it is not shaped like a modelgate key:
-// another scheme such as Basic without an x-api-key, an empty token, extra
-// words, duplicate headers joined by a comma, or an x-api-key and a Bearer
-// token that disagree. It does not check that the key exists; that is
+// One rule covers every combination: each header that is present is a
+// credential and must carry a well-shaped modelgate key (x-api-key: <key>,
+// Authorization: Bearer <key>), and when both are present they must carry
+// the same key. So an Authorization header is judged the same way whether
+// or not an x-api-key comes with it, whatever its scheme: Basic, Digest, a
+// bare key, an empty or multi-word Bearer token, or a Bearer key other than
+// the x-api-key are all refused.
+//
+// It returns [ErrMissing] when neither header carries anything and
+// [ErrMalformed] when the rule is broken (duplicate headers joined by a
+// comma included). It does not check that the key exists; that is
 // [Store.Authenticate]'s job.
 func ParseCredential(apiKey, authorization string) (string, error) {
 	apiKey = strings.Trim(apiKey, " \t")
 	authorization = strings.Trim(authorization, " \t")
-
-	var token string
-	hasBearer := false
+	if apiKey == "" && authorization == "" {
+		return "", ErrMissing
+	}
+	key := apiKey
 	if authorization != "" {
-		scheme, rest, _ := strings.Cut(authorization, " ")
-		if strings.EqualFold(scheme, bearer) {
-			hasBearer = true
-			token = strings.TrimLeft(rest, " ")
-		} else if apiKey == "" {
-			// Another scheme (Basic, Digest, ...) is not ours. With an
-			// x-api-key present it may belong to someone else; ignore it.
+		token, ok := bearerToken(authorization)
+		if !ok || (apiKey != "" && token != apiKey) {
 			return "", ErrMalformed
 		}
-	}
-
-	key := apiKey
-	switch {
-	case apiKey != "" && hasBearer && token != apiKey:
-		return "", ErrMalformed
-	case apiKey == "" && hasBearer:
 		key = token
-	case apiKey == "":
-		return "", ErrMissing
 	}
 	if _, _, ok := splitKey(key); !ok {
 		return "", ErrMalformed
 	}
 	return key, nil
+}
+
+// bearerToken returns the token of an "Bearer <token>" Authorization
+// value; ok is false for any other scheme or an empty token.
+func bearerToken(authorization string) (token string, ok bool) {
+	scheme, rest, _ := strings.Cut(authorization, " ")
+	if !strings.EqualFold(scheme, bearer) {
+		return "", false
+	}
+	token = strings.TrimLeft(rest, " ")
+	return token, token != ""
 }

@@ -22,7 +22,6 @@ func TestParseCredential(t *testing.T) {
 		{name: "reads a bearer token", authz: "Bearer " + testKey, want: testKey},
 		{name: "matches the bearer scheme case-insensitively", authz: "bEaReR " + testKey, want: testKey},
 		{name: "tolerates surrounding and repeated spaces", apiKey: " \t" + testKey + " ", authz: "Bearer   " + testKey, want: testKey},
-		{name: "ignores a non-bearer authorization when x-api-key is set", apiKey: testKey, authz: "Basic dXNlcjpwYXNz", want: testKey},
 		{name: "accepts the same key in both headers", apiKey: testKey, authz: "Bearer " + testKey, want: testKey},
 		{name: "reports a missing key", wantErr: ErrMissing},
 		{name: "reports blank headers as missing", apiKey: "  ", authz: " ", wantErr: ErrMissing},
@@ -37,6 +36,16 @@ func TestParseCredential(t *testing.T) {
 		{name: "rejects a key that is too long", apiKey: testKey + "a", wantErr: ErrMalformed},
 		{name: "rejects upper-case secret characters", apiKey: strings.ToUpper(testKey), wantErr: ErrMalformed},
 		{name: "rejects a key with trailing words", authz: "Bearer " + testKey + " extra", wantErr: ErrMalformed},
+		// Beside a valid x-api-key, Authorization is judged exactly as it
+		// is alone: whatever its scheme, it must be Bearer and the same key.
+		{name: "rejects another scheme beside a valid x-api-key", apiKey: testKey, authz: "Basic dXNlcjpwYXNz", wantErr: ErrMalformed},
+		{name: "rejects a digest scheme beside a valid x-api-key", apiKey: testKey, authz: `Digest username="a"`, wantErr: ErrMalformed},
+		{name: "rejects a bare key in authorization beside x-api-key", apiKey: testKey, authz: testKey, wantErr: ErrMalformed},
+		{name: "rejects an empty bearer token beside x-api-key", apiKey: testKey, authz: "Bearer", wantErr: ErrMalformed},
+		{name: "rejects a bearer token with extra words beside x-api-key", apiKey: testKey, authz: "Bearer " + testKey + " extra", wantErr: ErrMalformed},
+		{name: "rejects a malformed bearer token beside x-api-key", apiKey: testKey, authz: "Bearer x", wantErr: ErrMalformed},
+		{name: "rejects a malformed x-api-key beside a valid bearer token", apiKey: "x", authz: "Bearer " + testKey, wantErr: ErrMalformed},
+		{name: "treats a blank authorization beside x-api-key as absent", apiKey: testKey, authz: "  ", want: testKey},
 		{name: "rejects an empty environment", apiKey: "mg__" + testKey[8:], wantErr: ErrMalformed},
 	}
 	for _, tt := range tests {
@@ -77,6 +86,16 @@ func FuzzParseCredential(f *testing.F) {
 		}
 		if !strings.Contains(apiKey, key) && !strings.Contains(authorization, key) {
 			t.Fatalf("key %q is in neither header", key)
+		}
+		// Every header present carries that same key: one rule, whatever
+		// the Authorization scheme and whether x-api-key came too.
+		if a := strings.Trim(apiKey, " \t"); a != "" && a != key {
+			t.Fatalf("x-api-key %q accepted as key %q", apiKey, key)
+		}
+		if a := strings.Trim(authorization, " \t"); a != "" {
+			if tok, ok := bearerToken(a); !ok || tok != key {
+				t.Fatalf("authorization %q accepted beside key %q", authorization, key)
+			}
 		}
 	})
 }

@@ -49,6 +49,8 @@ type AdmissionConfig struct {
 	Quota quota.Checker
 	// Deprecations is nil when no route is deprecated.
 	Deprecations DeprecationSource
+	// Methods, when set, answers 405 to methods a declared path lacks.
+	Methods MethodTable
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -101,6 +103,9 @@ func (a *Admission) ReadHeaders(ctx context.Context, r *Request, h *extprocv3.Ht
 	r.Match = routing.Route(r.Method, hs.Get(header.Path))
 	r.RequestID = hs.Get(header.RequestID)
 	if err := a.authenticate(ctx, r, hs); err != nil {
+		return err
+	}
+	if err := a.checkMethod(r); err != nil {
 		return err
 	}
 	if a.cfg.Deprecations != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -142,6 +143,7 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 	p.req.Target.Model = name
 	if resolveErr == nil && p.adm.allows(p.req.KeyID, name) {
 		p.reserved = p.reservation(c, t, prompt)
+		p.out.promptEstimate = p.reserved
 		p.req.Tokens.Reserved = p.reserved
 		err = p.adm.Admit(ctx, p.req, &t)
 		if !p.req.admitted {
@@ -250,11 +252,11 @@ func (p *llm) promptBytes(doc map[string]any) (int, []problem.Violation) {
 // bytes is reserved, a common bytes-per-token ratio, and the rest is
 // charged at the end.
 func (p *llm) reservation(c *catalog.Catalog, t routing.Target, promptBytes int) int {
-	g := p.cfg.Generations.Generation(c, t.Model, t.Version)
-	if g != nil && g.Tokenizer == catalog.TokenizerBytes {
-		return promptBytes
+	p.out.bytesPerToken = 4
+	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && g.Tokenizer == catalog.TokenizerBytes {
+		p.out.bytesPerToken = 1
 	}
-	return promptBytes / 4
+	return promptBytes / p.out.bytesPerToken
 }
 
 // shape applies the gateway's rules to the body: the completion length is
@@ -268,12 +270,16 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 		field = "max_completion_tokens"
 	}
 	asked := 0
-	if v, ok := doc[field]; ok {
-		n, ok := positiveInt(v)
+	if v, ok := doc[field]; ok && v != nil { // null, as the schema allows, asks for nothing
+		n, exact, ok := positiveInt(v)
 		if !ok {
 			return nil, violation("/"+field, "must be a positive integer")
 		}
 		asked = n
+		if !exact { // 8.0: a JSON Schema integer; the model server gets 8
+			doc[field] = n
+			changed = true
+		}
 	}
 	limit := p.cfg.MaxTokens[p.req.Tier]
 	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && (limit == 0 || g.MaxOutputTokens < limit) {
@@ -310,14 +316,19 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 }
 
 // positiveInt reads a JSON integer >= 1.
-func positiveInt(v any) (int, bool) {
-	n, ok := v.(json.Number)
+func positiveInt(v any) (n int, exact, ok bool) {
+	num, ok := v.(json.Number)
 	if !ok {
-		return 0, false
+		return 0, false, false
 	}
-	i, err := strconv.ParseInt(n.String(), 10, 32)
-	if err != nil || i < 1 {
-		return 0, false
+	if i, err := strconv.ParseInt(num.String(), 10, 32); err == nil {
+		return int(i), true, i >= 1
 	}
-	return int(i), true
+	// JSON Schema's integer is any number without a fraction: 8.0 and 8e0
+	// are 8.
+	f, err := strconv.ParseFloat(num.String(), 64)
+	if err != nil || f != math.Trunc(f) || f < 1 || f > math.MaxInt32 {
+		return 0, false, false
+	}
+	return int(f), false, true
 }

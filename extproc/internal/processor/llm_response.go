@@ -32,6 +32,25 @@ type sseState struct {
 	held []byte
 	// seen is true once a usage object was read.
 	seen bool
+	// streamed counts the text bytes passed so far, the running estimate
+	// of the completion until the usage arrives; bytesPerToken is the
+	// tokenizer's (1 for bytes, 4 as an estimate for an upstream's).
+	streamed, bytesPerToken int
+	// promptEstimate is the prompt's tokens as the admission counts them
+	// (whether or not it reserved them).
+	promptEstimate int
+	// charged is the charge last left in dynamic metadata.
+	charged int
+}
+
+// textMember is the part of a chunk that carries text.
+type textMember struct {
+	Choices []struct {
+		Text  string `json:"text"`
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+	} `json:"choices"`
 }
 
 // usageMember is the part of a completion or chunk the gateway reads.
@@ -96,9 +115,7 @@ func (p *llm) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3
 		p.readUsage(b.GetBody())
 	}
 	resp := responseBodyResponse(common)
-	if b.GetEndOfStream() || !p.out.sse {
-		p.charge(resp)
-	}
+	p.charge(resp)
 	return resp, nil
 }
 
@@ -145,9 +162,20 @@ func (p *llm) scan(data []byte, out *[]byte) {
 			data = nil
 		}
 		drop := false
-		if payload, ok := bytes.CutPrefix(bytes.TrimSpace(ev), []byte("data:")); ok && bytes.Contains(payload, []byte(`"usage"`)) {
-			u := p.readUsage(bytes.TrimSpace(payload))
-			drop = u != nil && u.Usage != nil && len(u.Choices) == 0
+		if payload, ok := bytes.CutPrefix(bytes.TrimSpace(ev), []byte("data:")); ok {
+			payload = bytes.TrimSpace(payload)
+			if bytes.Contains(payload, []byte(`"usage"`)) {
+				u := p.readUsage(payload)
+				drop = u != nil && u.Usage != nil && len(u.Choices) == 0
+			}
+			if !drop && !p.out.seen {
+				var t textMember
+				if json.Unmarshal(payload, &t) == nil {
+					for _, c := range t.Choices {
+						p.out.streamed += len(c.Text) + len(c.Delta.Content)
+					}
+				}
+			}
 		}
 		if out != nil && !drop {
 			*out = append(*out, ev...)
@@ -167,15 +195,22 @@ func (p *llm) readUsage(b []byte) *usageMember {
 }
 
 // charge leaves the tokens the admission did not count for the stream-done
-// quota call: the completion, and the prompt beyond the reservation.
+// quota call: the completion, and the prompt beyond the reservation, once
+// the usage arrived; until then a running estimate from the text passed,
+// so that a client that goes away mid-stream is charged for what it got
+// (Envoy charges whatever the metadata says when the stream ends), with the
+// prompt's estimate when the admission reserved nothing (ext_authz chain).
 func (p *llm) charge(resp *extprocv3.ProcessingResponse) {
-	if !p.out.seen {
+	var n int
+	if p.out.seen {
+		n = p.req.Tokens.Completion + max(0, p.req.Tokens.Prompt-p.reserved)
+	} else if per := max(p.out.bytesPerToken, 1); p.out.streamed > 0 {
+		n = (p.out.streamed+per-1)/per + max(0, p.out.promptEstimate-p.reserved)
+	}
+	if n <= 0 || n == p.out.charged {
 		return
 	}
-	n := p.req.Tokens.Completion + max(0, p.req.Tokens.Prompt-p.reserved)
-	if n <= 0 {
-		return
-	}
+	p.out.charged = n
 	var md DynamicMetadata
 	// A string: Envoy's hits_addend reads the formatted value as an
 	// integer, and a struct number would format as a float.

@@ -3,6 +3,7 @@ package processor_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -273,4 +274,54 @@ func TestModels_scopedToTheKey(t *testing.T) {
 	_, err = e.models(r).RequestHeaders(t.Context(), h)
 	var forbidden *processor.ForbiddenError
 	require.ErrorAs(t, err, &forbidden)
+}
+
+func TestChat_cutStreamIsChargedForTheTextPassed(t *testing.T) {
+	t.Parallel()
+	e := newLLMEnv(t)
+	_, p := e.start(t, e.chat, post("/v1/chat/completions", "key-acme"))
+	_, err := p.RequestBody(t.Context(), body(`{"model":"scribe","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+	require.NoError(t, err)
+	_, err = p.ResponseHeaders(t.Context(), sse())
+	require.NoError(t, err)
+	first, err := p.ResponseBody(t.Context(), chunk(roleChunk, false))
+	require.NoError(t, err)
+	_, ok := charge(first)
+	require.False(t, ok, "no text yet, nothing to charge")
+	resp, err := p.ResponseBody(t.Context(), chunk(textChunk, false))
+	require.NoError(t, err)
+	c, ok := charge(resp)
+	require.True(t, ok, "every chunk with text updates the running charge")
+	require.Equal(t, strconv.Itoa(len("In the beginning")), c, "one token a byte until the usage says otherwise")
+	// The client goes away here: Envoy's stream-done call charges the last
+	// value left.
+}
+
+// TestChat_lengthAsJSONSchemaReadsIt: the document's schema takes null and
+// integral numbers such as 8.0 for the completion length; so does the
+// gateway, and the model server gets a plain integer.
+func TestChat_lengthAsJSONSchemaReadsIt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, length string
+		want         int
+	}{
+		{name: "reads null as no length asked", length: "null", want: 200},
+		{name: "reads 8.0 as 8", length: "8.0", want: 8},
+		{name: "reads 8e0 as 8", length: "8e0", want: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newLLMEnv(t)
+			_, p := e.start(t, e.completions, post("/v1/completions", "key-acme"))
+			resp, err := p.RequestBody(t.Context(), body(`{"model":"scribe","prompt":"x","max_tokens":`+tt.length+`}`))
+			require.NoError(t, err)
+			require.EqualValues(t, tt.want, sentBody(t, resp)["max_tokens"])
+		})
+	}
+	e := newLLMEnv(t)
+	_, p := e.start(t, e.completions, post("/v1/completions", "key-acme"))
+	_, err := p.RequestBody(t.Context(), body(`{"model":"scribe","prompt":"x","max_tokens":8.5}`))
+	require.Error(t, err, "a fraction is no integer")
 }

@@ -34,7 +34,14 @@ const (
 	// (by Envoy's ratelimit filter, at stream end) once it is known.
 	TokensMinute = "tokens_minute"
 	TokensDay    = "tokens_day"
+	// ModelTokensMinute and ModelTokensDay count them per client and
+	// model (all its versions).
+	ModelTokensMinute = "model_tokens_minute"
+	ModelTokensDay    = "model_tokens_day"
 )
+
+// TokenQuotas are the token descriptors' quota values, client-wide first.
+var TokenQuotas = [...]string{TokensMinute, TokensDay, ModelTokensMinute, ModelTokensDay}
 
 // Entry is one key/value of a descriptor.
 type Entry struct{ Key, Value string }
@@ -54,7 +61,12 @@ func (d Descriptor) Tokens() bool {
 		return false
 	}
 	v := d.Entries[0].Value
-	return v == TokensMinute || v == TokensDay
+	for _, q := range TokenQuotas {
+		if v == q {
+			return true
+		}
+	}
+	return false
 }
 
 // Subject is what a request is counted as: the authenticated client and
@@ -70,7 +82,7 @@ type Subject struct {
 // Descriptors are the descriptors of one request, sent in one call: the
 // per-client minute and second quotas, when the subject names a model
 // version the per-client-per-model quota, and when it reserves tokens the
-// per-client token quotas.
+// per-client and per-client-per-model token quotas.
 func Descriptors(s Subject) []Descriptor {
 	ds := []Descriptor{
 		{Entries: []Entry{{KeyQuota, ClientMinute}, {KeyTier, s.Tier}, {KeyClient, s.Client}}},
@@ -81,8 +93,13 @@ func Descriptors(s Subject) []Descriptor {
 			{KeyModel, s.Model}, {KeyVersion, s.Version}}})
 	}
 	if s.Tokens > 0 {
-		for _, q := range [...]string{TokensMinute, TokensDay} {
+		for _, q := range TokenQuotas[:2] {
 			ds = append(ds, Descriptor{Entries: []Entry{{KeyQuota, q}, {KeyTier, s.Tier}, {KeyClient, s.Client}}, Hits: s.Tokens})
+		}
+		if s.Model != "" {
+			for _, q := range TokenQuotas[2:] {
+				ds = append(ds, Descriptor{Entries: []Entry{{KeyQuota, q}, {KeyTier, s.Tier}, {KeyClient, s.Client}, {KeyModel, s.Model}}, Hits: s.Tokens})
+			}
 		}
 	}
 	return ds

@@ -28,6 +28,7 @@ const (
 	Models
 	// ModelList is GET /v2/models, answered by extproc from the catalog.
 	ModelList
+	Document
 	// Jobs is POST /v2/jobs: a prediction body run asynchronously by the
 	// version it names. The jobs' reads and cancels pass through.
 	Jobs
@@ -44,6 +45,7 @@ var kindNames = [...]string{
 	Completions:     "completions",
 	Models:          "models",
 	ModelList:       "model_list",
+	Document:        "openapi",
 	Jobs:            "jobs",
 }
 
@@ -57,6 +59,9 @@ func (k Kind) String() string {
 	}
 	return "unknown"
 }
+
+// DocumentPath serves the deployment's OpenAPI document.
+const DocumentPath = "/openapi.json"
 
 // Match is the route of one request and what its path names.
 type Match struct {
@@ -85,6 +90,11 @@ func Route(method, path string) Match {
 	case path == "/v2/predict":
 		if method == "POST" {
 			m.Kind = V2Predict
+		}
+		return m
+	case path == DocumentPath:
+		if method == "GET" || method == "HEAD" {
+			m.Kind = Document
 		}
 		return m
 	case path == "/v2/models":

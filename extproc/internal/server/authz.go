@@ -234,7 +234,7 @@ func (o outcome) info() outcomeInfo {
 			challenge)
 	case malformed:
 		return refused("malformed",
-			"The API key is malformed. Send exactly one modelgate key (mg_...), in the x-api-key header or as Authorization: Bearer <key>.",
+			"The API key is malformed. Send one modelgate key (mg_...) in the x-api-key header or as Authorization: Bearer <key>; when both headers are sent, both must carry that same key.",
 			challenge+`, error="invalid_request", error_description="malformed API key"`)
 	case unknown:
 		return refused("unknown", "The API key is not valid.",

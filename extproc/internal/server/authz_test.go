@@ -203,7 +203,7 @@ func TestAuthz_Check(t *testing.T) {
 		revokedToken  = `Bearer realm="modelgate", error="invalid_token", error_description="API key revoked"`
 		expiredToken  = `Bearer realm="modelgate", error="invalid_token", error_description="API key expired"`
 		detailMissing = "The request carries no API key. Send it in the x-api-key header or as Authorization: Bearer <key>."
-		detailMalform = "The API key is malformed. Send exactly one modelgate key (mg_...), in the x-api-key header or as Authorization: Bearer <key>."
+		detailMalform = "The API key is malformed. Send one modelgate key (mg_...) in the x-api-key header or as Authorization: Bearer <key>; when both headers are sent, both must carry that same key."
 		detailUnknown = "The API key is not valid."
 		detailRevoked = "The API key has been revoked. Ask your administrator for a new key."
 		detailExpired = "The API key has expired. Ask your administrator for a new key."
@@ -229,6 +229,9 @@ func TestAuthz_Check(t *testing.T) {
 		{name: "allows raw header_map values from encode_raw_headers", req: authzRawRequest(header.APIKey, valid), wantAllowed: true},
 		{name: "refuses a request without a key", req: authzRequest(nil), wantDetail: detailMissing, wantAuthenticate: noCredentials},
 		{name: "refuses another authorization scheme", req: authzRequest(map[string]string{header.Authorization: "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}), wantDetail: detailMalform, wantAuthenticate: badRequest},
+		{name: "refuses another authorization scheme beside a valid x-api-key", req: authzRequest(map[string]string{header.APIKey: valid, header.Authorization: "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}), wantDetail: detailMalform, wantAuthenticate: badRequest},
+		{name: "refuses a malformed bearer token beside a valid x-api-key", req: authzRequest(map[string]string{header.APIKey: valid, header.Authorization: "Bearer x"}), wantDetail: detailMalform, wantAuthenticate: badRequest},
+		{name: "allows the same key in both headers", req: authzRequest(map[string]string{header.APIKey: valid, header.Authorization: "Bearer " + valid}), wantAllowed: true},
 		{name: "refuses a key of the wrong shape", req: authzRequest(map[string]string{header.APIKey: "sk-123"}), wantDetail: detailMalform, wantAuthenticate: badRequest},
 		{name: "refuses two keys joined by Envoy", req: authzRequest(map[string]string{header.APIKey: valid + "," + stranger}), wantDetail: detailMalform, wantAuthenticate: badRequest},
 		{name: "refuses two raw x-api-key entries", req: authzRawRequest(header.APIKey, valid, header.APIKey, valid), wantDetail: detailMalform, wantAuthenticate: badRequest},
@@ -281,7 +284,7 @@ func TestAuthz_Check(t *testing.T) {
 			}
 		}
 		require.Equal(t, map[string]int64{
-			"allowed": 5, "missing": 1, "malformed": 4, "unknown": 1, "revoked": 1, "expired": 1,
+			"allowed": 6, "missing": 1, "malformed": 6, "unknown": 1, "revoked": 1, "expired": 1,
 		}, got)
 	})
 }

@@ -95,6 +95,8 @@ type env struct {
 type envConfig struct {
 	predict   processor.PredictConfig
 	admission processor.AdmissionConfig
+	// documents serves /openapi.json when set.
+	documents processor.DocumentSource
 }
 
 type envOption func(*envConfig)
@@ -145,6 +147,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ep.Register(routing.V2Predict, processor.NewV2Predict(cfg.predict, adm))
 	ep.Register(routing.Infer, processor.NewInfer(cfg.predict, adm))
 	ep.Register(routing.ModelMetadata, processor.NewMetadata(cfg.predict.Catalog, adm))
+	if cfg.documents != nil {
+		ep.Register(routing.Document, processor.NewDocument(cfg.documents, adm))
+	}
 
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()

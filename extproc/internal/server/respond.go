@@ -57,6 +57,10 @@ func (s *ExtProc) errorResponse(ctx context.Context, r *processor.Request, err e
 	return processor.Immediate(r, p.Status, header.MediaProblemJSON, body, details, errorHeaders(r, err))
 }
 
+// maxClientWait is the longest Retry-After, in seconds, that a client is
+// told to wait out; past it a 429 says x-should-retry: false.
+const maxClientWait = 60
+
 // errorHeaders are the headers an error's answer carries beside the
 // problem: the key challenge of a 401, the Retry-After of a 429 (and, on
 // the OpenAI-compatible routes, the retry-after-ms their clients read
@@ -65,9 +69,12 @@ func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 	var (
 		key      *processor.KeyError
 		exceeded *quota.ExceededError
+		method   *processor.MethodNotAllowedError
 		m        processor.Mutation
 	)
 	switch {
+	case errors.As(err, &method):
+		m.Set(header.Allow, strings.Join(method.Allow, ", "))
 	case errors.As(err, &key):
 		if a := outcomeOf(key.Err).info().authenticate; a != "" {
 			m.Set(header.WWWAuthenticate, a)
@@ -76,6 +83,11 @@ func errorHeaders(r *processor.Request, err error) *processor.Mutation {
 		m.Set(header.RetryAfter, strconv.FormatInt(exceeded.RetryAfter(), 10))
 		if r.IsOpenAI() {
 			m.Set(header.RetryAfterMS, strconv.FormatInt(exceeded.RetryAfter()*1000, 10))
+			if exceeded.RetryAfter() > maxClientWait {
+				// A day's token quota: a client's backoff loop would
+				// only spin until the window ends.
+				m.Set(header.ShouldRetry, "false")
+			}
 		}
 	default:
 		return nil
@@ -98,9 +110,12 @@ func problemFor(err error) *problem.Problem {
 		sunset     *deprecation.SunsetError
 		key        *processor.KeyError
 		exceeded   *quota.ExceededError
+		method     *processor.MethodNotAllowedError
 		prob       *problem.Problem
 	)
 	switch {
+	case errors.As(err, &method):
+		return problem.New(problem.TypeMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", method.Error())
 	case errors.As(err, &key):
 		return outcomeOf(key.Err).problem()
 	case errors.As(err, &exceeded):
@@ -132,13 +147,9 @@ func problemFor(err error) *problem.Problem {
 		p.Errors = []problem.Violation{{Pointer: "/inputs", Detail: tooMany.Error()}}
 		return p
 	case errors.As(err, &noModel):
-		p := problem.New(problem.TypeUnknownModel, http.StatusNotFound, "Unknown model", noModel.Error())
-		p.Model, p.Available = noModel.Model, noModel.Available
-		return p
+		return noModel.Problem()
 	case errors.As(err, &noVersion):
-		p := problem.New(problem.TypeUnknownVersion, http.StatusNotFound, "Unknown model version", noVersion.Error())
-		p.Model, p.ModelVersion, p.Available = noVersion.Model, noVersion.Version, noVersion.Available
-		return p
+		return noVersion.Problem()
 	case errors.As(err, &forbidden):
 		p := problem.New(problem.TypeForbidden, http.StatusForbidden, "Model not allowed", forbidden.Error())
 		p.Model = forbidden.Model

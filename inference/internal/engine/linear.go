@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/modelgate/modelgate/internal/catalog"
 )
@@ -83,6 +84,60 @@ func (e *linearModel) Predict(x []float64, n int, out []float64) {
 			}
 			o[c] = s + icpt[c]
 		}
+		if e.link != linkIdentity && !allFinite(o[:k]) {
+			e.limitScores(row, o)
+			continue
+		}
 		e.link.finish(o)
 	}
+}
+
+// limitScores finishes one row whose raw scores overflowed (inputs near
+// the float64 range make Inf, or NaN where Inf-Inf met in the sum). It
+// computes the scores of the row scaled by its largest magnitude s, which
+// are finite, and applies the link to s times them: the softmax takes
+// exp((z_c - max z) * s), the logistic the sign of the scaled score. The
+// probabilities are then the limit the exact scores tend to, always finite,
+// where scikit-learn's float arithmetic gives NaN.
+func (e *linearModel) limitScores(row, o []float64) {
+	f, k := e.features, e.k
+	var scale float64
+	for _, v := range row {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	for c := 0; c < k; c++ {
+		w := e.coef[c*f : c*f+f]
+		var s float64
+		for j, v := range row {
+			s += w[j] * (v / scale)
+		}
+		o[c] = s + e.intercept[c]/scale
+	}
+	switch e.link {
+	case linkSoftmax:
+		mx := o[0]
+		for _, z := range o[1:k] {
+			mx = math.Max(mx, z)
+		}
+		var sum float64
+		for c := 0; c < k; c++ {
+			o[c] = math.Exp((o[c] - mx) * scale)
+			sum += o[c]
+		}
+		for c := 0; c < k; c++ {
+			o[c] /= sum
+		}
+	default:
+		o[0] *= scale // ±Inf at worst, which the logistic maps to 0 or 1
+		e.link.finish(o)
+	}
+}
+
+func allFinite(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -144,15 +144,9 @@ func toProblem(err error) *problem.Problem {
 			Errors: []problem.Violation{{Pointer: "/inputs", Detail: fmt.Sprintf("at most %d rows", tm.Limit)}},
 		}
 	case errors.As(err, &um):
-		return &problem.Problem{
-			Type: problem.TypeUnknownModel, Status: http.StatusNotFound, Title: "Unknown model",
-			Detail: um.Error(), Model: um.Model, Available: um.Available,
-		}
+		return um.Problem()
 	case errors.As(err, &uv):
-		return &problem.Problem{
-			Type: problem.TypeUnknownVersion, Status: http.StatusNotFound, Title: "Unknown model version",
-			Detail: uv.Error(), Model: uv.Model, ModelVersion: uv.Version, Available: uv.Available,
-		}
+		return uv.Problem()
 	case errors.As(err, &ns):
 		return &problem.Problem{
 			Type: problem.TypeUnknownVersion, Status: http.StatusNotFound, Title: "Model version not served here",

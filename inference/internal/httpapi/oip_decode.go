@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/modelgate/modelgate/api/oip"
@@ -50,7 +52,7 @@ func decodeInferRequest(body []byte) (*oip.InferRequest, error) {
 		t := &req.Inputs[i]
 		vs = append(vs, decodeElement(raw, "/inputs/"+strconv.Itoa(i),
 			member{name: "name", dst: &t.Name, want: "string"},
-			member{name: "shape", dst: &t.Shape, want: "array of integers"},
+			member{name: "shape", dst: (*tensorShape)(&t.Shape), want: "array of integers"},
 			member{name: "datatype", dst: &t.Datatype, want: "string"},
 			member{name: "parameters", dst: &t.Parameters, want: "object"},
 			member{name: "data", dst: &t.Data, want: "array"})...)
@@ -68,4 +70,37 @@ func decodeInferRequest(body []byte) (*oip.InferRequest, error) {
 		return nil, validationProblem(vs)
 	}
 	return &req, nil
+}
+
+// tensorShape decodes tensor dimensions as JSON Schema reads "integer": any
+// number without a fractional part, so 4.0 is 4 (the document's schema
+// accepts it, and the gateway with it).
+type tensorShape []int64
+
+// UnmarshalJSON implements [json.Unmarshaler].
+func (s *tensorShape) UnmarshalJSON(b []byte) error {
+	// A json.Number would also take a string such as "2"; only numbers
+	// count.
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return err
+	}
+	out := make([]int64, len(elems))
+	for i, raw := range elems {
+		n := json.Number(raw)
+		if rawjson.Kind(raw) != "number" {
+			return fmt.Errorf("dimension %d is not a number", i)
+		}
+		if v, err := n.Int64(); err == nil {
+			out[i] = v
+			continue
+		}
+		f, err := n.Float64()
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return fmt.Errorf("dimension %d: %s is not an integer", i, n)
+		}
+		out[i] = int64(f)
+	}
+	*s = out
+	return nil
 }
