@@ -119,8 +119,8 @@ type Job struct {
 
 // List is a page of jobs.
 type List struct {
-	Object     string `json:"object"`
-	Data       []Job  `json:"data"`
+	Object string `json:"object"`
+	Data   []Job  `json:"data"`
 	// NextCursor is the cursor of the next page; null on the last.
 	NextCursor *string `json:"next_cursor"`
 }
