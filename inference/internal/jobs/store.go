@@ -106,7 +106,7 @@ type Webhook struct {
 
 // wants reports whether the filter lets an event type through; an empty
 // filter lets everything through. Filters name "succeeded" or
-// "job.succeeded".
+// "job.succeeded"; "completed" is every final state.
 func (w Webhook) wants(event string) bool {
 	if w.URL == "" {
 		return false
@@ -115,7 +115,7 @@ func (w Webhook) wants(event string) bool {
 		return true
 	}
 	for _, e := range w.Events {
-		if e == event || "job."+e == event {
+		if e == event || "job."+e == event || e == "completed" {
 			return true
 		}
 	}

@@ -192,3 +192,35 @@ func TestStore_MaxActive(t *testing.T) {
 		require.ErrorAs(t, err, &tm)
 	})
 }
+
+func TestStore_WebhookEventsFilter(t *testing.T) {
+	t.Parallel()
+	s, c := newStore(t)
+	ctx := t.Context()
+	tests := []struct {
+		name     string
+		events   []string
+		wantSent bool
+	}{
+		{name: "no filter announces every final state", wantSent: true},
+		{name: "completed announces every final state", events: []string{"completed"}, wantSent: true},
+		{name: "the event's own name announces it", events: []string{"canceled"}, wantSent: true},
+		{name: "the event's full type announces it", events: []string{"job.canceled"}, wantSent: true},
+		{name: "another event's name does not", events: []string{"succeeded", "failed"}},
+	}
+	for _, tt := range tests {
+		n := newJob("alice-" + tt.name)
+		n.Webhook = jobs.Webhook{URL: "https://example.com/" + tt.name, Events: tt.events}
+		j, _, err := s.Create(ctx, n)
+		require.NoError(t, err)
+		_, err = s.Cancel(ctx, n.Owner, j.ID)
+		require.NoError(t, err)
+		ms, err := s.Due(ctx, c.t.Add(time.Second), time.Minute, 100)
+		require.NoError(t, err)
+		sent := false
+		for _, m := range ms {
+			sent = sent || m.JobID == j.ID
+		}
+		require.Equal(t, tt.wantSent, sent, tt.name)
+	}
+}
