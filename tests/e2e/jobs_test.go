@@ -99,6 +99,11 @@ func testJobs(t *testing.T, opts bootstrap.Options) {
 	require.NoError(t, err)
 	secret := strings.TrimSpace(string(out))
 	require.True(t, strings.HasPrefix(secret, "whsec_"), secret)
+	// Webhooks are signed with a secret of the submitting client: none, no
+	// webhook (see "the gateway validates the body").
+	_, err = exec.CommandContext(t.Context(), e.bins.Inference, "webhook-secret", "create",
+		"--client", clientOther, "--file", e.s.WebhookSecrets()).Output()
+	require.NoError(t, err)
 
 	rows := `[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2},{"sepal_length":6.7,"sepal_width":3.0,"petal_length":5.2,"petal_width":2.3}]`
 	body := `{"model":"iris","inputs":` + rows + `,"webhook":"` + srv.URL + `/hook","metadata":{"batch":"e2e"}}`
@@ -174,6 +179,8 @@ func testJobs(t *testing.T, opts bootstrap.Options) {
 		requireProblem(t, a, http.StatusBadRequest, problem.TypeValidation)
 		a = e.do(t, call{path: "/v2/jobs", client: clientPro, body: `{"model":"nope","inputs":` + rows + `}`})
 		requireProblem(t, a, http.StatusNotFound, "")
+		a = e.do(t, call{path: "/v2/jobs", client: clientQuota2, body: `{"model":"iris","inputs":` + rows + `,"webhook":"https://example.com/h"}`})
+		requireProblem(t, a, http.StatusBadRequest, problem.TypeValidation)
 	})
 	t.Run("a job far over the prediction limits goes through", func(t *testing.T) {
 		start := time.Now()

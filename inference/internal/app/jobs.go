@@ -62,6 +62,7 @@ func startJobs(cfg *config.Config, log *slog.Logger, meter metric.Meter, reg *at
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &jobsRuntime{rdb: rdb, cancel: cancel, routes: httpapi.JobsConfig{
 		Store: store, MaxRows: cfg.JobsMaxRows, MaxBodyBytes: cfg.JobsMaxBodyBytes, CheckWebhook: sender.CheckURL,
+		HasSecret: func(client string) bool { return len(secrets.Secrets(client)) > 0 },
 	}}
 	host, _ := os.Hostname()
 	runner := jobs.NewTabular(reg)

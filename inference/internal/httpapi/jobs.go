@@ -38,6 +38,9 @@ type JobsConfig struct {
 	MaxBodyBytes int64
 	// CheckWebhook refuses a webhook URL that would never be delivered to.
 	CheckWebhook func(string) error
+	// HasSecret reports whether a client has a webhook signing secret; a
+	// job with a webhook is refused without one (nil: not checked).
+	HasSecret func(client string) bool
 	// Poll is how often Prefer: wait re-reads the job. Default 100 ms.
 	Poll time.Duration
 }
@@ -80,7 +83,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.decodeJob(w, r)
+	n, err := s.decodeJob(w, r, who)
 	if err != nil {
 		return err
 	}
@@ -112,7 +115,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // decodeJob reads and checks a job body; every problem is listed at once.
-func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request) (jobs.NewJob, error) {
+func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request, who string) (jobs.NewJob, error) {
 	var n jobs.NewJob
 	body, err := readJSON(w, r, s.cfg.Jobs.MaxBodyBytes)
 	if err != nil {
@@ -134,6 +137,9 @@ func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request) (jobs.NewJob,
 		obj.add("/model", "missing")
 	}
 	s.checkWebhook(obj, req)
+	if req.Webhook != "" && s.cfg.Jobs.HasSecret != nil && !s.cfg.Jobs.HasSecret(who) {
+		obj.add("/webhook", "this client has no webhook signing secret yet; the operator creates one with `inference webhook-secret create`")
+	}
 	if k := r.Header.Get(api.HeaderIdempotencyKey); len(k) > maxIdempotencyKey {
 		obj.add("", fmt.Sprintf("the %s header is longer than %d bytes", api.HeaderIdempotencyKey, maxIdempotencyKey))
 	}

@@ -41,6 +41,7 @@ func newJobsServer(t *testing.T, withWorker bool) *Server {
 	store := jobs.NewStore(jobs.Config{}, rdb)
 	cfg := Config{MaxBatchRows: 2, MaxBodyBytes: 1 << 20, Jobs: JobsConfig{
 		Store: store, MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond,
+		HasSecret: func(client string) bool { return client != "nosecret" },
 		CheckWebhook: func(u string) error {
 			if !strings.HasPrefix(u, "https://") {
 				return errors.New("the scheme must be https")
@@ -172,6 +173,9 @@ func TestJobs_refusals(t *testing.T) {
 			wantStatus: 400, wantType: problem.TypeTooManyRows},
 		{name: "refuses an unknown model", client: "alice", body: `{"model":"nope","inputs":[{}]}`,
 			wantStatus: 404, wantType: problem.TypeUnknownModel},
+		{name: "refuses a webhook of a client without a secret", client: "nosecret",
+			body:       `{"model":"iris","inputs":[` + irisRow + `],"webhook":"https://example.com/h"}`,
+			wantStatus: 400, wantType: problem.TypeValidation, wantPointers: []string{"/webhook"}},
 		{name: "refuses an overlong idempotency key", client: "alice", body: jobBody, idem: strings.Repeat("k", 256),
 			wantStatus: 400, wantType: problem.TypeValidation},
 	}

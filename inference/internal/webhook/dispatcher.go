@@ -123,7 +123,12 @@ func (d *Dispatcher) deliver(ctx context.Context, m jobs.Message) error {
 	if err != nil {
 		return err
 	}
-	a := d.sender.Send(ctx, m.URL, m.ID, now, Sign(d.secrets.Secrets(m.Owner), m.ID, now, body), body)
+	// Never unsigned: without a secret the attempt fails (and is retried
+	// on the schedule, in case the operator creates one).
+	a := Attempt{Error: "no_secret"}
+	if secs := d.secrets.Secrets(m.Owner); len(secs) > 0 {
+		a = d.sender.Send(ctx, m.URL, m.ID, now, Sign(secs, m.ID, now, body), body)
+	}
 	rec.Status, rec.LatencyMS, rec.Error = a.Status, float64(a.Latency.Microseconds())/1000, a.Error
 	var settle error
 	switch delay, again := NextDelay(m.Attempt+1, a.RetryAfter, d.cfg.Rand()); {
