@@ -70,7 +70,7 @@ generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml, compose.yaml 
 ##@ Test
 
 .PHONY: test
-test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, end to end.
+test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-llamacpp test-sdk test-sdk-live test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, SDKs, end to end.
 
 # The Envoy config test skips without an Envoy binary when run by hand with
 # `go test`; under make the binary is installed, so a missing one is a failure.
@@ -109,7 +109,52 @@ $(CLIENTS_JS)/node_modules/.installed: $(CLIENTS_JS)/package-lock.json
 
 .PHONY: test-clients
 test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai and standardwebhooks for Python and Node) against inference and the whole stack.
-	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q
+	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q --ignore=test_llamacpp.py
+
+# llama.cpp as a third-party upstream (part of `make test`). Compiling
+# llama-cpp-python from source is the slow part (437 s on 2 loaded cores, the
+# first time on a machine); the venv is cached by its stamp and pip caches
+# the wheel, so later runs take seconds.
+LLAMACPP_VENV := .venv-llamacpp
+LLAMACPP_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF -DLLAMA_CURL=OFF
+$(LLAMACPP_VENV)/.installed: training/llm/requirements-gguf.txt
+	python3 -m venv $(LLAMACPP_VENV)
+	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-$$(nproc)} \
+	  nice $(LLAMACPP_VENV)/bin/pip install --quiet --disable-pip-version-check -r training/llm/requirements-gguf.txt
+	touch $@
+
+# The GGUF export is derived from the committed weights, so it is built,
+# not committed.
+models/scribe/2/scribe.gguf: training/llm/gguf_export.py models/scribe/1/model.safetensors $(LLAMACPP_VENV)/.installed
+	$(LLAMACPP_VENV)/bin/python training/llm/gguf_export.py --weights models/scribe/1/model.safetensors --out $@
+
+.PHONY: test-llamacpp
+test-llamacpp: deps build $(CLIENTS_VENV)/.installed models/scribe/2/scribe.gguf ## llama.cpp's server (llama-cpp-python, built from source once) serving scribe's GGUF export as the upstream version scribe:2: parity of logits, streams with usage and token quotas through inference and Envoy.
+	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q test_llamacpp.py
+
+##@ SDKs
+
+# The Python SDK's pinned tools live in its own venv, keyed on its pyproject.
+SDK_PY := sdk/python
+$(SDK_PY)/.venv/.installed: $(SDK_PY)/pyproject.toml
+	python3 -m venv $(SDK_PY)/.venv
+	$(SDK_PY)/.venv/bin/pip install --quiet --disable-pip-version-check -e '$(SDK_PY)[dev]'
+	touch $@
+
+SDK_JS := sdk/js
+$(SDK_JS)/node_modules/.installed: $(SDK_JS)/package-lock.json
+	cd $(SDK_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: test-sdk
+test-sdk: $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## SDKs: mypy --strict, pytest and a wheel (Python); tsc strict, node --test and npm pack (TypeScript); go test (Go).
+	cd $(SDK_PY) && .venv/bin/mypy && .venv/bin/pytest -q && .venv/bin/python -m hatchling build -t wheel -d dist >/dev/null
+	cd $(SDK_JS) && npm run --silent typecheck && npm test --silent && npm pack --dry-run --silent >/dev/null
+	$(GO) test -race -count=1 ./sdk/go/...
+
+.PHONY: test-sdk-live
+test-sdk-live: deps build $(SDK_PY)/.venv/.installed $(SDK_JS)/node_modules/.installed ## All three SDKs against the whole stack through real Envoy (Python starts it): typed problems, a 429 honoured, a stream broken off, jobs.
+	cd $(SDK_PY) && MODELGATE_SDK_LIVE=1 .venv/bin/pytest -q tests/test_live.py tests/test_jobs_live.py
 
 .PHONY: vet
 vet: ## go vet.

@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stackrun", flag.ContinueOnError)
 	runDir := fs.String("run-dir", ".run", "logs, pids, rendered configs and the dev keys file")
 	outDir := fs.String("out", "out", "where scripts/run.sh built the binaries")
+	catalogFile := fs.String("catalog", "", "the model catalog to serve (default models/catalog.yaml); tests use a copy with extra versions")
 	// Not Debian's default 9090: its packaged service may hold that port.
 	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
 	hookAddr := fs.String("webhook-receiver", "127.0.0.1:8099", "where the demo webhook receiver listens; \"\" runs none")
@@ -72,9 +73,13 @@ func run(ctx context.Context, args []string) error {
 		_ = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %s\n", os.Getpid(), exe)), 0o644)
 		defer os.Remove(pidFile)
 	}
+	cat := ""
+	if *catalogFile != "" {
+		cat = abs(*catalogFile)
+	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
 	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout,
-		PrometheusAddr: *promAddr, OTLPEndpoint: *otlp})
+		Catalog: cat, PrometheusAddr: *promAddr, OTLPEndpoint: *otlp})
 	if err != nil {
 		return err
 	}
