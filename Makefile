@@ -108,7 +108,7 @@ $(CLIENTS_JS)/node_modules/.installed: $(CLIENTS_JS)/package-lock.json
 	touch $@
 
 .PHONY: test-clients
-test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai for Python and Node) against inference and the whole stack.
+test-clients: deps build $(CLIENTS_VENV)/.installed $(CLIENTS_JS)/node_modules/.installed ## Real third-party clients (tritonclient, schemathesis, openai and standardwebhooks for Python and Node) against inference and the whole stack.
 	cd tests/clients && ../../$(CLIENTS_VENV)/bin/python -m pytest -q --ignore=test_llamacpp.py
 
 # llama.cpp as a third-party upstream (part of `make test`). Compiling

@@ -15,7 +15,7 @@ import (
 
 // domainPackages hold the service's logic; only httpapi (and app, which
 // wires it) may speak HTTP.
-var domainPackages = []string{"./internal/scoring", "./internal/registry", "./internal/engine", "./internal/llm"}
+var domainPackages = []string{"./internal/scoring", "./internal/registry", "./internal/engine", "./internal/llm", "./internal/jobs"}
 
 // forbidden reports whether a domain package may not depend on pkg: the
 // HTTP stack, Envoy's protos or gRPC.

@@ -45,6 +45,12 @@ const (
 	// the answer was ready (status 499, as nginx logs it); no client ever
 	// reads it.
 	TypeClientClosed = TypeBase + "client-closed-request"
+	// TypeJobFinished answers a change asked of a job that has finished
+	// (409).
+	TypeJobFinished = TypeBase + "job-finished"
+	// TypeIdempotencyKeyReused answers an Idempotency-Key sent again with
+	// another body (422).
+	TypeIdempotencyKeyReused = TypeBase + "idempotency-key-reused"
 )
 
 // Violation is one validation failure located by a JSON Pointer (RFC 6901)

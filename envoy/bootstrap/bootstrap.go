@@ -271,6 +271,9 @@ type data struct {
 	TokenQuotas                   []tokenQuota
 	// HasLLM is true when some version generates text.
 	HasLLM bool
+	// JobsMaxBodyBytes is the largest POST /v2/jobs body Envoy buffers
+	// for the plugin (its EXTPROC_JOBS_MAX_BODY_BYTES default).
+	JobsMaxBodyBytes int64
 }
 
 // tokenQuota is one token descriptor charged at stream end: per client,
@@ -288,6 +291,10 @@ type problems struct {
 type headers struct {
 	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
 }
+
+// JobsMaxBodyBytes is the largest job body Envoy buffers, 16 MiB: about
+// 170,000 rows of four features.
+const JobsMaxBodyBytes = 16 << 20
 
 // Render returns the bootstrap YAML for the catalog at the addresses.
 func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
@@ -315,6 +322,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		TokensCharge:    "charge",
 		TokenQuotas: []tokenQuota{{"tokens_minute", false}, {"tokens_day", false},
 			{"model_tokens_minute", true}, {"model_tokens_day", true}},
+		JobsMaxBodyBytes: JobsMaxBodyBytes,
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,

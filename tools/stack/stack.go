@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// starts, so it waits for ratelimit's gRPC listener: a dial that fails
 	// puts its connection in backoff (about a second), and the requests of
 	// that second would be admitted without a quota check (fail open).
-	waves := [][]string{{Redis}, {RateLimit}, {Extproc}, {Envoy}}
+	waves := [][]string{{Redis, JobsRedis}, {RateLimit}, {Extproc}, {Envoy}}
 	for _, t := range s.targets {
 		waves[2] = append(waves[2], InferenceName(t))
 	}
@@ -381,12 +381,13 @@ func (s *Stack) defineServices(extprocGRPC string) {
 	}
 	add(&Proc{Name: Extproc, bin: c.Bin.Extproc, args: args, env: env,
 		health: httpOK("http://" + lo(p.ExtprocAdmin) + "/readyz")})
+	s.defineJobsRedis(add)
 	for _, t := range s.targets {
 		port := p.Inference(t)
 		add(&Proc{
 			Name: InferenceName(t), bin: c.Bin.Inference,
 			args:   []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
-			env:    append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
+			env:    append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...), s.jobsEnv()...),
 			health: httpOK("http://" + lo(port) + "/readyz"),
 		})
 	}

@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string) error {
 	catalogFile := fs.String("catalog", "", "the model catalog to serve (default models/catalog.yaml); tests use a copy with extra versions")
 	// Not Debian's default 9090: its packaged service may hold that port.
 	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
+	hookAddr := fs.String("webhook-receiver", "127.0.0.1:8099", "where the demo webhook receiver listens; \"\" runs none")
 	otlp := fs.String("otlp", "", "host:port of an OTLP/HTTP trace receiver (an OpenTelemetry collector, Jaeger): Envoy, extproc and inference send it their spans; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,9 +97,9 @@ modelgate is up: %[1]s
     curl -s %[1]s/v2/predict -H 'x-api-key: %[2]s' -H 'content-type: application/json' \
       -d '{"model":"iris","inputs":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}'
   pin a version with -H 'x-model-version: 1'; see the response headers with curl -i.
-  Envoy admin %[4]s  ratelimit config %[5]s/rlconfig  access log %[6]s
+%[7]s  Envoy admin %[4]s  ratelimit config %[5]s/rlconfig  access log %[6]s
   ratelimit-config/config/*.yaml is live: edit and save to change a quota.
-`, s.URL(), demo, rel(root, keysFile), s.AdminURL(), s.RateLimitDebugURL(), rel(root, s.AccessLog))
+`, s.URL(), demo, rel(root, keysFile), s.AdminURL(), s.RateLimitDebugURL(), rel(root, s.AccessLog), jobs(ctx, s, bins.Inference, demo, *hookAddr, rd))
 	if u := s.PrometheusURL(); u != "" {
 		fmt.Printf("  status page (SLA at a glance) %s\n  Prometheus %s (rules: %s, alerts: %s/alerts)\n",
 			s.StatusURL(), u, ops.RulesDir, u)
@@ -146,4 +147,21 @@ func rel(root, p string) string {
 		return r
 	}
 	return p
+}
+
+// jobs sets up the demo client's webhook secret and receiver and returns
+// the job example; a failure is reported in its place, the stack stays up.
+func jobs(ctx context.Context, s *stack.Stack, inference, key, hookAddr, rd string) string {
+	if hookAddr == "" {
+		return ""
+	}
+	sec, err := demoSecret(ctx, inference, s.WebhookSecrets(), filepath.Join(rd, "demo-webhook-secret"))
+	if err != nil {
+		return "  (no job example: " + err.Error() + ")\n"
+	}
+	hook, err := startReceiver(ctx, hookAddr, sec)
+	if err != nil {
+		return "  (no job example: " + err.Error() + ")\n"
+	}
+	return jobExample(s.URL(), key, hook, s.WebhookSecrets())
 }

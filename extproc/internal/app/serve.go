@@ -196,7 +196,7 @@ func shutdown(logger *slog.Logger, cfg config.Shutdown, hs *health.Server, ready
 // the limit, or a response body being stored, plus room for headers.
 // grpc-go's 4 MiB default would turn larger bodies into Envoy 500s.
 func maxRecvMsgSize(cfg *config.Config) int {
-	n := max(cfg.Limits.MaxBodyBytes, cfg.Cache.MaxEntryBytes)
+	n := max(cfg.Limits.MaxBodyBytes, cfg.Cache.MaxEntryBytes, cfg.Limits.JobsMaxBodyBytes)
 	return int(2*n) + 4<<20
 }
 

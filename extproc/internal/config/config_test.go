@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/envoy/bootstrap"
 	"github.com/modelgate/modelgate/extproc/internal/config"
 	"github.com/modelgate/modelgate/internal/settings"
 	"github.com/modelgate/modelgate/internal/testutil"
@@ -210,4 +211,11 @@ func TestListenAddr(t *testing.T) {
 		network, address := config.ListenAddr(addr)
 		require.Equal(t, want, [2]string{network, address}, addr)
 	}
+}
+
+// TestJobsMaxBodyBytes_matchesEnvoy keeps the plugin's jobs body limit the
+// one Envoy buffers on the jobs-unresolved route.
+func TestJobsMaxBodyBytes_matchesEnvoy(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, int64(bootstrap.JobsMaxBodyBytes), config.Default().Limits.JobsMaxBodyBytes)
 }

@@ -24,10 +24,13 @@ const (
 	V1PredictRequest = "V1PredictRequest"
 	V2PredictRequest = "V2PredictRequest"
 	InferRequest     = "InferRequest"
+	// JobRequest is the POST /v2/jobs body: V2PredictRequest's members
+	// and the webhook and metadata ones.
+	JobRequest = "JobRequest"
 )
 
 // RequestSchemas lists every request schema the gateway compiles at start.
-var RequestSchemas = []string{V1PredictRequest, V2PredictRequest, InferRequest}
+var RequestSchemas = []string{V1PredictRequest, V2PredictRequest, InferRequest, JobRequest}
 
 // docURL is the base URL the OpenAPI document is registered under; schema
 // references inside it ("#/components/schemas/Row") resolve against it.

@@ -69,6 +69,15 @@ func NewV2Predict(cfg PredictConfig, a *Admission) Factory { return newPredict(c
 // /v2/models/{model}[/versions/{v}]/infer.
 func NewInfer(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, a, &inferRoute) }
 
+// NewJobs returns the [Factory] of POST /v2/jobs: a prediction request
+// under the jobs' row limit, routed to the version it names, whose answer
+// (a job) is never cached.
+func NewJobs(cfg PredictConfig, limits Limits, a *Admission) Factory {
+	cfg.Cache = CacheConfig{}
+	cfg.Limits = limits
+	return newPredict(cfg, a, &jobsRoute)
+}
+
 func newPredict(cfg PredictConfig, a *Admission, route *predictRoute) Factory {
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -46,6 +46,16 @@ var (
 		rows:   rowCount,
 		bodyID: func(map[string]any) string { return "" },
 	}
+	// jobsRoute is POST /v2/jobs: the rows are checked as for
+	// /v2/predict; the answer is a job, never cached.
+	jobsRoute = predictRoute{
+		schema: policy.JobRequest, idField: "request_id",
+		target: func(_ *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
+			return str(doc["model"]), str(doc["version"])
+		},
+		rows:   rowCount,
+		bodyID: func(map[string]any) string { return "" },
+	}
 	inferRoute = predictRoute{
 		// The Open Inference Protocol echoes the request's "id" (or the
 		// request id when there is none), so it stays out of the key and

@@ -29,6 +29,9 @@ const (
 	// ModelList is GET /v2/models, answered by extproc from the catalog.
 	ModelList
 	Document
+	// Jobs is POST /v2/jobs: a prediction body run asynchronously by the
+	// version it names. The jobs' reads and cancels pass through.
+	Jobs
 )
 
 // Route names, used as metric and log attributes and as part of cache keys.
@@ -43,6 +46,7 @@ var kindNames = [...]string{
 	Models:          "models",
 	ModelList:       "model_list",
 	Document:        "openapi",
+	Jobs:            "jobs",
 }
 
 // Generates reports whether the route generates text.
@@ -96,6 +100,11 @@ func Route(method, path string) Match {
 	case path == "/v2/models":
 		if method == "GET" {
 			m.Kind = ModelList
+		}
+		return m
+	case path == "/v2/jobs":
+		if method == "POST" {
+			m.Kind = Jobs
 		}
 		return m
 	case path == "/v1/chat/completions":

@@ -41,6 +41,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, bound chan<- string) error {
+	if len(args) > 0 && args[0] == "webhook-secret" {
+		return secretCommand(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -115,9 +118,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *regis
 	var current atomic.Pointer[registry.Registry]
 	current.Store(reg)
 	var ready atomic.Bool
-	srv, err := httpapi.New(httpapi.Config{
-		MaxBatchRows: cfg.MaxBatchRows, MaxBodyBytes: cfg.MaxBodyBytes, BuildVersion: BuildVersion,
-	}, &current, &ready, log, meter, metricsHandler)
+	jr, err := startJobs(cfg, log, meter, &current)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := jr.stop(); err != nil {
+			log.Warn("jobs: shutdown", slog.String("error", err.Error()))
+		}
+	}()
+	hcfg := httpapi.Config{MaxBatchRows: cfg.MaxBatchRows, MaxBodyBytes: cfg.MaxBodyBytes, BuildVersion: BuildVersion}
+	if jr != nil {
+		hcfg.Jobs = jr.routes
+	}
+	srv, err := httpapi.New(hcfg, &current, &ready, log, meter, metricsHandler)
 	if err != nil {
 		return err
 	}

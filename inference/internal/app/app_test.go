@@ -179,3 +179,16 @@ func TestMetrics(t *testing.T) {
 		require.Contains(t, text, want)
 	}
 }
+
+func TestRun_webhookSecret(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "secrets.yaml")
+	var out, errs strings.Builder
+	require.NoError(t, Run(t.Context(), []string{"webhook-secret", "create", "--client", "demo", "--file", path},
+		func(string) string { return "" }, &out, &errs))
+	require.True(t, strings.HasPrefix(out.String(), "whsec_"), out.String())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(b), strings.TrimSpace(out.String()))
+	require.Error(t, Run(t.Context(), []string{"webhook-secret", "list"}, func(string) string { return "" }, &out, &errs))
+}

@@ -43,12 +43,27 @@ type Config struct {
 	UpstreamTimeout          time.Duration `flag:"upstream-timeout" env:"INFERENCE_UPSTREAM_TIMEOUT" default:"5m" usage:"longest one call to an upstream may take, stream included"`
 	UpstreamMaxResponseBytes int64         `flag:"upstream-max-response-bytes" env:"INFERENCE_UPSTREAM_MAX_RESPONSE_BYTES" default:"16777216" usage:"most bytes one upstream answer may hold"`
 
+	JobsRedis        string        `flag:"jobs-redis" env:"INFERENCE_JOBS_REDIS" usage:"the jobs Redis (its own, AOF on, noeviction): a unix socket path or host:port; empty disables /v2/jobs"`
+	JobsMaxRows      int           `flag:"jobs-max-rows" env:"INFERENCE_JOBS_MAX_ROWS" default:"100000" usage:"most rows one job may carry"`
+	JobsMaxBodyBytes int64         `flag:"jobs-max-body-bytes" env:"INFERENCE_JOBS_MAX_BODY_BYTES" default:"67108864" usage:"largest job body accepted (413 above)"`
+	JobsTTL          time.Duration `flag:"jobs-ttl" env:"INFERENCE_JOBS_TTL" default:"24h" usage:"how long a finished job and its result are kept, and how long a job may wait in the queue"`
+	JobsMaxActive    int           `flag:"jobs-max-active" env:"INFERENCE_JOBS_MAX_ACTIVE" default:"100" usage:"most queued and running jobs one client may have (429 above); 0 for no limit"`
+	JobsHeartbeat    time.Duration `flag:"jobs-heartbeat" env:"INFERENCE_JOBS_HEARTBEAT" default:"5s" usage:"how often a worker renews its claim on a running job; a job unclaimed for three heartbeats is taken over"`
+	WebhookSecrets   string        `flag:"webhook-secrets" env:"INFERENCE_WEBHOOK_SECRETS" default:"inference/webhook-secrets.yaml" usage:"the webhook signing secrets file (see inference webhook-secret)"`
+	// WebhookAllowSpec is the text of the webhook-allow setting;
+	// WebhookAllow is what it means.
+	WebhookAllowSpec string `flag:"webhook-allow" env:"INFERENCE_WEBHOOK_ALLOW" usage:"comma list of address prefixes webhook receivers may be at although private or loopback; empty allows public addresses only"`
+	WebhookAllowHTTP bool   `flag:"webhook-allow-http" env:"INFERENCE_WEBHOOK_ALLOW_HTTP" default:"false" usage:"deliver webhooks to plain http URLs too (local runs and tests); https only otherwise"`
+
 	// Serve is ServeSpec parsed; empty means every version in the catalog.
 	Serve []Selection
 	// UpstreamAllow are the private, loopback or other special-purpose
 	// address ranges OpenAI-compatible upstreams may be reached at; empty
 	// allows public addresses only.
 	UpstreamAllow []netip.Prefix
+	// WebhookAllow are the special-purpose address ranges webhook
+	// receivers may be at.
+	WebhookAllow []netip.Prefix
 }
 
 // Settings lists the settings with their defaults, for documentation.
@@ -87,6 +102,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	}
 	if c.UpstreamAllow, err = ParsePrefixes(c.UpstreamAllowSpec); err != nil {
 		errs = append(errs, fmt.Errorf("upstream-allow: %w", err))
+	}
+	if c.WebhookAllow, err = ParsePrefixes(c.WebhookAllowSpec); err != nil {
+		errs = append(errs, fmt.Errorf("webhook-allow: %w", err))
 	}
 	errs = append(errs, c.validate()...)
 	if err := errors.Join(errs...); err != nil {
@@ -132,6 +150,12 @@ func (c *Config) validate() []error {
 	}
 	if c.Catalog == "" {
 		errs = append(errs, errors.New("catalog: required"))
+	}
+	if c.JobsMaxRows < 1 || c.JobsMaxBodyBytes < 1 {
+		errs = append(errs, errors.New("jobs-max-rows, jobs-max-body-bytes: want positive integers"))
+	}
+	if c.JobsTTL <= 0 || c.JobsHeartbeat <= 0 {
+		errs = append(errs, errors.New("jobs-ttl, jobs-heartbeat: want positive durations"))
 	}
 	return errs
 }

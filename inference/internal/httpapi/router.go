@@ -27,6 +27,8 @@ type Config struct {
 	BuildVersion string
 	// Now is the clock for latencies; nil means time.Now.
 	Now func() time.Time
+	// Jobs enables the /v2/jobs routes when its Store is set.
+	Jobs JobsConfig
 }
 
 // Server serves the inference API over the registry it is given; the
@@ -87,6 +89,9 @@ func New(cfg Config, reg *atomic.Pointer[registry.Registry], ready *atomic.Bool,
 		{pattern: "GET /healthz", handle: s.healthz},
 		{pattern: "GET /readyz", handle: s.readyz},
 	} {
+		mux.HandleFunc(rt.pattern, s.answer(rt))
+	}
+	for _, rt := range s.jobRoutes() {
 		mux.HandleFunc(rt.pattern, s.answer(rt))
 	}
 	if metricsHandler != nil {
