@@ -125,6 +125,19 @@ func (g *Generator) rowsSchema(schemas map[string]any, model string, gr *group) 
 	return ref(rows)
 }
 
+// jobRowsSchema is rowsSchema with the jobs' row limit.
+func (g *Generator) jobRowsSchema(schemas map[string]any, model string, gr *group) map[string]any {
+	r := g.rowsSchema(schemas, model, gr)
+	if !gr.known {
+		return r
+	}
+	s := map[string]any{"type": "array", "minItems": 1, "items": ref(componentName("Row", model, gr.id))}
+	if g.cfg.JobsMaxRows > 0 {
+		s["maxItems"] = g.cfg.JobsMaxRows
+	}
+	return s
+}
+
 // outputNames are the output tensors of a version, as inference names
 // them.
 func outputNames(o catalog.Output) []string {

@@ -147,10 +147,15 @@ type Manifests func(model, version string) *catalog.Manifest
 // checked-in deployment document.
 const DefaultMaxRows = 1000
 
+// DefaultJobsMaxRows is extproc's default limits.jobs_max_rows.
+const DefaultJobsMaxRows = 100000
+
 // Config is what the generator needs beside the documents.
 type Config struct {
 	// MaxRows is the most rows (or tensor rows) a request may carry.
 	MaxRows int
+	// JobsMaxRows is the most rows a job may carry.
+	JobsMaxRows int
 }
 
 // Generator builds documents for one catalog. It is immutable and safe
@@ -188,6 +193,7 @@ func (g *Generator) Document(allow func(model string) bool) ([]byte, error) {
 const (
 	pathV1Predict     = "/v1/predict"
 	pathV2Predict     = "/v2/predict"
+	pathJobs          = "/v2/jobs"
 	pathModel         = "/v2/models/{model}"
 	pathModelVersion  = "/v2/models/{model}/versions/{version}"
 	pathInfer         = "/v2/models/{model}/infer"
@@ -219,6 +225,10 @@ func (g *Generator) build(allow func(string) bool) (map[string]any, error) {
 			}
 		case pathV2Predict:
 			if !g.v2Predict(item, sc, schemas) {
+				delete(paths, p)
+			}
+		case pathJobs:
+			if !g.jobs(item, sc, schemas) {
 				delete(paths, p)
 			}
 		case pathModel, pathModelVersion, pathInfer, pathInferVersion:

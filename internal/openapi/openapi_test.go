@@ -38,7 +38,7 @@ func repoGenerator(t *testing.T) (*Generator, *Static) {
 	s := loadStatic(t)
 	c, err := catalog.Load(catalogPath)
 	require.NoError(t, err)
-	return New(s, c, ReadManifests(c), Config{MaxRows: DefaultMaxRows}), s
+	return New(s, c, ReadManifests(c), Config{MaxRows: DefaultMaxRows, JobsMaxRows: DefaultJobsMaxRows}), s
 }
 
 func parse(t *testing.T, b []byte) map[string]any {

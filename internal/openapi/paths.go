@@ -57,6 +57,40 @@ func (g *Generator) v2Predict(item map[string]any, sc scope, schemas map[string]
 	if !ok {
 		return true
 	}
+	g.modelBodies(op, sc, schemas, "V2PredictRequest", g.rowsSchema, nil)
+	return true
+}
+
+// jobs refines POST /v2/jobs as /v2/predict, with the job's own members
+// (webhook, events filter, metadata) as the static JobRequest has them;
+// without a tabular model in scope the path keeps its reads only.
+func (g *Generator) jobs(item map[string]any, sc scope, schemas map[string]any) bool {
+	op, ok := item["post"].(map[string]any)
+	if !ok {
+		return true
+	}
+	if len(sc.tabular) == 0 {
+		delete(item, "post")
+		return len(item) > 0
+	}
+	static, _ := schemas["JobRequest"].(map[string]any)
+	props, _ := static["properties"].(map[string]any)
+	extra := map[string]any{}
+	for _, name := range []string{"webhook", "webhook_events_filter", "metadata"} {
+		if p, ok := props[name]; ok {
+			extra[name] = p
+		}
+	}
+	g.modelBodies(op, sc, schemas, "JobRequest", g.jobRowsSchema, extra)
+	return true
+}
+
+// modelBodies sets op's body to a oneOf of one component per model in
+// scope (name.model), discriminated by the body's "model" member; extra
+// are members every branch also takes.
+func (g *Generator) modelBodies(op map[string]any, sc scope, schemas map[string]any, name string,
+	rows func(map[string]any, string, *group) map[string]any, extra map[string]any,
+) {
 	refs := make([]any, 0, len(sc.tabular))
 	mapping := map[string]any{}
 	var choices []string
@@ -69,28 +103,32 @@ func (g *Generator) v2Predict(item map[string]any, sc scope, schemas map[string]
 		branches := make([]any, 0, len(groups))
 		for _, gr := range groups {
 			choices = appendNew(choices, gr.choices...)
+			props := map[string]any{
+				"model":   map[string]any{"type": "string", "const": model},
+				"version": map[string]any{"type": "string", "enum": strs(gr.choices)},
+				"inputs":  rows(schemas, model, gr),
+				"options": ref("V2Options"),
+			}
+			for k, v := range extra {
+				props[k] = v
+			}
 			b := map[string]any{
 				"type":                 "object",
 				"additionalProperties": false,
 				"required":             []any{"model", "inputs"},
-				"properties": map[string]any{
-					"model":   map[string]any{"type": "string", "const": model},
-					"version": map[string]any{"type": "string", "enum": strs(gr.choices)},
-					"inputs":  g.rowsSchema(schemas, model, gr),
-					"options": ref("V2Options"),
-				},
+				"properties":           props,
 			}
 			if !gr.latest {
 				b["required"] = []any{"model", "inputs", "version"}
 			}
 			branches = append(branches, b)
 		}
-		name := "V2PredictRequest." + model
+		component := name + "." + model
 		s := oneOrOneOf(branches)
 		s["description"] = "A batch for " + model + "."
-		schemas[name] = s
-		refs = append(refs, ref(name))
-		mapping[model] = "#/components/schemas/" + name
+		schemas[component] = s
+		refs = append(refs, ref(component))
+		mapping[model] = "#/components/schemas/" + component
 	}
 	body := map[string]any{"oneOf": refs, "discriminator": map[string]any{"propertyName": "model", "mapping": mapping}}
 	ex := example(first, "version")
@@ -99,7 +137,6 @@ func (g *Generator) v2Predict(item map[string]any, sc scope, schemas map[string]
 	}
 	setBody(op, body, ex)
 	narrowParams(op, choices, "", "")
-	return true
 }
 
 // perModel writes the Open Inference Protocol paths of every model in

@@ -77,6 +77,13 @@ class Stack:
 
     run_dir: Path
 
+    def webhook_secret(self, client: str) -> str:
+        """Create the client's webhook signing secret with inference's own CLI; inference reads the file at once."""
+        out = subprocess.run([str(ROOT / "out" / "inference"), "webhook-secret", "create", "--client", client,
+                              "--file", str(self.run_dir / "webhook-secrets.yaml")],
+                             capture_output=True, text=True, check=True)
+        return next(w for w in out.stdout.split() if w.startswith("whsec_"))
+
     def key(self, client: str, tier: str, models: str = "*") -> str:
         """Issue a key with the plugin's own CLI and wait until it is accepted."""
         out = subprocess.run([str(ROOT / "out" / "extproc"), "keys", "create", "--file", str(self.run_dir / "keys.yaml"),
@@ -125,5 +132,6 @@ def stack():
 
 @pytest.fixture(scope="session")
 def gateway(stack):
-    """An unlimited internal-tier key for every model."""
+    """An unlimited internal-tier key for every model, whose client may ask for webhooks."""
+    stack.webhook_secret("client-tests")
     return stack.key("client-tests", "internal")

@@ -38,7 +38,7 @@ func run(staticPath, catalogPath, out string, maxRows int) error {
 	if err != nil {
 		return err
 	}
-	doc, err := openapi.New(s, c, openapi.ReadManifests(c), openapi.Config{MaxRows: maxRows}).Document(nil)
+	doc, err := openapi.New(s, c, openapi.ReadManifests(c), openapi.Config{MaxRows: maxRows, JobsMaxRows: openapi.DefaultJobsMaxRows}).Document(nil)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func loadDocuments(cfg *config.Config, cat *catalog.Catalog) (*openapi.Generator
 	if err != nil {
 		return nil, err
 	}
-	return openapi.New(s, cat, openapi.ReadManifests(cat), openapi.Config{MaxRows: cfg.Limits.MaxRows}), nil
+	return openapi.New(s, cat, openapi.ReadManifests(cat), openapi.Config{MaxRows: cfg.Limits.MaxRows, JobsMaxRows: cfg.Limits.JobsMaxRows}), nil
 }
 
 // Documents implements [processor.DocumentSource].
