@@ -28,31 +28,14 @@ func NewModelList(c CatalogSource, a *Admission) Factory {
 	return func(r *Request) Processor { return &catalogList{memo: m, adm: a, req: r} }
 }
 
-// The answer's shape is inference's GET /v2/models (its httpapi.CatalogEntry
-// and VersionEntry); the end-to-end suite compares the two.
+// The answer's shape is inference's GET /v2/models (catalog.ListEntry);
+// the end-to-end suite compares the two.
 type (
 	listAnswer struct {
 		Models []listModel `json:"models"`
 	}
-	listModel struct {
-		Name        string            `json:"name"`
-		Description string            `json:"description,omitempty"`
-		Versions    []listVersion     `json:"versions"`
-		Aliases     map[string]string `json:"aliases"`
-		Default     bool              `json:"default,omitempty"`
-	}
-	// listVersion: Served means the gateway routes the version and its
-	// manifest is readable.
-	listVersion struct {
-		Version   string             `json:"version"`
-		Served    bool               `json:"served"`
-		Algorithm string             `json:"algorithm,omitempty"`
-		Format    string             `json:"format,omitempty"`
-		Inputs    []catalog.Feature  `json:"inputs,omitempty"`
-		Output    *catalog.Output    `json:"output,omitempty"`
-		Metrics   map[string]float64 `json:"metrics,omitempty"`
-		Created   string             `json:"created,omitempty"`
-	}
+	listModel   = catalog.ListEntry
+	listVersion = catalog.ListVersion
 )
 
 // listMemo holds the list of the catalog in force, built once per catalog

@@ -8,26 +8,12 @@ import (
 	"github.com/modelgate/modelgate/internal/catalog"
 )
 
-// CatalogEntry is one model in the GET /v2/models answer.
-type CatalogEntry struct {
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Versions    []VersionEntry    `json:"versions"`
-	Aliases     map[string]string `json:"aliases"`
-	Default     bool              `json:"default,omitempty"`
-}
-
-// VersionEntry describes one version of a catalog model.
-type VersionEntry struct {
-	Version   string             `json:"version"`
-	Served    bool               `json:"served"`
-	Algorithm string             `json:"algorithm,omitempty"`
-	Format    string             `json:"format,omitempty"`
-	Inputs    []catalog.Feature  `json:"inputs,omitempty"`
-	Output    *catalog.Output    `json:"output,omitempty"`
-	Metrics   map[string]float64 `json:"metrics,omitempty"`
-	Created   string             `json:"created,omitempty"`
-}
+// CatalogEntry is one model in the GET /v2/models answer; VersionEntry
+// one of its versions (the shape the gateway answers with too).
+type (
+	CatalogEntry = catalog.ListEntry
+	VersionEntry = catalog.ListVersion
+)
 
 // catalog serves GET /v2/models: every model, version and alias, with the
 // input schema of each version this process serves.
