@@ -61,6 +61,9 @@ type Record struct {
 	RequestBytes  int64
 	ResponseBytes int64
 	Rows          int
+	// PromptTokens and CompletionTokens are a text generation's, as the
+	// model reported them; TokensReserved what the admission counted.
+	PromptTokens, CompletionTokens, TokensReserved int
 }
 
 // labels are the metric label values of one record.
@@ -207,6 +210,10 @@ func (r *Recorder) Record(ctx context.Context, rec Record) {
 		slog.Float64("latency_ms", float64(rec.Latency.Microseconds())/1000),
 		slog.Int64("request_bytes", rec.RequestBytes),
 		slog.Int64("response_bytes", rec.ResponseBytes))
+	if rec.PromptTokens > 0 || rec.CompletionTokens > 0 || rec.TokensReserved > 0 {
+		attrs = append(attrs, slog.Int("prompt_tokens", rec.PromptTokens), slog.Int("completion_tokens", rec.CompletionTokens),
+			slog.Int("tokens_reserved", rec.TokensReserved))
+	}
 	if rec.Rows > 0 {
 		attrs = append(attrs, slog.Int("rows", rec.Rows))
 	}

@@ -28,9 +28,13 @@ func TestRecorder_Record(t *testing.T) {
 		Latency: 1500 * time.Microsecond, RequestBytes: 120, ResponseBytes: 300, Rows: 2,
 	})
 	r.Record(t.Context(), usage.Record{Route: "v2_predict", Status: 400, Problem: "https://modelgate.dev/problems/validation-failed"})
+	r.Record(t.Context(), usage.Record{Route: "chat_completions", Status: 200, PromptTokens: 30, CompletionTokens: 16, TokensReserved: 19})
 
 	lines := bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n"))
-	require.Len(t, lines, 2, "one record per request")
+	require.Len(t, lines, 3, "one record per request")
+	var chat map[string]any
+	require.NoError(t, json.Unmarshal(lines[2], &chat))
+	require.Equal(t, []any{30.0, 16.0, 19.0}, []any{chat["prompt_tokens"], chat["completion_tokens"], chat["tokens_reserved"]})
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal(lines[0], &rec))
 	for k, v := range map[string]any{
@@ -49,7 +53,7 @@ func TestRecorder_Record(t *testing.T) {
 			got[m.Name] = true
 			if m.Name == usage.MetricDuration {
 				h := m.Data.(metricdata.Histogram[float64])
-				require.Len(t, h.DataPoints, 2, "one series per attribute set")
+				require.Len(t, h.DataPoints, 3, "one series per attribute set")
 			}
 		}
 	}
