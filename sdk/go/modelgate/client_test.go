@@ -275,7 +275,7 @@ func TestClient_jobs(t *testing.T) {
 	require.Equal(t, "wait=5", f.requests[0].Header.Get("prefer"))
 	done, err := c.WaitJob(ctx, j.ID, 250*time.Millisecond)
 	require.NoError(t, err)
-	require.Equal(t, "succeeded", done.Status)
+	require.Equal(t, "succeeded", string(done.Status))
 	require.Equal(t, []time.Duration{2 * time.Second}, *sleeps)
 	var ids []string
 	for j, err := range c.Jobs(ctx, modelgate.ListJobsParams{Limit: 1}) {

@@ -2,76 +2,28 @@ package modelgate
 
 import (
 	"context"
-	"encoding/json"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/modelgate/modelgate/api/openai"
-	"github.com/modelgate/modelgate/api/predict"
+	"github.com/modelgate/modelgate/api/jobs"
 )
 
-// JobRequest is the body of POST /v2/jobs: a prediction (Inputs) or a chat
-// completion (Messages), plus where to call back.
-type JobRequest struct {
-	Model               string            `json:"model"`
-	Version             string            `json:"version,omitempty"`
-	Inputs              []predict.Row     `json:"inputs,omitempty"`
-	Messages            []openai.Message  `json:"messages,omitempty"`
-	Options             predict.V2Options `json:"options,omitzero"`
-	Webhook             string            `json:"webhook,omitempty"`
-	WebhookEventsFilter []string          `json:"webhook_events_filter,omitempty"`
-	Metadata            map[string]string `json:"metadata,omitempty"`
-}
-
-// Job is the state of one asynchronous job.
-type Job struct {
-	ID          string            `json:"id"`
-	Object      string            `json:"object"`
-	Status      string            `json:"status"`
-	Model       string            `json:"model"`
-	Version     string            `json:"version"`
-	CreatedAt   time.Time         `json:"created_at"`
-	StartedAt   *time.Time        `json:"started_at"`
-	CompletedAt *time.Time        `json:"completed_at"`
-	ExpiresAt   *time.Time        `json:"expires_at"`
-	Result      json.RawMessage   `json:"result,omitempty"`
-	Problem     json.RawMessage   `json:"problem,omitempty"`
-	Usage       map[string]int    `json:"usage"`
-	Metadata    map[string]string `json:"metadata"`
-}
-
-// Finished reports a state that never changes again.
-func (j *Job) Finished() bool {
-	switch j.Status {
-	case "succeeded", "failed", "canceled", "expired":
-		return true
-	}
-	return false
-}
-
-// JobList is one page of jobs.
-type JobList struct {
-	Object     string `json:"object"`
-	Data       []Job  `json:"data"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
-// Delivery is one webhook delivery attempt.
-type Delivery struct {
-	ID        string    `json:"id"`
-	MessageID string    `json:"message_id"`
-	Event     string    `json:"event"`
-	URL       string    `json:"url"`
-	Attempt   int       `json:"attempt"`
-	At        time.Time `json:"at"`
-	Status    int       `json:"status"`
-	LatencyMS float64   `json:"latency_ms"`
-	Outcome   string    `json:"outcome"`
-	Error     string    `json:"error,omitempty"`
-}
+// The jobs API's bodies are the service's own wire types (api/jobs).
+type (
+	// JobRequest is the body of POST /v2/jobs: a prediction plus where
+	// to call back.
+	JobRequest = jobs.CreateRequest
+	// Job is the state of one asynchronous job; Status.Final reports a
+	// state that never changes again.
+	Job = jobs.Job
+	// JobList is one page of jobs.
+	JobList = jobs.List
+	// Delivery is one webhook delivery attempt.
+	Delivery = jobs.Delivery
+)
 
 // WithWait asks the server to hold a submission up to d for the job to finish (Prefer: wait).
 func WithWait(d time.Duration) RequestOption {
@@ -128,10 +80,10 @@ func (c *Client) Jobs(ctx context.Context, p ListJobsParams, opts ...RequestOpti
 					return
 				}
 			}
-			if page.NextCursor == "" {
+			if page.NextCursor == nil || *page.NextCursor == "" {
 				return
 			}
-			p.Cursor = page.NextCursor
+			p.Cursor = *page.NextCursor
 		}
 	}
 }
@@ -177,7 +129,7 @@ func (c *Client) WaitJob(ctx context.Context, id string, poll time.Duration, opt
 		if err != nil {
 			return nil, err
 		}
-		if j.Finished() {
+		if j.Status.Final() {
 			return j, nil
 		}
 		wait := poll

@@ -82,7 +82,7 @@ func TestLiveJobs(t *testing.T) {
 	require.NoError(t, err)
 	done, err := c.WaitJob(ctx, job.ID, 100*time.Millisecond, client)
 	require.NoError(t, err)
-	require.Equal(t, "succeeded", done.Status)
+	require.Equal(t, "succeeded", string(done.Status))
 	select {
 	case err := <-verified:
 		require.NoError(t, err)
