@@ -73,6 +73,24 @@ type Match struct {
 	Model, Version string
 }
 
+// exactRoute is a route of one path: the method (and, for reads, HEAD)
+// that makes it that kind; other methods pass through.
+type exactRoute struct {
+	method string
+	head   bool
+	kind   Kind
+}
+
+var exactRoutes = map[string]exactRoute{
+	"/v1/predict":          {method: "POST", kind: V1Predict},
+	"/v2/predict":          {method: "POST", kind: V2Predict},
+	DocumentPath:           {method: "GET", head: true, kind: Document},
+	"/v2/models":           {method: "GET", kind: ModelList},
+	"/v2/jobs":             {method: "POST", kind: Jobs},
+	"/v1/chat/completions": {method: "POST", kind: ChatCompletions},
+	"/v1/completions":      {method: "POST", kind: Completions},
+}
+
 // Route matches a request method and :path (the query is ignored) to a
 // route. Method mismatches fall through to PassThrough, so the upstream
 // answers 405 as it would without extproc.
@@ -81,42 +99,13 @@ func Route(method, path string) Match {
 		path = path[:i]
 	}
 	m := Match{Kind: PassThrough, Path: path}
+	if r, ok := exactRoutes[path]; ok {
+		if method == r.method || (r.head && method == "HEAD") {
+			m.Kind = r.kind
+		}
+		return m
+	}
 	switch {
-	case path == "/v1/predict":
-		if method == "POST" {
-			m.Kind = V1Predict
-		}
-		return m
-	case path == "/v2/predict":
-		if method == "POST" {
-			m.Kind = V2Predict
-		}
-		return m
-	case path == DocumentPath:
-		if method == "GET" || method == "HEAD" {
-			m.Kind = Document
-		}
-		return m
-	case path == "/v2/models":
-		if method == "GET" {
-			m.Kind = ModelList
-		}
-		return m
-	case path == "/v2/jobs":
-		if method == "POST" {
-			m.Kind = Jobs
-		}
-		return m
-	case path == "/v1/chat/completions":
-		if method == "POST" {
-			m.Kind = ChatCompletions
-		}
-		return m
-	case path == "/v1/completions":
-		if method == "POST" {
-			m.Kind = Completions
-		}
-		return m
 	case path == "/v1/models" || strings.HasPrefix(path, "/v1/models/"):
 		if method == "GET" || method == "HEAD" {
 			m.Kind = Models
