@@ -117,12 +117,8 @@ func errorCode(typ string) string {
 // OpenAI error param uses: "/messages/0/content" is "messages[0].content",
 // "" (the whole body) is "".
 func Param(pointer string) string {
-	if pointer == "" {
-		return ""
-	}
 	var sb strings.Builder
-	for i, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	for i, tok := range problem.PointerTokens(pointer) {
 		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
 			sb.WriteString("[" + tok + "]")
 			continue

@@ -23,3 +23,18 @@ func Pointer(tokens ...string) string {
 	}
 	return sb.String()
 }
+
+// PointerTokens is the inverse of Pointer: the unescaped reference tokens
+// of a JSON Pointer ("" has none).
+func PointerTokens(pointer string) []string {
+	if pointer == "" {
+		return nil
+	}
+	toks := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
+	for i, t := range toks {
+		if strings.Contains(t, "~") {
+			toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+		}
+	}
+	return toks
+}

@@ -1,6 +1,9 @@
 package problem
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestEscapePointer(t *testing.T) {
 	t.Parallel()
@@ -45,5 +48,14 @@ func TestPointer(t *testing.T) {
 				t.Fatalf("Pointer(%q) = %q, want %q", tc.tokens, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPointerTokens(t *testing.T) {
+	t.Parallel()
+	for _, toks := range [][]string{nil, {"inputs", "0", "a/b"}, {"~x", ""}} {
+		if got := PointerTokens(Pointer(toks...)); !reflect.DeepEqual(got, toks) {
+			t.Errorf("PointerTokens(Pointer(%q)) = %q", toks, got)
+		}
 	}
 }
