@@ -62,7 +62,7 @@ func (e *env) runLLM(ctx context.Context) error {
 	s, err := stack.Start(ctx, stack.Config{
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
 		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
-		GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
+		GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency, GoMaxProcs: e.cfg.goMaxProcs,
 	})
 	if err != nil {
 		return err

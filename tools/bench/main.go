@@ -117,8 +117,10 @@ type config struct {
 	base             int
 	grpcTCP          bool
 	envoyConcurrency int
-	python, wrk      string
-	llm              bool
+	// goMaxProcs is stack.Config.GoMaxProcs; nil keeps the stack's default.
+	goMaxProcs  map[string]int
+	python, wrk string
+	llm         bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -133,6 +135,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.base, "port-base", 18000, "first of the ports the bench uses")
 	fs.BoolVar(&c.grpcTCP, "grpc-tcp", false, "Envoy reaches extproc and ratelimit over loopback TCP instead of unix sockets")
 	fs.IntVar(&c.envoyConcurrency, "envoy-concurrency", 2, "Envoy's --concurrency (worker threads) in every stack scenario, the floor included")
+	maxProcs := fs.String("gomaxprocs", "", "GOMAXPROCS of the stack's Go services, e.g. inference=1,extproc=1 (0 for Go's default; empty keeps the stack's default: inference=1, and extproc=1,ratelimit=1 on 2 cores or fewer)")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
 	fs.BoolVar(&c.llm, "llm", false, "measure chat completion streams of the built-in model instead (-c are stream counts): tokens/s and time to first token, direct and through the gateway")
@@ -159,6 +162,18 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.envoyConcurrency < 1 {
 		errs = append(errs, errors.New("-envoy-concurrency: at least 1"))
+	}
+	if *maxProcs != "" {
+		c.goMaxProcs = map[string]int{}
+		for kv := range strings.SplitSeq(*maxProcs, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || (k != stack.Extproc && k != stack.RateLimit && k != stack.Inference) {
+				errs = append(errs, fmt.Errorf("-gomaxprocs: %q is not extproc=N, ratelimit=N or inference=N", kv))
+				continue
+			}
+			c.goMaxProcs[k] = n
+		}
 	}
 	for _, sc := range scenarios {
 		if (*names == "" && !sc.extra) || slices.Contains(strings.Split(*names, ","), sc.name) {
@@ -285,6 +300,7 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
 		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
 		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
+		GoMaxProcs: e.cfg.goMaxProcs,
 	})
 	if err != nil {
 		return nil, err

@@ -115,6 +115,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmodelgate bench %s: POST /v2/predict, 1 iris row, loopback\n", r.start.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine: %d cores, load average %s at start; Envoy --concurrency %s; gRPC to extproc and ratelimit over %s\n",
 		runtime.NumCPU(), r.load, ec, transport)
+	fmt.Fprintf(w, "GOMAXPROCS of the Go services: %s\n", maxProcsText(r.cfg.goMaxProcs))
 	fmt.Fprintf(w, "load: wrk -t%d, %s measured per run after a %s warmup; modelgate answers with iris v2 (latest), the seed with iris v1\n",
 		r.cfg.threads, r.cfg.duration, r.cfg.warmup)
 	// unlimited_ttl as extproc/config.yaml sets it.
@@ -196,4 +197,21 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// maxProcsText describes -gomaxprocs as the stack applies it.
+func maxProcsText(m map[string]int) string {
+	if m == nil {
+		m = stack.DefaultGoMaxProcs(runtime.NumCPU())
+	}
+	var parts []string
+	for _, k := range []string{stack.Extproc, stack.RateLimit, stack.Inference} {
+		if n, ok := m[k]; ok && n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "Go's default everywhere"
+	}
+	return strings.Join(parts, ", ") + " (the others Go's default)"
 }

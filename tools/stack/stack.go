@@ -2,9 +2,7 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,53 +21,6 @@ type Binaries struct {
 	Envoy, Extproc, Inference, RateLimit, Redis string
 	// Prometheus is optional: only a stack with PrometheusAddr runs it.
 	Prometheus string
-}
-
-// Config describes one stack.
-type Config struct {
-	// Root is the repository root; relative paths below are under it.
-	Root string
-	// RunDir holds logs, pid files, the rendered Envoy config, the Redis
-	// socket, the extproc and ratelimit gRPC sockets and the keys file. Keep
-	// it short: unix socket paths must fit in 107 bytes.
-	RunDir string
-	Ports  bootstrap.Ports
-	Bin    Binaries
-	// Catalog is the model catalog (default models/catalog.yaml).
-	Catalog string
-	// RateLimitRoot and RateLimitSubdir locate the ratelimit config: the
-	// service watches RateLimitRoot/RateLimitSubdir/config/ and reloads
-	// on every change. Defaults: Root and "ratelimit-config".
-	RateLimitRoot, RateLimitSubdir string
-	// ExtprocConfig is the plugin's config file (default extproc/config.yaml
-	// if it exists).
-	ExtprocConfig string
-	// KeysFile is the API keys file the plugin reads (default RunDir/keys.yaml).
-	KeysFile string
-	// Envoy options (bench variants).
-	Options bootstrap.Options
-	// GRPCOverTCP puts extproc's and ratelimit's gRPC on loopback TCP ports
-	// instead of unix sockets in RunDir (the default, and faster). It exists
-	// so the bench can compare the two.
-	GRPCOverTCP bool
-	// EnvoyConcurrency is Envoy's --concurrency, its worker thread count
-	// (default 2).
-	EnvoyConcurrency int
-	// PrometheusAddr, when set (127.0.0.1:9090), starts Prometheus there,
-	// scraping every process with the rules of ops/prometheus/rules, and
-	// points extproc's status page at it.
-	PrometheusAddr string
-	// PrometheusInterval is its scrape and rule evaluation interval
-	// (default 5s: a local stack shows numbers within seconds).
-	PrometheusInterval string
-	// OTLPEndpoint, when set (host:port of an OTLP/HTTP receiver), turns
-	// tracing on: Envoy, extproc and every inference process send their
-	// spans there, linked by W3C traceparent.
-	OTLPEndpoint string
-	// Log receives progress lines; nil discards them.
-	Log io.Writer
-	// StartTimeout bounds the wait for every process to be healthy.
-	StartTimeout time.Duration
 }
 
 // Stack is a running stack.
@@ -93,53 +44,12 @@ const (
 	RateLimit = "ratelimit"
 	Extproc   = "extproc"
 	Envoy     = "envoy"
+	// Inference names every inference process in [Config.GoMaxProcs].
+	Inference = "inference"
 )
 
 // InferenceName is the process name of one inference target.
 func InferenceName(t bootstrap.Target) string { return t.Service }
-
-func (c *Config) defaults() error {
-	if c.Root == "" {
-		return errors.New("stack: Root is required")
-	}
-	if c.RunDir == "" {
-		c.RunDir = filepath.Join(c.Root, ".run")
-	}
-	if c.Ports == (bootstrap.Ports{}) {
-		c.Ports = bootstrap.DefaultPorts()
-	}
-	if c.Catalog == "" {
-		c.Catalog = filepath.Join(c.Root, "models", "catalog.yaml")
-	}
-	if c.RateLimitRoot == "" {
-		c.RateLimitRoot = c.Root
-		c.RateLimitSubdir = "ratelimit-config"
-	}
-	if c.ExtprocConfig == "" {
-		if p := filepath.Join(c.Root, "extproc", "config.yaml"); exists(p) {
-			c.ExtprocConfig = p
-		}
-	}
-	if c.KeysFile == "" {
-		c.KeysFile = filepath.Join(c.RunDir, "keys.yaml")
-	}
-	if c.Log == nil {
-		c.Log = io.Discard
-	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = 60 * time.Second
-	}
-	if c.PrometheusInterval == "" {
-		c.PrometheusInterval = "5s"
-	}
-	if c.EnvoyConcurrency == 0 {
-		c.EnvoyConcurrency = 2
-	}
-	if c.EnvoyConcurrency < 0 {
-		return fmt.Errorf("stack: EnvoyConcurrency %d: want at least 1", c.EnvoyConcurrency)
-	}
-	return nil
-}
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
@@ -345,7 +255,7 @@ func (s *Stack) define() {
 			"RUNTIME_APPDIRECTORY=config", "RUNTIME_WATCH_ROOT=false", "RUNTIME_IGNOREDOTFILES=true",
 			"HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED=true",
 			"LOG_LEVEL=info", "LOG_FORMAT=json",
-		}, rlGRPC...),
+		}, append(rlGRPC, c.goMaxProcs(RateLimit)...)...),
 		health: allOK(httpOK("http://"+lo(p.RateLimitHTTP)+"/healthcheck"), rlListening),
 	})
 	s.defineServices(extprocGRPC)
@@ -375,6 +285,7 @@ func (s *Stack) defineServices(extprocGRPC string) {
 		env = append(env, "EXTPROC_STATUS_PROMETHEUS_URL=http://"+c.PrometheusAddr)
 	}
 	env = append(env, c.otlpEnv("modelgate-extproc")...)
+	env = append(env, c.goMaxProcs(Extproc)...)
 	var args []string
 	if c.ExtprocConfig != "" {
 		args = []string{"--config", c.ExtprocConfig}
@@ -386,8 +297,9 @@ func (s *Stack) defineServices(extprocGRPC string) {
 		port := p.Inference(t)
 		add(&Proc{
 			Name: InferenceName(t), bin: c.Bin.Inference,
-			args:   []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
-			env:    append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...), s.jobsEnv()...),
+			args: []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
+			env: append(append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
+				s.jobsEnv()...), c.goMaxProcs(Inference)...),
 			health: httpOK("http://" + lo(port) + "/readyz"),
 		})
 	}

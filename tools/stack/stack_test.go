@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -118,4 +119,25 @@ func TestDialOK_waitsForTheListener(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	require.NoError(t, check(t.Context()))
+}
+
+func TestConfig_goMaxProcs(t *testing.T) {
+	cfg := Config{Root: t.TempDir()}
+	require.NoError(t, cfg.defaults())
+	require.Equal(t, DefaultGoMaxProcs(runtime.NumCPU()), cfg.GoMaxProcs)
+	require.Equal(t, []string{"GOMAXPROCS=1"}, cfg.goMaxProcs(Inference))
+	require.Equal(t, map[string]int{Inference: 1}, DefaultGoMaxProcs(8))
+	require.Equal(t, map[string]int{Inference: 1, Extproc: 1, RateLimit: 1}, DefaultGoMaxProcs(2))
+
+	// 0 keeps Go's default: no GOMAXPROCS in the environment.
+	cfg = Config{Root: t.TempDir(), GoMaxProcs: map[string]int{Extproc: 0, Inference: 3}}
+	require.NoError(t, cfg.defaults())
+	require.Nil(t, cfg.goMaxProcs(Extproc))
+	require.Nil(t, cfg.goMaxProcs(RateLimit))
+	require.Equal(t, []string{"GOMAXPROCS=3"}, cfg.goMaxProcs(Inference))
+
+	cfg = Config{Root: t.TempDir(), GoMaxProcs: map[string]int{"envoy": 1}}
+	require.ErrorContains(t, cfg.defaults(), `GoMaxProcs "envoy"`)
+	cfg = Config{Root: t.TempDir(), GoMaxProcs: map[string]int{Extproc: -1}}
+	require.ErrorContains(t, cfg.defaults(), "at least 0")
 }
