@@ -269,6 +269,12 @@ type data struct {
 	// TokenQuotas are the descriptors charged.
 	TokensNamespace, TokensCharge string
 	TokenQuotas                   []tokenQuota
+	// MetadataNamespace, FromMetadata and ResponseAttributes are how the
+	// plugin answers a cache fill without seeing its response headers
+	// (api/header's metadata.go).
+	MetadataNamespace  string
+	FromMetadata       []string
+	ResponseAttributes []header.Attribute
 	// HasLLM is true when some version generates text.
 	HasLLM bool
 	// JobsMaxBodyBytes is the largest POST /v2/jobs body Envoy buffers
@@ -322,7 +328,9 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		TokensCharge:    "charge",
 		TokenQuotas: []tokenQuota{{"tokens_minute", false}, {"tokens_day", false},
 			{"model_tokens_minute", true}, {"model_tokens_day", true}},
-		JobsMaxBodyBytes: JobsMaxBodyBytes,
+		JobsMaxBodyBytes:  JobsMaxBodyBytes,
+		MetadataNamespace: header.MetadataNamespace, FromMetadata: header.FromMetadata,
+		ResponseAttributes: header.ResponseAttributes,
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,

@@ -1,6 +1,7 @@
 package bootstrap_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/envoy/bootstrap"
 	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/tools/stack"
@@ -191,7 +193,7 @@ func TestRender_textGenerationRoutes(t *testing.T) {
 	y := string(b)
 	require.Contains(t, y, "name: modelgate.ratelimit.tokens")
 	require.Contains(t, y, `{address: {pipe: {path: "/run/mg/ratelimit.sock"}}}`, "the token filter needs the ratelimit cluster in the default chain too")
-	require.Contains(t, y, "untyped: [modelgate.tokens]")
+	require.Contains(t, y, "untyped: [modelgate.tokens, modelgate.response]")
 	require.Contains(t, y, `hits_addend: {format: "%DYNAMIC_METADATA(modelgate.tokens:charge)%"}`)
 	route := y[strings.Index(y, "- name: inference_tinyllm_1\n"):]
 	route = route[:strings.Index(route, "- name: predict-unresolved")]
@@ -231,4 +233,30 @@ func TestRender_grpcServicesOnUnixSockets(t *testing.T) {
 
 	_, err = bootstrap.Render(c, bootstrap.Compose(c).WithSockets("/run/mg"), bootstrap.Options{})
 	require.ErrorContains(t, err, "STATIC", "STRICT_DNS clusters cannot use pipes")
+}
+
+// A cache fill skips the plugin's response-headers phase: the prediction
+// routes add the headers the plugin left as dynamic metadata, the filter
+// sends the status as a response attribute and keeps content-length.
+func TestRender_leanCacheFill(t *testing.T) {
+	t.Parallel()
+	c := llmCatalog(t)
+	for _, o := range []bootstrap.Options{{}, {ExtAuthz: true}} {
+		b, err := bootstrap.Render(c, bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout"), o)
+		require.NoError(t, err)
+		y := string(b)
+		require.Contains(t, y, `- "response.code"`)
+		require.Contains(t, y, "allow_content_length_header: true")
+		route := y[strings.Index(y, "- name: inference_iris_2\n"):]
+		route = route[:strings.Index(route, "- name: inference_tinyllm_1-read")]
+		for _, h := range header.FromMetadata {
+			require.Contains(t, route, fmt.Sprintf(`- header: {key: %s, value: "%%DYNAMIC_METADATA(modelgate.response:%s)%%"}`, h, h))
+		}
+		llm := y[strings.Index(y, "- name: inference_tinyllm_1\n"):]
+		llm = llm[:strings.Index(llm, "- name: predict-unresolved")]
+		require.NotContains(t, llm, "DYNAMIC_METADATA(modelgate.response", "text generation keeps its response-headers phase")
+	}
+	b, err := bootstrap.Render(c, bootstrap.Local(c, bootstrap.DefaultPorts(), "/dev/stdout"), bootstrap.Options{NoFilters: true})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "modelgate.response", "the floor has no plugin")
 }

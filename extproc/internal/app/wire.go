@@ -80,6 +80,7 @@ func wire(path string, cfg *config.Config, getenv func(string) string, logger *s
 		ValidBodies: memo,
 		Cache: processor.CacheConfig{
 			Store: store, ShareAcrossClients: cfg.Cache.ShareAcrossClients, MaxEntryBytes: cfg.Cache.MaxEntryBytes,
+			LeanFill: cfg.Cache.LeanFill,
 		},
 		Limits: processor.Limits{MaxBodyBytes: cfg.Limits.MaxBodyBytes, MaxRows: cfg.Limits.MaxRows},
 		Now:    time.Now,

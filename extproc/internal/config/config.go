@@ -109,6 +109,15 @@ type Cache struct {
 	// CoalesceWait bounds how long identical concurrent requests wait for
 	// the first one's answer. Keep it below Envoy's ext_proc
 	// message_timeout.
+	// LeanFill answers a cache miss without the response-headers
+	// message: the request-headers answer skips the response headers and
+	// buffers the response body (BUFFERED_PARTIAL), the request-body answer
+	// leaves x-cache, deprecation and x-ratelimit-* as dynamic metadata
+	// the prediction routes add, and the status and headers the cache
+	// needs come with the body as response_attributes. Both need the
+	// bootstrap envoy/bootstrap renders; off, every miss sends its
+	// response headers to the plugin as before.
+	LeanFill bool `yaml:"lean_fill" env:"EXTPROC_CACHE_LEAN_FILL" default:"true" usage:"fill the cache from the response body alone: one ext_proc message fewer per miss (needs the rendered bootstrap's response_attributes and route headers)"`
 	CoalesceWait time.Duration `yaml:"coalesce_wait" env:"EXTPROC_CACHE_COALESCE_WAIT" default:"250ms" usage:"wait for an identical in-flight request (< Envoy message_timeout)"`
 }
 

@@ -85,6 +85,17 @@ func (p *llm) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*ext
 	switch mt {
 	case header.MediaEventStream:
 		mode, p.out.sse = extprocfilterv3.ProcessingMode_STREAMED, true
+		// The usage chunk may be taken out of the stream, and Envoy keeps a
+		// content-length (allow_content_length_header): an upstream that
+		// announced one loses it here.
+		if hs.Get(header.ContentLength) != "" {
+			m := Mutation{}
+			if c := resp.GetResponseHeaders().GetResponse(); c != nil {
+				m.m = c.HeaderMutation
+			}
+			m.Remove(header.ContentLength)
+			resp = responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.Proto()})
+		}
 	case header.MediaJSON:
 		mode = extprocfilterv3.ProcessingMode_BUFFERED
 	default:

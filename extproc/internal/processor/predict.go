@@ -57,6 +57,9 @@ type CacheConfig struct {
 	ShareAcrossClients bool
 	// MaxEntryBytes skips storing larger responses.
 	MaxEntryBytes int64
+	// LeanFill answers misses without their response headers (see
+	// [predict.leanFill]).
+	LeanFill bool
 }
 
 // NewV1Predict returns the [Factory] of POST /v1/predict.
@@ -137,7 +140,9 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 			return nil, err
 		}
 	}
-	return requestHeadersResponse(nil), nil
+	resp := requestHeadersResponse(nil)
+	p.leanFill(resp)
+	return resp, nil
 }
 
 // RequestBody implements [Processor.RequestBody]. In BUFFERED mode the
@@ -221,6 +226,9 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	cctx, endCache := tracing.Span(ctx, "cache")
 	resp, err := p.consultCache(cctx, b.doc, b.tail)
 	endCache(err)
+	if err == nil && p.out.lean && resp.GetRequestBody() != nil {
+		p.leaveHeaders(resp)
+	}
 	return resp, err
 }
 

@@ -39,6 +39,9 @@ type responseState struct {
 	headLength int
 	// version is the model version that served the answer.
 	version string
+	// lean is true while the response headers are skipped and the body
+	// is awaited with the response attributes (see [predict.leanFill]).
+	lean bool
 }
 
 // consultCache keys the request on its canonical prediction fields and
@@ -146,8 +149,8 @@ func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (
 // inference-header-content-length, whose value it returns; -1 for JSON)
 // from the version the request was routed to, within the entry size limit,
 // that the client and the upstream allow to be stored.
-func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength int, ok bool) {
-	if !p.cache.on || p.cache.noStore || eos || p.req.Status != 200 || served != p.req.Target.Version {
+func (p *predict) storable(hs HeaderList, noBody bool, served string) (headLength int, ok bool) {
+	if !p.cache.on || p.cache.noStore || noBody || p.req.Status != 200 || served != p.req.Target.Version {
 		return 0, false
 	}
 	mt, _, err := mime.ParseMediaType(hs.Get(header.ContentType))
@@ -179,6 +182,9 @@ func (p *predict) storable(hs HeaderList, eos bool, served string) (headLength i
 // right, and stored when it is what its headers announced.
 func (p *predict) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	p.req.addResponseBody(len(b.GetBody()))
+	if p.out.lean {
+		p.readLeanAnswer(b)
+	}
 	if p.out.storing {
 		p.out.storing = false
 		if e := p.entry(b.GetBody()); e != nil {

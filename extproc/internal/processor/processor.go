@@ -12,7 +12,13 @@ package processor
 
 import (
 	"context"
+	"strconv"
 	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/modelgate/modelgate/api/header"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -82,6 +88,10 @@ type Request struct {
 	// x-ratelimit-* headers; nil when the plugin does not count quotas or
 	// no limit applied.
 	Quota *quota.Limit
+	// Answer is what the ext_proc filter's response_attributes said of the
+	// upstream answer (status and the headers of api/header's
+	// ResponseAttributes), for a processor that skipped its headers.
+	Answer HeaderList
 
 	sawResponseBody bool
 	// authenticated is true once the plugin itself accepted the key.
@@ -103,6 +113,35 @@ func (r *Request) addResponseBody(n int) {
 		r.sawResponseBody, r.ResponseBytes = true, 0
 	}
 	r.ResponseBytes += int64(n)
+}
+
+// ReadAttributes keeps the response attributes Envoy sends with the first
+// response message (keyed by attribute expression, under the filter's
+// name) as the headers they stand for. Messages without attributes leave
+// what was read.
+func (r *Request) ReadAttributes(attrs map[string]*structpb.Struct) {
+	if len(attrs) == 0 {
+		return
+	}
+	for _, a := range header.ResponseAttributes {
+		for _, s := range attrs {
+			v, ok := s.GetFields()[a.Expression]
+			if !ok {
+				continue
+			}
+			var text string
+			switch k := v.GetKind().(type) {
+			case *structpb.Value_StringValue:
+				text = k.StringValue
+			case *structpb.Value_NumberValue:
+				text = strconv.FormatFloat(k.NumberValue, 'f', -1, 64)
+			default:
+				continue
+			}
+			r.Answer = append(r.Answer, &corev3.HeaderValue{Key: a.Header, RawValue: []byte(text)})
+			break
+		}
+	}
 }
 
 // NewRequest starts the record of a request whose first message arrived at

@@ -129,8 +129,10 @@ func (s *ExtProc) handle(ctx context.Context, req *processor.Request, proc *proc
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{
 			RequestTrailers: &extprocv3.TrailersResponse{}}}, nil
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		req.ReadAttributes(msg.GetAttributes())
 		return (*proc).ResponseHeaders(ctx, m.ResponseHeaders)
 	case *extprocv3.ProcessingRequest_ResponseBody:
+		req.ReadAttributes(msg.GetAttributes())
 		return (*proc).ResponseBody(ctx, m.ResponseBody)
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{
