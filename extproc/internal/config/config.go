@@ -117,7 +117,7 @@ type Cache struct {
 	// needs come with the body as response_attributes. Both need the
 	// bootstrap envoy/bootstrap renders; off, every miss sends its
 	// response headers to the plugin as before.
-	LeanFill bool `yaml:"lean_fill" env:"EXTPROC_CACHE_LEAN_FILL" default:"true" usage:"fill the cache from the response body alone: one ext_proc message fewer per miss (needs the rendered bootstrap's response_attributes and route headers)"`
+	LeanFill     bool          `yaml:"lean_fill" env:"EXTPROC_CACHE_LEAN_FILL" default:"true" usage:"fill the cache from the response body alone: one ext_proc message fewer per miss (needs the rendered bootstrap's response_attributes and route headers)"`
 	CoalesceWait time.Duration `yaml:"coalesce_wait" env:"EXTPROC_CACHE_COALESCE_WAIT" default:"250ms" usage:"wait for an identical in-flight request (< Envoy message_timeout)"`
 }
 
