@@ -1,0 +1,248 @@
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+	"github.com/modelgate/modelgate/internal/catalog"
+)
+
+// Istio's ingress gateway, where the modelgate chain goes.
+const (
+	GatewayNamespace = "istio-system"
+	// GatewayLabel selects the ingress gateway's pods (key=value).
+	GatewayLabelKey, GatewayLabelValue = "istio", "ingressgateway"
+	// UnresolvedService has no endpoints on purpose: the Istio twin of
+	// Envoy's modelgate_unresolved cluster (envoy/README.md, Routes).
+	UnresolvedService = "modelgate-unresolved"
+)
+
+// ChainFilters are the HTTP filters the EnvoyFilter inserts before the
+// gateway's router, in this order, copied from envoy/bootstrap's ext_authz
+// chain. The key check before them is Istio's own ext_authz filter, which
+// the CUSTOM AuthorizationPolicy turns on for the extproc provider.
+var ChainFilters = []string{
+	"modelgate.ratelimit.client", "envoy.filters.http.ext_proc",
+	"modelgate.ratelimit.model", "modelgate.ratelimit.tokens",
+}
+
+// routeFilters are the per-route filter configs the route patches carry.
+var routeFilters = []string{"envoy.filters.http.ext_proc", "modelgate.ratelimit.model", "modelgate.ratelimit.tokens"}
+
+// istioData is what the deploy/istio templates use beyond [data].
+type istioData struct {
+	GatewayNamespace, GatewayLabelKey, GatewayLabelValue string
+	Unresolved                                           string
+	// Filters are the chain's HTTP filters as YAML, in [ChainFilters]
+	// order.
+	Filters []string
+	// Routes are the gateway's routes, named as envoy/bootstrap names
+	// them, each with the Envoy-only parts of its config.
+	Routes []istioRoute
+	// ExtAuthzTimeout is the ext_authz timeout of the classic chain.
+	ExtAuthzTimeout string
+	// HeaderModel and HeaderVersion are the routing headers the plugin sets.
+	HeaderModel, HeaderVersion string
+}
+
+// istioRoute is one route: the VirtualService part (match, destination,
+// timeout, retries) is in the template; Patch is the YAML of the route
+// fields Istio cannot express (quota descriptors, per-route filter
+// configs, body buffer limits), merged in by the EnvoyFilter.
+type istioRoute struct {
+	Name  string
+	Patch string
+	// Direct is set on routes Envoy answers itself.
+	Direct *directResponse
+}
+
+// directResponse is a route's fixed answer.
+type directResponse struct {
+	Status            uint32
+	Body, ContentType string
+}
+
+// ClusterName is the name Istio gives the cluster of a Service port.
+func ClusterName(service string, port int) string {
+	return fmt.Sprintf("outbound|%d||%s.%s.svc.cluster.local", port, service, Namespace)
+}
+
+// istio renders envoy/bootstrap's ext_authz chain and takes from it the
+// filters and the per-route configs the Istio gateway needs, so the two
+// deployments cannot drift apart.
+func istio(c *catalog.Catalog, p Ports) (istioData, error) {
+	d := istioData{
+		GatewayNamespace: GatewayNamespace, GatewayLabelKey: GatewayLabelKey, GatewayLabelValue: GatewayLabelValue,
+		Unresolved: UnresolvedService, HeaderModel: header.Model, HeaderVersion: header.ModelVersion,
+	}
+	y, err := bootstrap.Render(c, bootstrap.Compose(c), bootstrap.Options{ExtAuthz: true})
+	if err != nil {
+		return d, err
+	}
+	b, err := bootstrap.Parse(y)
+	if err != nil {
+		return d, err
+	}
+	var hcm *hcmv3.HttpConnectionManager
+	for _, l := range b.GetStaticResources().GetListeners() {
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				var h hcmv3.HttpConnectionManager
+				if f.GetTypedConfig().UnmarshalTo(&h) == nil && hcm == nil {
+					hcm = &h
+				}
+			}
+		}
+	}
+	if hcm == nil {
+		return d, fmt.Errorf("istio: no http connection manager in the ext_authz chain")
+	}
+	clusters := map[string]string{
+		"extproc":   ClusterName("extproc", p.ExtprocGRPC),
+		"ratelimit": ClusterName("ratelimit", p.RateLimitGRPC),
+	}
+	byName := map[string]*hcmv3.HttpFilter{}
+	for _, f := range hcm.GetHttpFilters() {
+		byName[f.GetName()] = f
+		if f.GetName() == "envoy.filters.http.ext_authz" {
+			var v struct {
+				TypedConfig struct {
+					GRPCService struct {
+						Timeout string `json:"timeout"`
+					} `json:"grpc_service"`
+				} `json:"typed_config"`
+			}
+			if err := fromProto(f, &v); err != nil {
+				return d, err
+			}
+			d.ExtAuthzTimeout = v.TypedConfig.GRPCService.Timeout
+		}
+	}
+	for _, name := range ChainFilters {
+		f, ok := byName[name]
+		if !ok {
+			// The token filter exists only with a text-generation model.
+			if name == "modelgate.ratelimit.tokens" {
+				continue
+			}
+			return d, fmt.Errorf("istio: the ext_authz chain has no filter %s", name)
+		}
+		s, err := toYAML(f, clusters)
+		if err != nil {
+			return d, fmt.Errorf("istio: filter %s: %w", name, err)
+		}
+		d.Filters = append(d.Filters, s)
+	}
+	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			patch, err := routePatch(r)
+			if err != nil {
+				return d, fmt.Errorf("istio: route %s: %w", r.GetName(), err)
+			}
+			ir := istioRoute{Name: r.GetName(), Patch: patch}
+			if dr := r.GetDirectResponse(); dr != nil {
+				ir.Direct = &directResponse{Status: dr.GetStatus(), Body: dr.GetBody().GetInlineString()}
+				for _, h := range r.GetResponseHeadersToAdd() {
+					if h.GetHeader().GetKey() == "content-type" {
+						ir.Direct.ContentType = h.GetHeader().GetValue()
+					}
+				}
+			}
+			d.Routes = append(d.Routes, ir)
+		}
+	}
+	return d, nil
+}
+
+// routePatch is the part of r that the EnvoyFilter merges into the Istio
+// route of the same name: quota descriptors, the plugin's and the quota
+// filters' per-route configs, the body buffer limit and the idle timeout.
+func routePatch(r *routev3.Route) (string, error) {
+	p := &routev3.Route{RequestBodyBufferLimit: r.GetRequestBodyBufferLimit()}
+	if ra := r.GetRoute(); ra != nil && (len(ra.GetRateLimits()) > 0 || ra.GetIdleTimeout() != nil) {
+		p.Action = &routev3.Route_Route{Route: &routev3.RouteAction{
+			RateLimits: ra.GetRateLimits(), IdleTimeout: ra.GetIdleTimeout(),
+		}}
+	}
+	for _, name := range routeFilters {
+		if a, ok := r.GetTypedPerFilterConfig()[name]; ok {
+			if p.TypedPerFilterConfig == nil {
+				p.TypedPerFilterConfig = map[string]*anypb.Any{}
+			}
+			p.TypedPerFilterConfig[name] = a
+		}
+	}
+	if proto.Size(p) == 0 {
+		return "", nil
+	}
+	return toYAML(p, nil)
+}
+
+// fromProto decodes m's JSON form (proto field names) into v.
+func fromProto(m proto.Message, v any) error {
+	j, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(j, v)
+}
+
+// toYAML is m as YAML with proto field names, every envoy_grpc cluster
+// renamed through clusters.
+func toYAML(m proto.Message, clusters map[string]string) (string, error) {
+	var v any
+	if err := fromProto(m, &v); err != nil {
+		return "", err
+	}
+	renameClusters(v, clusters)
+	var sb strings.Builder
+	enc := yaml.NewEncoder(&sb)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	return sb.String(), nil
+}
+
+func renameClusters(v any, clusters map[string]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		if g, ok := t["envoy_grpc"].(map[string]any); ok {
+			if n, ok := g["cluster_name"].(string); ok {
+				if to, ok := clusters[n]; ok {
+					g["cluster_name"] = to
+				}
+			}
+		}
+		for _, e := range t {
+			renameClusters(e, clusters)
+		}
+	case []any:
+		for _, e := range t {
+			renameClusters(e, clusters)
+		}
+	}
+}
+
+// Route returns the route of that name; templates fail on a missing one.
+func (d istioData) Route(name string) (istioRoute, error) {
+	for _, r := range d.Routes {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return istioRoute{}, fmt.Errorf("istio: envoy/bootstrap renders no route %q", name)
+}
