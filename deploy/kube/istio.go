@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"go.yaml.in/yaml/v3"
@@ -46,6 +47,10 @@ type istioData struct {
 	// Filters are the chain's HTTP filters as YAML, in [ChainFilters]
 	// order.
 	Filters []string
+	// Connection is the YAML of the connection manager fields merged into
+	// the gateway's: the early removal of identity headers a client sends,
+	// and the local replies that make Envoy's own errors problem+json.
+	Connection string
 	// Routes are the gateway's routes, named as envoy/bootstrap names
 	// them, each with the Envoy-only parts of its config.
 	Routes []istioRoute
@@ -106,6 +111,18 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 	}
 	if hcm == nil {
 		return d, fmt.Errorf("istio: no http connection manager in the ext_authz chain")
+	}
+	cm, err := anypb.New(&hcmv3.HttpConnectionManager{
+		EarlyHeaderMutationExtensions: hcm.GetEarlyHeaderMutationExtensions(),
+		LocalReplyConfig:              hcm.GetLocalReplyConfig(),
+	})
+	if err != nil {
+		return d, err
+	}
+	if d.Connection, err = toYAML(&listenerv3.Filter{
+		Name: "envoy.filters.network.http_connection_manager", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: cm},
+	}, nil); err != nil {
+		return d, err
 	}
 	clusters := map[string]string{
 		"extproc":   ClusterName("extproc", p.ExtprocGRPC),

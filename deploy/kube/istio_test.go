@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -18,6 +19,7 @@ import (
 	// The filters' typed_config types, for protojson to resolve.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 
 	"github.com/modelgate/modelgate/envoy/bootstrap"
 )
@@ -52,6 +54,24 @@ func decodeEnvoy(m proto.Message, v proto.Message) error {
 			return err
 		}
 		msgs = append(msgs, inner)
+	}
+	// A connection manager patch is partial too: the parts are checked.
+	if f, ok := m.(*listenerv3.Filter); ok {
+		var h hcmv3.HttpConnectionManager
+		if err := f.GetTypedConfig().UnmarshalTo(&h); err != nil {
+			return err
+		}
+		if h.GetLocalReplyConfig() == nil || len(h.GetEarlyHeaderMutationExtensions()) == 0 {
+			return fmt.Errorf("want local replies and early header mutations")
+		}
+		msgs = append(msgs, h.GetLocalReplyConfig())
+		for _, e := range h.GetEarlyHeaderMutationExtensions() {
+			inner, err := e.GetTypedConfig().UnmarshalNew()
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, e, inner)
+		}
 	}
 	// A route patch is a partial route (no match, no cluster: Istio's
 	// route has them): its parts are checked.
@@ -110,6 +130,11 @@ func TestIstio_envoyFilter(t *testing.T) {
 				if !services[c] {
 					t.Errorf("filter %s calls cluster %s, which no Service port gives", f.GetName(), c)
 				}
+			}
+		case istionetv1alpha3.EnvoyFilter_NETWORK_FILTER:
+			var f listenerv3.Filter
+			if err := decodeEnvoy(&f, p.GetPatch().GetValue()); err != nil {
+				t.Errorf("patch %d: connection manager: %v", i, err)
 			}
 		case istionetv1alpha3.EnvoyFilter_HTTP_ROUTE:
 			var r routev3.Route
