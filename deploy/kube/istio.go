@@ -37,16 +37,28 @@ var ChainFilters = []string{
 	"modelgate.ratelimit.model", "modelgate.ratelimit.tokens",
 }
 
+// EarlyFilters go at the head of the gateway's chain, before Istio's
+// ext_authz, as they come before the key check in envoy/bootstrap: the
+// 431 for oversized request headers, and the token bucket that refuses a
+// keyless flood before it costs a key check.
+var EarlyFilters = []string{"modelgate.headers_limit", "envoy.filters.http.local_ratelimit"}
+
 // routeFilters are the per-route filter configs the route patches carry.
-var routeFilters = []string{"envoy.filters.http.ext_proc", "modelgate.ratelimit.model", "modelgate.ratelimit.tokens"}
+var routeFilters = []string{
+	"envoy.filters.http.local_ratelimit", "envoy.filters.http.ext_proc",
+	"modelgate.ratelimit.model", "modelgate.ratelimit.tokens",
+}
 
 // istioData is what the deploy/istio templates use beyond [data].
 type istioData struct {
 	GatewayNamespace, GatewayLabelKey, GatewayLabelValue string
 	Unresolved                                           string
 	// Filters are the chain's HTTP filters as YAML, in [ChainFilters]
-	// order.
+	// order, each inserted before the router.
 	Filters []string
+	// First are [EarlyFilters] as YAML in reverse: each is inserted first
+	// in the chain, so the last inserted ends up at the head.
+	First []string
 	// Connection is the YAML of the connection manager fields merged into
 	// the gateway's: the early removal of identity headers a client sends,
 	// and the local replies that make Envoy's own errors problem+json.
@@ -144,6 +156,17 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 			}
 			d.ExtAuthzTimeout = v.TypedConfig.GRPCService.Timeout
 		}
+	}
+	for i := len(EarlyFilters) - 1; i >= 0; i-- {
+		f, ok := byName[EarlyFilters[i]]
+		if !ok {
+			return d, fmt.Errorf("istio: the ext_authz chain has no filter %s", EarlyFilters[i])
+		}
+		s, err := toYAML(f, clusters)
+		if err != nil {
+			return d, fmt.Errorf("istio: filter %s: %w", EarlyFilters[i], err)
+		}
+		d.First = append(d.First, s)
 	}
 	for _, name := range ChainFilters {
 		f, ok := byName[name]

@@ -18,7 +18,9 @@ import (
 
 	// The filters' typed_config types, for protojson to resolve.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 
 	"github.com/modelgate/modelgate/envoy/bootstrap"
@@ -113,7 +115,7 @@ func TestIstio_envoyFilter(t *testing.T) {
 			services[ClusterName(o.Meta.Name, int(p.Port))] = true
 		}
 	}
-	var order []string
+	var order, first []string
 	for i, p := range ef.GetConfigPatches() {
 		switch p.GetApplyTo() {
 		case istionetv1alpha3.EnvoyFilter_HTTP_FILTER:
@@ -122,7 +124,17 @@ func TestIstio_envoyFilter(t *testing.T) {
 				t.Errorf("patch %d: filter: %v", i, err)
 				continue
 			}
-			order = append(order, f.GetName())
+			switch p.GetPatch().GetOperation() {
+			case istionetv1alpha3.EnvoyFilter_Patch_INSERT_FIRST:
+				first = append([]string{f.GetName()}, first...)
+			case istionetv1alpha3.EnvoyFilter_Patch_INSERT_BEFORE:
+				if p.GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName() != "envoy.filters.http.router" {
+					t.Errorf("patch %d: %s must go just before the router", i, f.GetName())
+				}
+				order = append(order, f.GetName())
+			default:
+				t.Errorf("patch %d: operation %s", i, p.GetPatch().GetOperation())
+			}
 			// Every gRPC service the filter calls is a Service port here.
 			j, _ := protojson.Marshal(p.GetPatch().GetValue())
 			for _, c := range strings.Split(string(j), `"cluster_name":"`)[1:] {
@@ -147,6 +159,9 @@ func TestIstio_envoyFilter(t *testing.T) {
 		default:
 			t.Errorf("patch %d: unexpected applyTo %s", i, p.GetApplyTo())
 		}
+	}
+	if !slices.Equal(first, EarlyFilters) {
+		t.Errorf("filters at the head %v, want %v in that order", first, EarlyFilters)
 	}
 	if !slices.Equal(order, ChainFilters) {
 		t.Errorf("filters %v, want %v in that order", order, ChainFilters)
