@@ -61,7 +61,8 @@ type istioData struct {
 	First []string
 	// Connection is the YAML of the connection manager fields merged into
 	// the gateway's: the early removal of identity headers a client sends,
-	// and the local replies that make Envoy's own errors problem+json.
+	// the local replies that make Envoy's own errors problem+json, and the
+	// codec's request header limit.
 	Connection string
 	// Routes are the gateway's routes, named as envoy/bootstrap names
 	// them, each with the Envoy-only parts of its config.
@@ -127,6 +128,9 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 	cm, err := anypb.New(&hcmv3.HttpConnectionManager{
 		EarlyHeaderMutationExtensions: hcm.GetEarlyHeaderMutationExtensions(),
 		LocalReplyConfig:              hcm.GetLocalReplyConfig(),
+		// Above the headers_limit filter's 60 KiB, so it is the one
+		// that answers (431) rather than the codec.
+		MaxRequestHeadersKb: hcm.GetMaxRequestHeadersKb(),
 	})
 	if err != nil {
 		return d, err

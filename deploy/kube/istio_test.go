@@ -63,8 +63,8 @@ func decodeEnvoy(m proto.Message, v proto.Message) error {
 		if err := f.GetTypedConfig().UnmarshalTo(&h); err != nil {
 			return err
 		}
-		if h.GetLocalReplyConfig() == nil || len(h.GetEarlyHeaderMutationExtensions()) == 0 {
-			return fmt.Errorf("want local replies and early header mutations")
+		if h.GetLocalReplyConfig() == nil || len(h.GetEarlyHeaderMutationExtensions()) == 0 || h.GetMaxRequestHeadersKb().GetValue() <= 60 {
+			return fmt.Errorf("want local replies, early header mutations and a codec header limit above headers_limit's 60 KiB")
 		}
 		msgs = append(msgs, h.GetLocalReplyConfig())
 		for _, e := range h.GetEarlyHeaderMutationExtensions() {
