@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -103,41 +104,11 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 		GatewayNamespace: GatewayNamespace, GatewayLabelKey: GatewayLabelKey, GatewayLabelValue: GatewayLabelValue,
 		Unresolved: UnresolvedService, HeaderModel: header.Model, HeaderVersion: header.ModelVersion,
 	}
-	y, err := bootstrap.Render(c, bootstrap.Compose(c), bootstrap.Options{ExtAuthz: true})
+	hcm, err := extAuthzChain(c)
 	if err != nil {
 		return d, err
 	}
-	b, err := bootstrap.Parse(y)
-	if err != nil {
-		return d, err
-	}
-	var hcm *hcmv3.HttpConnectionManager
-	for _, l := range b.GetStaticResources().GetListeners() {
-		for _, fc := range l.GetFilterChains() {
-			for _, f := range fc.GetFilters() {
-				var h hcmv3.HttpConnectionManager
-				if f.GetTypedConfig().UnmarshalTo(&h) == nil && hcm == nil {
-					hcm = &h
-				}
-			}
-		}
-	}
-	if hcm == nil {
-		return d, fmt.Errorf("istio: no http connection manager in the ext_authz chain")
-	}
-	cm, err := anypb.New(&hcmv3.HttpConnectionManager{
-		EarlyHeaderMutationExtensions: hcm.GetEarlyHeaderMutationExtensions(),
-		LocalReplyConfig:              hcm.GetLocalReplyConfig(),
-		// Above the headers_limit filter's 60 KiB, so it is the one
-		// that answers (431) rather than the codec.
-		MaxRequestHeadersKb: hcm.GetMaxRequestHeadersKb(),
-	})
-	if err != nil {
-		return d, err
-	}
-	if d.Connection, err = toYAML(&listenerv3.Filter{
-		Name: "envoy.filters.network.http_connection_manager", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: cm},
-	}, nil); err != nil {
+	if d.Connection, err = connectionPatch(hcm); err != nil {
 		return d, err
 	}
 	clusters := map[string]string{
@@ -147,51 +118,114 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 	byName := map[string]*hcmv3.HttpFilter{}
 	for _, f := range hcm.GetHttpFilters() {
 		byName[f.GetName()] = f
-		if f.GetName() == "envoy.filters.http.ext_authz" {
-			var v struct {
-				TypedConfig struct {
-					GRPCService struct {
-						Timeout string `json:"timeout"`
-					} `json:"grpc_service"`
-				} `json:"typed_config"`
+	}
+	if d.ExtAuthzTimeout, err = extAuthzTimeout(byName["envoy.filters.http.ext_authz"]); err != nil {
+		return d, err
+	}
+	first := slices.Clone(EarlyFilters)
+	slices.Reverse(first)
+	if d.First, err = filtersYAML(byName, first, clusters); err != nil {
+		return d, err
+	}
+	if d.Filters, err = filtersYAML(byName, ChainFilters, clusters); err != nil {
+		return d, err
+	}
+	d.Routes, err = istioRoutes(hcm)
+	return d, err
+}
+
+// extAuthzChain renders envoy/bootstrap's ext_authz chain for compose's
+// addresses and returns its connection manager.
+func extAuthzChain(c *catalog.Catalog) (*hcmv3.HttpConnectionManager, error) {
+	y, err := bootstrap.Render(c, bootstrap.Compose(c), bootstrap.Options{ExtAuthz: true})
+	if err != nil {
+		return nil, err
+	}
+	b, err := bootstrap.Parse(y)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range b.GetStaticResources().GetListeners() {
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				var h hcmv3.HttpConnectionManager
+				if f.GetTypedConfig().UnmarshalTo(&h) == nil {
+					return &h, nil
+				}
 			}
-			if err := fromProto(f, &v); err != nil {
-				return d, err
-			}
-			d.ExtAuthzTimeout = v.TypedConfig.GRPCService.Timeout
 		}
 	}
-	for i := len(EarlyFilters) - 1; i >= 0; i-- {
-		f, ok := byName[EarlyFilters[i]]
-		if !ok {
-			return d, fmt.Errorf("istio: the ext_authz chain has no filter %s", EarlyFilters[i])
-		}
-		s, err := toYAML(f, clusters)
-		if err != nil {
-			return d, fmt.Errorf("istio: filter %s: %w", EarlyFilters[i], err)
-		}
-		d.First = append(d.First, s)
+	return nil, fmt.Errorf("istio: no http connection manager in the ext_authz chain")
+}
+
+// connectionPatch is the YAML of the connection manager fields the
+// gateway's takes over (see [istioData.Connection]).
+func connectionPatch(hcm *hcmv3.HttpConnectionManager) (string, error) {
+	cm, err := anypb.New(&hcmv3.HttpConnectionManager{
+		EarlyHeaderMutationExtensions: hcm.GetEarlyHeaderMutationExtensions(),
+		LocalReplyConfig:              hcm.GetLocalReplyConfig(),
+		// Above the headers_limit filter's 60 KiB, so it is the one
+		// that answers (431) rather than the codec.
+		MaxRequestHeadersKb: hcm.GetMaxRequestHeadersKb(),
+	})
+	if err != nil {
+		return "", err
 	}
-	for _, name := range ChainFilters {
+	return toYAML(&listenerv3.Filter{
+		Name: "envoy.filters.network.http_connection_manager", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: cm},
+	}, nil)
+}
+
+// extAuthzTimeout is the ext_authz filter's gRPC timeout, as protojson
+// writes a duration.
+func extAuthzTimeout(f *hcmv3.HttpFilter) (string, error) {
+	var v struct {
+		TypedConfig struct {
+			GRPCService struct {
+				Timeout string `json:"timeout"`
+			} `json:"grpc_service"`
+		} `json:"typed_config"`
+	}
+	if f == nil {
+		return "", fmt.Errorf("istio: the ext_authz chain has no ext_authz filter")
+	}
+	if err := fromProto(f, &v); err != nil {
+		return "", err
+	}
+	return v.TypedConfig.GRPCService.Timeout, nil
+}
+
+// filtersYAML returns the named filters as YAML, their gRPC clusters
+// renamed. Only the token filter may be missing: it exists only with a
+// text-generation model.
+func filtersYAML(byName map[string]*hcmv3.HttpFilter, names []string, clusters map[string]string) ([]string, error) {
+	var out []string
+	for _, name := range names {
 		f, ok := byName[name]
 		if !ok {
-			// The token filter exists only with a text-generation model.
 			if name == "modelgate.ratelimit.tokens" {
 				continue
 			}
-			return d, fmt.Errorf("istio: the ext_authz chain has no filter %s", name)
+			return nil, fmt.Errorf("istio: the ext_authz chain has no filter %s", name)
 		}
 		s, err := toYAML(f, clusters)
 		if err != nil {
-			return d, fmt.Errorf("istio: filter %s: %w", name, err)
+			return nil, fmt.Errorf("istio: filter %s: %w", name, err)
 		}
-		d.Filters = append(d.Filters, s)
+		out = append(out, s)
 	}
+	return out, nil
+}
+
+// istioRoutes lists the chain's routes with their patches and fixed
+// answers.
+func istioRoutes(hcm *hcmv3.HttpConnectionManager) ([]istioRoute, error) {
+	var out []istioRoute
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
 			patch, err := routePatch(r)
 			if err != nil {
-				return d, fmt.Errorf("istio: route %s: %w", r.GetName(), err)
+				return nil, fmt.Errorf("istio: route %s: %w", r.GetName(), err)
 			}
 			ir := istioRoute{Name: r.GetName(), Patch: patch}
 			if dr := r.GetDirectResponse(); dr != nil {
@@ -202,10 +236,10 @@ func istio(c *catalog.Catalog, p Ports) (istioData, error) {
 					}
 				}
 			}
-			d.Routes = append(d.Routes, ir)
+			out = append(out, ir)
 		}
 	}
-	return d, nil
+	return out, nil
 }
 
 // routePatch is the part of r that the EnvoyFilter merges into the Istio
