@@ -277,3 +277,29 @@ func ports(s stack) map[string]bool {
 	}
 	return out
 }
+
+// The VirtualService is written by hand in its template; this keeps it
+// route for route, in order, what envoy/bootstrap renders, so a route
+// added there fails here until the gateway has it too.
+func TestIstio_routesFollowTheBootstrap(t *testing.T) {
+	t.Parallel()
+	src, files := rendered(t)
+	hcm, err := extAuthzChain(src.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			want = append(want, r.GetName())
+		}
+	}
+	vs := istioSpec[*istionetv1.VirtualService](t, load(t, fileMap(files), "deploy/istio"), "VirtualService", "modelgate")
+	var got []string
+	for _, r := range vs.GetHttp() {
+		got = append(got, r.GetName())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("VirtualService routes\n%v\nwant envoy/bootstrap's\n%v", got, want)
+	}
+}

@@ -241,3 +241,32 @@ func TestDecode_refuses(t *testing.T) {
 		t.Errorf("mesh values: err = %v, want the unknown field refused", err)
 	}
 }
+
+// Every rendered file is applied: listed as a resource or a patch of its
+// folder's kustomization (istiod's values file aside).
+func TestKustomization_listsEveryFile(t *testing.T) {
+	t.Parallel()
+	_, files := rendered(t)
+	m := fileMap(files)
+	listed := map[string]bool{}
+	for _, dir := range []string{"deploy/kubernetes", "deploy/istio"} {
+		k := decodeFile(t, m, path.Join(dir, "kustomization.yaml"))[0].Value.(*Kustomization)
+		for _, r := range k.Resources {
+			listed[path.Join(dir, r)] = true
+		}
+		for _, p := range k.Patches {
+			if p.Path != "" {
+				listed[path.Join(dir, p.Path)] = true
+			}
+		}
+	}
+	for _, f := range files {
+		name := path.Base(f.Path)
+		if name == "kustomization.yaml" || name == "mesh-config.yaml" {
+			continue
+		}
+		if !listed[f.Path] {
+			t.Errorf("%s is in no kustomization", f.Path)
+		}
+	}
+}
