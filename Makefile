@@ -70,7 +70,7 @@ generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml, compose.yaml 
 ##@ Test
 
 .PHONY: test
-test: deps fmt-check vet lint test-ops test-go fuzz-short test-clients test-llamacpp test-sdk test-sdk-live test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, SDKs, end to end.
+test: deps fmt-check vet lint lint-deploy test-deploy test-ops test-go fuzz-short test-clients test-llamacpp test-sdk test-sdk-live test-e2e ## Everything CI runs: vet, staticcheck, race tests, config validation, promtool rule tests, real clients, SDKs, end to end.
 
 # The Envoy config test skips without an Envoy binary when run by hand with
 # `go test`; under make the binary is installed, so a missing one is a failure.
@@ -94,6 +94,16 @@ test-ops: deps ## promtool check/test of the recording and SLO alerting rules, t
 .PHONY: test-e2e
 test-e2e: deps ## End to end through real Envoy, extproc, ratelimit, Redis and inference processes on loopback.
 	$(GO) test -tags e2e -count=1 -v ./tests/e2e/
+
+# deploy/ is its own module (k8s.io/api, istio.io/api stay out of the
+# main go.mod), so the root ./... of test-go, vet and lint skips it.
+.PHONY: test-deploy
+test-deploy: ## Kubernetes and Istio manifests: up to date with the catalog, decoded strictly into k8s.io/api and istio.io/api types, wired together, Envoy parts into go-control-plane protos.
+	cd deploy && $(GO) test ./...
+
+.PHONY: lint-deploy
+lint-deploy: ## go vet and staticcheck (pinned) of the deploy module.
+	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 CLIENTS_VENV := .venv-clients
 $(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
