@@ -63,9 +63,10 @@ run-inference: build ## Only the inference service, every model version on :8000
 	$(OUT)/inference --log-format text
 
 .PHONY: generate
-generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml, compose.yaml and api/openapi.deployment.json from models/catalog.yaml and api/openapi.yaml.
+generate: ## Re-render envoy/envoy.yaml, envoy/envoy.compose.yaml, compose.yaml, api/openapi.deployment.json and deploy/'s Kubernetes/Istio manifests from models/catalog.yaml and api/openapi.yaml.
 	$(GO) run ./tools/envoygen
 	$(GO) run ./tools/openapigen
+	cd deploy && $(GO) run ./cmd/kubegen
 
 ##@ Test
 

@@ -147,11 +147,11 @@ func TestRender_checkedIn(t *testing.T) {
 		want[f.Path] = true
 		got, err := os.ReadFile(filepath.Join(root, f.Path))
 		if err != nil {
-			t.Errorf("%s: %v (run `cd deploy && go run ./cmd/kubegen`)", f.Path, err)
+			t.Errorf("%s: %v (run `make generate` (or `cd deploy && go run ./cmd/kubegen`))", f.Path, err)
 			continue
 		}
 		if !bytes.Equal(got, f.Data) {
-			t.Errorf("%s is stale: run `cd deploy && go run ./cmd/kubegen`", f.Path)
+			t.Errorf("%s is stale: run `make generate` (or `cd deploy && go run ./cmd/kubegen`)", f.Path)
 		}
 	}
 	for _, dir := range []string{"deploy/kubernetes", "deploy/istio"} {
