@@ -79,6 +79,8 @@ type scenario struct {
 	limited bool
 	// extra scenarios run only when -scenarios names them.
 	extra bool
+	// extprocEnv are settings of extproc for this row (stack.Config.ExtprocEnv).
+	extprocEnv []string
 }
 
 var scenarios = []scenario{
@@ -98,6 +100,9 @@ var scenarios = []scenario{
 	{name: "miss-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, miss: true, limited: true},
 	// SingleRateLimitStage only shapes the classic chain's ratelimit filters.
 	{name: "miss-1rl", opts: bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true}, miss: true, extra: true},
+	// The lean cache fill's A/B: every miss shows its response headers to
+	// the plugin, one ext_proc message more.
+	{name: "miss-fullfill", miss: true, extprocEnv: []string{"EXTPROC_CACHE_LEAN_FILL=false"}},
 }
 
 // workload names the seed scenario a modelgate scenario is compared with.
@@ -300,7 +305,7 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
 		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
 		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
-		GoMaxProcs: e.cfg.goMaxProcs,
+		GoMaxProcs: e.cfg.goMaxProcs, ExtprocEnv: sc.extprocEnv,
 	})
 	if err != nil {
 		return nil, err

@@ -51,6 +51,9 @@ type Config struct {
 	// a process with fewer Ps spends less CPU per request (fewer idle Ps
 	// spinning and waking) — measured in envoy/README.md, "Latency and CPU".
 	GoMaxProcs map[string]int
+	// ExtprocEnv are extra NAME=value settings for extproc (EXTPROC_*),
+	// after the stack's own, so they win.
+	ExtprocEnv []string
 	// PrometheusAddr, when set (127.0.0.1:9090), starts Prometheus there,
 	// scraping every process with the rules of ops/prometheus/rules, and
 	// points extproc's status page at it.

@@ -286,6 +286,7 @@ func (s *Stack) defineServices(extprocGRPC string) {
 	}
 	env = append(env, c.otlpEnv("modelgate-extproc")...)
 	env = append(env, c.goMaxProcs(Extproc)...)
+	env = append(env, c.ExtprocEnv...)
 	var args []string
 	if c.ExtprocConfig != "" {
 		args = []string{"--config", c.ExtprocConfig}
