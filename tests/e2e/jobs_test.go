@@ -184,8 +184,10 @@ func testJobs(t *testing.T, opts bootstrap.Options) {
 	})
 	t.Run("a job far over the prediction limits goes through", func(t *testing.T) {
 		start := time.Now()
-		big := e.submitJob(t, clientPro, `{"model":"iris","inputs":`+irisRows(20000)+`}`)
-		t.Logf("20,000 rows (%d bytes) accepted in %s", len(irisRows(20000)), time.Since(start))
+		// The jobs' default row limit, far past what the prediction
+		// routes' decoded-document bound would admit.
+		big := e.submitJob(t, clientPro, `{"model":"iris","inputs":`+irisRows(100000)+`}`)
+		t.Logf("100,000 rows (%d bytes) accepted in %s", len(irisRows(100000)), time.Since(start))
 		e.waitJob(t, clientPro, big.ID, "succeeded", 60*time.Second)
 	})
 	t.Run("faults", func(t *testing.T) { testJobFaults(t, e) })

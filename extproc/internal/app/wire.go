@@ -141,7 +141,9 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	ep.Register(routing.Completions, processor.NewCompletions(llm, adm))
 	ep.Register(routing.Models, processor.NewModels(adm))
 	ep.Register(routing.ModelList, processor.NewModelList(svc.live, adm))
-	ep.Register(routing.Jobs, processor.NewJobs(predict, processor.Limits{MaxBodyBytes: cfg.Limits.JobsMaxBodyBytes, MaxRows: cfg.Limits.JobsMaxRows}, adm))
+	ep.Register(routing.Jobs, processor.NewJobs(predict, processor.Limits{
+		MaxBodyBytes: cfg.Limits.JobsMaxBodyBytes, MaxRows: cfg.Limits.JobsMaxRows, MaxDocumentBytes: cfg.Limits.JobsMaxDocumentBytes,
+	}, adm))
 	return ep, nil
 }
 

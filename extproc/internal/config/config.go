@@ -129,6 +129,11 @@ type Limits struct {
 	// JobsMaxBodyBytes must not exceed Envoy's request_body_buffer_limit
 	// on the jobs-unresolved route (bootstrap.JobsMaxBodyBytes).
 	JobsMaxBodyBytes int64 `yaml:"jobs_max_body_bytes" env:"EXTPROC_JOBS_MAX_BODY_BYTES" default:"16777216" usage:"largest POST /v2/jobs body"`
+	// JobsMaxDocumentBytes bounds the heap one decoded job body may take
+	// while it is validated (the prediction routes' bound is 9 MiB). The
+	// default admits 100,000 rows of four features (7.6 MB of body, about
+	// 35 MB decoded) with room to spare.
+	JobsMaxDocumentBytes int `yaml:"jobs_max_document_bytes" env:"EXTPROC_JOBS_MAX_DOCUMENT_BYTES" default:"67108864" usage:"most heap one decoded POST /v2/jobs body may take"`
 }
 
 // LLM tunes the text-generation routes.
@@ -344,6 +349,9 @@ func (c *Config) validateRest(add problemFunc) {
 	}
 	if c.Limits.JobsMaxBodyBytes <= 0 || c.Limits.JobsMaxBodyBytes > MaxBodyLimit {
 		add("limits.jobs_max_body_bytes: must be between 1 and %d, got %d", MaxBodyLimit, c.Limits.JobsMaxBodyBytes)
+	}
+	if c.Limits.JobsMaxDocumentBytes < 1<<20 {
+		add("limits.jobs_max_document_bytes: must be at least 1 MiB, got %d", c.Limits.JobsMaxDocumentBytes)
 	}
 	if c.Limits.JobsMaxRows <= 0 {
 		add("limits.jobs_max_rows: must be positive, got %d", c.Limits.JobsMaxRows)

@@ -46,8 +46,8 @@ var errTooDeep = errors.New("too deep")
 // json.Number, invalid UTF-8 replaced by U+FFFD), in a single pass that also
 // refuses what [Validator.Decode] documents. Syntax errors are a
 // *MalformedError, refusals a *ViolationsError.
-func decode(body []byte) (any, error) {
-	d := decoder{buf: body, sizes: scanSizes(body)}
+func decode(body []byte, max int) (any, error) {
+	d := decoder{buf: body, sizes: scanSizes(body), max: max}
 	v, err := d.value()
 	if err == nil {
 		d.space()
@@ -94,7 +94,9 @@ type decoder struct {
 	// cost is the heap the document takes so far (see
 	// [MaxDocumentBytes]); boxes share the boxes of the scalars once
 	// there are more than boxAfter, and empty is the one empty array.
-	cost    int
+	cost int
+	// max bounds cost (MaxDocumentBytes unless the route says otherwise).
+	max     int
 	scalars int
 	boxes   *boxes
 	empty   any

@@ -21,12 +21,14 @@ import (
 // realistic values take less than 5 bytes of heap per byte.
 const MaxDocumentBytes = 9 << 20
 
-// detailTooBig is the violation at the value where a body passes
-// MaxDocumentBytes.
-var detailTooBig = "the body's values take more than " + strconv.Itoa(MaxDocumentBytes>>20) +
-	" MiB of memory to decode here; send fewer values per request"
+// detailTooBig is the violation at the value where a body passes its
+// document bound of max bytes.
+func detailTooBig(max int) string {
+	return "the body's values take more than " + strconv.Itoa(max>>20) +
+		" MiB of memory to decode here; send fewer values per request"
+}
 
-// errTooBig stops decoding at the first value past MaxDocumentBytes.
+// errTooBig stops decoding at the first value past the document bound.
 var errTooBig = errors.New("document too big")
 
 // Heap taken by the parts of a document, as the Go runtime allocates them
@@ -55,12 +57,12 @@ func mapBytes(n int) int {
 	return emptyMapBytes + n*mapMemberBytes
 }
 
-// charge counts n bytes of heap against MaxDocumentBytes, recording the
-// violation at the value being decoded when the bound is passed.
+// charge counts n bytes of heap against the document bound, recording
+// the violation at the value being decoded when the bound is passed.
 func (d *decoder) charge(n int) error {
 	d.cost += n
-	if d.cost > MaxDocumentBytes {
-		d.add(detailTooBig)
+	if d.cost > d.max {
+		d.add(detailTooBig(d.max))
 		return errTooBig
 	}
 	return nil

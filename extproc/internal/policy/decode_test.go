@@ -395,3 +395,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A route with bodies far above the prediction routes' (job submissions)
+// decodes within a bound of its own: 100,000 rows of four features
+// (7.6 MB of body) allocate about 35 MB, past the 9 MiB default and within
+// the jobs' 64 MiB.
+func TestValidator_DecodeWithin_boundsPerRoute(t *testing.T) {
+	v := loadValidator(t)
+	row := `{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}`
+	body := `{"model":"iris","inputs":[` + strings.TrimSuffix(strings.Repeat(row+",", 100000), ",") + `]}`
+	_, err := v.Decode([]byte(body))
+	var ve *policy.ViolationsError
+	require.ErrorAs(t, err, &ve, "the default bound refuses it")
+	doc, err := v.DecodeWithin([]byte(body), 64<<20)
+	require.NoError(t, err)
+	require.Len(t, doc.(map[string]any)["inputs"], 100000)
+	b := []byte(body)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _ = v.DecodeWithin(b, 64<<20)
+	runtime.ReadMemStats(&after)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("100,000 rows: %d bytes of body, %d allocated decoding", len(body), allocated)
+	require.LessOrEqual(t, allocated, uint64(64<<20))
+	_, err = v.DecodeWithin([]byte(body), 16<<20)
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "the body's values take more than 16 MiB of memory to decode here; send fewer values per request", ve.Violations[0].Detail)
+}

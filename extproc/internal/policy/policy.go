@@ -114,7 +114,18 @@ func Compile(doc []byte, names ...string) (*Validator, error) {
 // reader can tell). Errors are a *MalformedError, or a *ViolationsError
 // that locates each refusal (both 400s); then the document is nil.
 func (v *Validator) Decode(body []byte) (any, error) {
-	return decode(body)
+	return decode(body, MaxDocumentBytes)
+}
+
+// DecodeWithin is [Validator.Decode] with a document bound of its own,
+// maxBytes of heap (MaxDocumentBytes when 0): a route that admits bodies
+// far above the prediction routes' (job submissions) bounds its
+// documents in proportion.
+func (v *Validator) DecodeWithin(body []byte, maxBytes int) (any, error) {
+	if maxBytes <= 0 {
+		maxBytes = MaxDocumentBytes
+	}
+	return decode(body, maxBytes)
 }
 
 // Validate is [Validator.Decode] then [Validator.Check]. It returns the

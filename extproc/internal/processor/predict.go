@@ -242,7 +242,7 @@ func (p *predict) decode(raw []byte) (body, error) {
 			return body{}, err
 		}
 	}
-	parsed, err := p.cfg.Validator.Decode(b.head)
+	parsed, err := p.cfg.Validator.DecodeWithin(b.head, p.cfg.Limits.MaxDocumentBytes)
 	if err != nil {
 		return body{}, err
 	}

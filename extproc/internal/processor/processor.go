@@ -53,6 +53,9 @@ type Factory func(r *Request) Processor
 type Limits struct {
 	MaxBodyBytes int64
 	MaxRows      int
+	// MaxDocumentBytes bounds the heap of a decoded body (0:
+	// policy.MaxDocumentBytes).
+	MaxDocumentBytes int
 }
 
 // Request is what one stream knows about its HTTP request. The stream loop
