@@ -191,7 +191,7 @@ fuzz-short: ## Every fuzz target for 3 s (part of make test): bounded-work parse
 	FUZZTIME=3s scripts/fuzz.sh
 
 .PHONY: bench
-bench: bench-go bench-gateway bench-llm ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
+bench: bench-go bench-gateway bench-llm bench-jobs ## All benchmarks: Go micro-benchmarks next to their floors, then the gateway vs the seed and the floor (one run).
 
 .PHONY: bench-go
 bench-go: ## Engines (predictions/s), inference handler vs bare net/http, Check and ext_proc streams vs bare gRPC.
@@ -213,6 +213,10 @@ bench-gateway: deps bench-deps ## wrk at BENCH_CONNS connections: the FastAPI se
 .PHONY: bench-llm
 bench-llm: deps ## Chat completion streams, direct and through Envoy: tokens/s, time to first token, CPU µs per token per process.
 	$(GO) run ./tools/bench -llm -d $(BENCH_DURATION) -c 1,4
+
+.PHONY: bench-jobs
+bench-jobs: deps ## Async jobs through Envoy: 8 jobs of 10,000 rows at once, rows/s, webhook delivery latency, CPU µs per 1,000 rows per process.
+	$(GO) run ./tools/bench -jobs -jobs-count 8 -jobs-rows 10000
 
 .PHONY: clean
 clean: ## Remove build output.

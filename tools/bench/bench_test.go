@@ -53,7 +53,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"seed-asyncio/hit", "seed-asyncio/miss", "seed-uvloop-2w/hit", "seed-uvloop-2w/miss",
-		"floor", "hit", "miss", "hit-limited", "miss-limited",
+		"floor", "hit", "miss", "miss-fullfill", "hit-limited", "miss-limited",
 		"hit-extauthz", "miss-extauthz", "hit-extauthz-limited", "miss-extauthz-limited",
 	}, names)
 

@@ -92,6 +92,9 @@ var scenarios = []scenario{
 	{name: "floor", opts: bootstrap.Options{NoFilters: true}, miss: true},
 	{name: "hit"},
 	{name: "miss", miss: true},
+	// The lean cache fill's A/B: every miss shows its response headers to
+	// the plugin, one ext_proc message more.
+	{name: "miss-fullfill", miss: true, extprocEnv: []string{"EXTPROC_CACHE_LEAN_FILL=false"}},
 	{name: "hit-limited", limited: true},
 	{name: "miss-limited", miss: true, limited: true},
 	{name: "hit-extauthz", opts: bootstrap.Options{ExtAuthz: true}},
@@ -100,9 +103,6 @@ var scenarios = []scenario{
 	{name: "miss-extauthz-limited", opts: bootstrap.Options{ExtAuthz: true}, miss: true, limited: true},
 	// SingleRateLimitStage only shapes the classic chain's ratelimit filters.
 	{name: "miss-1rl", opts: bootstrap.Options{ExtAuthz: true, SingleRateLimitStage: true}, miss: true, extra: true},
-	// The lean cache fill's A/B: every miss shows its response headers to
-	// the plugin, one ext_proc message more.
-	{name: "miss-fullfill", miss: true, extprocEnv: []string{"EXTPROC_CACHE_LEAN_FILL=false"}},
 }
 
 // workload names the seed scenario a modelgate scenario is compared with.
@@ -126,6 +126,9 @@ type config struct {
 	goMaxProcs  map[string]int
 	python, wrk string
 	llm         bool
+	// jobs measures a batch of jobs instead (runJobs).
+	jobs                bool
+	jobsCount, jobsRows int
 }
 
 func parseFlags(args []string) (config, error) {
@@ -144,6 +147,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
 	fs.BoolVar(&c.llm, "llm", false, "measure chat completion streams of the built-in model instead (-c are stream counts): tokens/s and time to first token, direct and through the gateway")
+	fs.BoolVar(&c.jobs, "jobs", false, "measure async jobs instead: -jobs-count jobs of -jobs-rows rows through the gateway, rows/s and webhook delivery latency")
+	fs.IntVar(&c.jobsCount, "jobs-count", 8, "jobs submitted at once (-jobs)")
+	fs.IntVar(&c.jobsRows, "jobs-rows", 10000, "iris rows per job (-jobs)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -164,6 +170,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.threads < 1 {
 		errs = append(errs, errors.New("-t: at least 1"))
+	}
+	if c.jobsCount < 1 || c.jobsRows < 1 {
+		errs = append(errs, errors.New("-jobs-count, -jobs-rows: at least 1"))
 	}
 	if c.envoyConcurrency < 1 {
 		errs = append(errs, errors.New("-envoy-concurrency: at least 1"))
@@ -214,10 +223,10 @@ func run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	e.script = filepath.Join(e.root, "tools", "bench", "wrk", "predict.lua")
-	if cfg.wrk, err = exec.LookPath(cfg.wrk); err != nil && !cfg.llm {
+	if cfg.wrk, err = exec.LookPath(cfg.wrk); err != nil && !cfg.llm && !cfg.jobs {
 		return fmt.Errorf("wrk: %w: run `make bench-deps` (apt-get install wrk)", err)
 	}
-	if !cfg.llm && slices.ContainsFunc(cfg.run, func(sc scenario) bool { return sc.seed != nil }) {
+	if !cfg.llm && !cfg.jobs && slices.ContainsFunc(cfg.run, func(sc scenario) bool { return sc.seed != nil }) {
 		if err := checkSeedDeps(ctx, cfg.python); err != nil {
 			return err
 		}
@@ -263,6 +272,9 @@ func run(ctx context.Context, args []string) (err error) {
 
 	if cfg.llm {
 		return e.runLLM(ctx)
+	}
+	if cfg.jobs {
+		return e.runJobs(ctx)
 	}
 	rep := &report{cfg: cfg, start: time.Now(), load: loadAverage()}
 	for _, sc := range cfg.run {
