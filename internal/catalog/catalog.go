@@ -19,9 +19,9 @@ import (
 
 // Model is one catalog entry.
 type Model struct {
-	Name        string            `yaml:"-" json:"name"`
-	Description string            `yaml:"description" json:"description,omitempty"`
-	Versions    []string          `yaml:"versions" json:"versions"`
+	Name        string   `yaml:"-" json:"name"`
+	Description string   `yaml:"description" json:"description,omitempty"`
+	Versions    []string `yaml:"versions" json:"versions"`
 	// Aliases maps each alias to its version; for a weighted alias (see
 	// Splits) the primary version, the one with the largest weight.
 	Aliases map[string]string `yaml:"aliases" json:"aliases"`
