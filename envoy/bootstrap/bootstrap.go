@@ -248,6 +248,29 @@ func (p Ports) Inference(t Target) int { return p.InferenceBase + t.Index }
 type route struct {
 	Target
 	Endpoint Endpoint
+	// Shadow is where a share of this version's traffic is mirrored, or nil.
+	Shadow *mirror
+}
+
+// mirror is a route's shadow: the version and cluster that get a copy of
+// Percent of its requests.
+type mirror struct {
+	Model, Version, Cluster, Header string
+	Percent                         int
+}
+
+// shadowOf returns the mirror of target t's route, or nil.
+func shadowOf(c *catalog.Catalog, targets []Target, t Target) *mirror {
+	s, ok := c.Models[t.Model].ShadowOf(t.Version)
+	if !ok {
+		return nil
+	}
+	for _, st := range targets {
+		if st.Model == t.Model && st.Version == s.Version {
+			return &mirror{Model: t.Model, Version: s.Version, Cluster: st.Cluster, Header: header.ModelVersion, Percent: s.Percent}
+		}
+	}
+	return nil
 }
 
 type data struct {
@@ -338,12 +361,13 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			return nil, fmt.Errorf("render: unix sockets need STATIC clusters, not DNS")
 		}
 	}
-	for _, t := range Targets(c) {
+	targets := Targets(c)
+	for _, t := range targets {
 		ep, ok := a.Inference[t.Serve()]
 		if !ok {
 			return nil, fmt.Errorf("render: no address for %s", t.Serve())
 		}
-		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep})
+		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep, Shadow: shadowOf(c, targets, t)})
 		d.HasLLM = d.HasLLM || t.LLM
 	}
 	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })
