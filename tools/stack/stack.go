@@ -50,9 +50,7 @@ type Config struct {
 	KeysFile string
 	// Envoy options (bench variants).
 	Options bootstrap.Options
-	// XDS bootstraps Envoy with only the control plane's cluster: the
-	// controlplane process serves the listeners, routes and clusters over
-	// ADS and pushes the catalog's changes as they happen.
+	// XDS runs the control plane and bootstraps Envoy over ADS (xds.go).
 	XDS bool
 	// GRPCOverTCP puts extproc's and ratelimit's gRPC on loopback TCP ports
 	// instead of unix sockets in RunDir (the default, and faster). It exists
@@ -293,10 +291,8 @@ func (s *Stack) renderEnvoy() error {
 	if err := bootstrap.Check(b, s.cat); err != nil {
 		return fmt.Errorf("rendered envoy config: %w", err)
 	}
-	if s.cfg.XDS {
-		if b, err = s.renderADS(a); err != nil {
-			return err
-		}
+	if b, err = s.renderADS(a, b); err != nil {
+		return err
 	}
 	s.EnvoyConfig = filepath.Join(s.cfg.RunDir, "envoy.yaml")
 	return os.WriteFile(s.EnvoyConfig, b, 0o644)

@@ -18,8 +18,12 @@ const XDSSocket = "xds.sock"
 func (s *Stack) xdsSocket() string { return filepath.Join(s.cfg.RunDir, XDSSocket) }
 
 // renderADS is the Envoy bootstrap of an XDS stack: node, admin and the
-// control plane's cluster; everything else comes over ADS.
-func (s *Stack) renderADS(a bootstrap.Addresses) ([]byte, error) {
+// control plane's cluster; everything else comes over ADS. Without XDS it
+// is the static bootstrap.
+func (s *Stack) renderADS(a bootstrap.Addresses, static []byte) ([]byte, error) {
+	if !s.cfg.XDS {
+		return static, nil
+	}
 	if s.cfg.Bin.ControlPlane == "" {
 		return nil, errors.New("stack: XDS needs the controlplane binary (stack.Build builds it)")
 	}
