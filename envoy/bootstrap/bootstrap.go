@@ -312,7 +312,7 @@ type problems struct {
 }
 
 type headers struct {
-	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
+	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey, Session string
 }
 
 // JobsMaxBodyBytes is the largest job body Envoy buffers, 16 MiB: about
@@ -349,7 +349,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
-			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
+			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey, Session: header.Session,
 		},
 	}
 	if d.QueryAllow, err = queryAllowGroups(); err != nil {
