@@ -260,7 +260,9 @@ func listen(addr string) (net.Listener, error) {
 // (it logs every watch), warnings and errors as such.
 func cacheLogger(l *slog.Logger) log.Logger {
 	f := func(level slog.Level) func(string, ...any) {
-		return func(format string, args ...any) { l.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "xds_cache") }
+		return func(format string, args ...any) {
+			l.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "xds_cache")
+		}
 	}
 	return log.LoggerFuncs{DebugFunc: f(slog.LevelDebug), InfoFunc: f(slog.LevelDebug), WarnFunc: f(slog.LevelWarn), ErrorFunc: f(slog.LevelError)}
 }
