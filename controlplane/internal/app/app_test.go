@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"sync"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
