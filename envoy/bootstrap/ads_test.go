@@ -26,6 +26,7 @@ models:
     aliases: {latest: "2", stable: {"1": 90, "2": 10}}
     shadow: {version: "3", percent: 20}
   diabetes: {versions: ["1"]}
+  tinyllm: {kind: llm, versions: ["1", "2"], aliases: {latest: "1"}, shadow: {version: "2", percent: 5}}
 `))
 	require.NoError(t, err)
 	return c
@@ -81,7 +82,8 @@ func TestBuildResources_splitsTheStaticBootstrap(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, mirrors, 2, "the prediction routes of iris 1 and 2 mirror; 3 and diabetes do not: %v", mirrors)
+	require.Len(t, mirrors, 3, "the prediction routes of iris 1 and 2 and tinyllm 1 mirror; the shadows and diabetes do not: %v", mirrors)
+	require.Equal(t, "inference_tinyllm_2", mirrors["inference_tinyllm_1"].GetCluster(), "text generation mirrors too")
 	for _, name := range []string{"inference_iris_1", "inference_iris_2"} {
 		m := mirrors[name]
 		require.NotNil(t, m, name)
