@@ -37,8 +37,16 @@ func (m *Model) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("line %d: a model is a mapping", n.Line)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !slices.Contains(modelFields, k) {
+		k := n.Content[i].Value
+		if !slices.Contains(modelFields, k) {
 			return fmt.Errorf("line %d: field %s not found in a model (fields: %s)", n.Content[i].Line, k, strings.Join(modelFields, ", "))
+		}
+		if v := n.Content[i+1]; k == "shadow" && v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if f := v.Content[j].Value; f != "version" && f != "percent" {
+					return fmt.Errorf("line %d: field %s not found in a shadow (fields: version, percent)", v.Content[j].Line, f)
+				}
+			}
 		}
 	}
 	var raw struct {

@@ -121,6 +121,12 @@ func TestParse_rejectsBadSplitsAndShadows(t *testing.T) {
     versions: ["1"]
     shadow: {version: "7", percent: 5}`,
 			[]string{`models.iris.shadow.version: "7" is not a version`, "the model needs another version to mirror from"}},
+		{"unknown shadow fields are errors", `
+  iris:
+    versions: ["1", "2"]
+    aliases: {latest: "1"}
+    shadow: {version: "2", share: 5}`,
+			[]string{"field share not found in a shadow"}},
 		{"unknown model fields are errors", `
   iris:
     versions: ["1"]
