@@ -234,7 +234,8 @@ func requireShare(t *testing.T, got map[string]int, n int, want map[string]float
 
 // TestXDS runs Envoy bootstrapped with nothing but the control plane's
 // cluster and edits the catalog under load: 90/10 → 50/50, a new version
-// added, the alias moved to it. No request may fail, each split must hold
+// added, the alias moved to it, then a broken catalog (refused; the last
+// good configuration keeps serving). No request may fail, each split must hold
 // within 3 points over 2,000 requests, every change must be served within
 // a second, and the shadow must get its share without ever answering.
 func TestXDS(t *testing.T) {
@@ -337,6 +338,26 @@ func TestXDS(t *testing.T) {
 	writeCatalog(t, catPath, catMoved)
 	took4 := l.untilServed(t, "any-session", "4", changed)
 	l.phase.Store(3)
+	l.waitFor(t, 3, 250)
+
+	// A broken catalog (a zero weight) is refused by the control plane and
+	// the plugin alike; the last good configuration keeps serving.
+	broken := strings.Replace(catMoved, `stable: "4"`, `stable: {"4": 0}`, 1)
+	_, err = catalog.Parse([]byte(broken))
+	require.ErrorContains(t, err, "must be a positive integer")
+	tmp := catPath + ".broken"
+	require.NoError(t, os.WriteFile(tmp, []byte(broken), 0o644))
+	require.NoError(t, os.Rename(tmp, catPath))
+	eventually(t, 5*time.Second, func() error {
+		b, err := os.ReadFile(e.s.Proc(stack.ControlPlane).Log)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "the last good snapshot stays") {
+			return fmt.Errorf("the control plane has not refused the broken catalog yet")
+		}
+		return nil
+	})
 	l.waitFor(t, 3, 500)
 	stop()
 
