@@ -165,19 +165,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	load := func() (*catalog.Catalog, error) { return catalog.Load(cfg.Catalog) }
 	if cfg.CheckConfig {
-		c, err := load()
-		if err == nil {
-			var r *bootstrap.Resources
-			if r, err = cfg.build(c); err == nil {
-				_, err = xds.Snapshot(r)
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return ErrInvalidConfig
-		}
-		fmt.Fprintln(stdout, "configuration OK")
-		return nil
+		return checkConfig(cfg, load, stdout, stderr)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -206,15 +194,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	gs := grpc.NewServer()
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, serverv3.NewServer(ctx, sc, nil))
-	var admin *http.Server
-	if cfg.AdminAddr != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", pub.Version())
-		})
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		admin = &http.Server{Addr: cfg.AdminAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	}
+	admin := adminServer(cfg.AdminAddr, reg, pub)
 	logger.Info("control plane serving", "xds_addr", cfg.XDSAddr, "catalog", cfg.Catalog, "version", pub.Version())
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -243,6 +223,38 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return lifecycle.Shutdown(logger, lifecycle.Config{Timeout: cfg.ShutdownTimeout}, nil, servers...)
 	})
 	return g.Wait()
+}
+
+// checkConfig is --check-config: the catalog loads, renders and makes a
+// consistent snapshot, or every problem is reported.
+func checkConfig(cfg Config, load func() (*catalog.Catalog, error), stdout, stderr io.Writer) error {
+	c, err := load()
+	if err == nil {
+		var r *bootstrap.Resources
+		if r, err = cfg.build(c); err == nil {
+			_, err = xds.Snapshot(r)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ErrInvalidConfig
+	}
+	fmt.Fprintln(stdout, "configuration OK")
+	return nil
+}
+
+// adminServer serves /healthz (with the snapshot version in force) and
+// /metrics; nil without an address.
+func adminServer(addr string, reg *prometheus.Registry, pub *xds.Publisher) *http.Server {
+	if addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", pub.Version())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 }
 
 // listen opens host:port, or a unix socket (replacing a stale one).
