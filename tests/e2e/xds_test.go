@@ -19,9 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/api/header"
-	"github.com/modelgate/modelgate/envoy/bootstrap"
 	"github.com/modelgate/modelgate/internal/catalog"
-	"github.com/modelgate/modelgate/tools/stack"
 )
 
 // xdsCatalog is the catalog of the control-plane test: iris 1 and 2 share
@@ -93,6 +91,7 @@ type splitLoad struct {
 	mu      sync.Mutex
 	results []result
 	stop    chan struct{}
+	once    sync.Once
 	wg      sync.WaitGroup
 }
 
@@ -239,33 +238,12 @@ func requireShare(t *testing.T, got map[string]int, n int, want map[string]float
 // within 3 points over 2,000 requests, every change must be served within
 // a second, and the shadow must get its share without ever answering.
 func TestXDS(t *testing.T) {
-	root, err := stack.RepoRoot(".")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for _, v := range []struct{ model, from, to string }{{"iris", "1", "1"}, {"iris", "2", "2"}, {"iris", "2", "3"}, {"diabetes", "1", "1"}} {
-		copyVersion(t, filepath.Join(root, "models", v.model, v.from), filepath.Join(dir, v.model, v.to), v.to)
-	}
-	catPath := filepath.Join(dir, "catalog.yaml")
 	cat90 := xdsCatalog(`"1", "2", "3"`, `{"1": 90, "2": 10}`)
 	cat50 := xdsCatalog(`"1", "2", "3"`, `{"1": 50, "2": 50}`)
 	cat4 := xdsCatalog(`"1", "2", "3", "4"`, `{"1": 50, "2": 50}`)
 	catMoved := xdsCatalog(`"1", "2", "3", "4"`, `"4"`)
-	writeCatalog(t, catPath, cat90)
-
-	// Room for the version added later: ports up to InferenceBase+4.
-	e := startEnv(t, bootstrap.Options{}, func(c *stack.Config) {
-		c.Catalog, c.XDS = catPath, true
-		c.Ports = freePorts(t, 6)
-	})
-	cfg, err := os.ReadFile(e.s.EnvoyConfig)
-	require.NoError(t, err)
-	b, err := bootstrap.Parse(cfg)
-	require.NoError(t, err)
-	require.NotNil(t, b.GetDynamicResources().GetAdsConfig())
-	require.Empty(t, b.GetStaticResources().GetListeners(), "Envoy's only listener comes from the control plane")
-	require.Len(t, b.GetStaticResources().GetClusters(), 1, "and every cluster but the control plane's")
-	require.Positive(t, e.envoyStat(t, "listener_manager.lds.update_success"))
-	require.Positive(t, e.envoyStat(t, "cluster_manager.cds.update_success"))
+	x := startXDS(t, cat90)
+	e := x.e
 
 	t.Run("routes by version", func(t *testing.T) {
 		for _, v := range []string{"1", "2", "3"} {
@@ -275,23 +253,12 @@ func TestXDS(t *testing.T) {
 		}
 	})
 
-	shadowPort := e.s.Ports().InferenceBase + 3 // targets: diabetes:1, iris:1, iris:2, iris:3
-	shadowBefore := predictions(t, shadowPort)
-	servedBefore := predictions(t, e.s.Ports().InferenceBase+1) + predictions(t, e.s.Ports().InferenceBase+2)
-
+	shadow := x.port(3) // targets: diabetes:1, iris:1, iris:2, iris:3
+	shadowBefore, servedBefore := predictions(t, shadow), predictions(t, x.port(1))+predictions(t, x.port(2))
 	l := &splitLoad{e: e, key: e.keys[clientLoad].Secret}
 	l.phase.Store(1)
 	l.run(8)
-	stopped := false
-	stop := func() {
-		if !stopped {
-			close(l.stop)
-			l.wg.Wait()
-			stopped = true
-		}
-	}
-	t.Cleanup(stop)
-
+	t.Cleanup(l.end)
 	const perPhase = 2000
 	l.waitFor(t, 1, perPhase)
 
@@ -299,7 +266,7 @@ func TestXDS(t *testing.T) {
 	probe := sessionMovedBy(t, clientLoad, cat90, cat50, "1", "2")
 	l.phase.Store(transition)
 	changed := time.Now()
-	writeCatalog(t, catPath, cat50)
+	writeCatalog(t, x.catPath, cat50)
 	took50 := l.untilServed(t, probe, "2", changed)
 	l.phase.Store(2)
 	l.waitFor(t, 2, perPhase)
@@ -307,77 +274,21 @@ func TestXDS(t *testing.T) {
 	// A new version: the control plane pushes its cluster and routes; then
 	// its process starts, and the alias moves to it.
 	l.phase.Store(transition)
-	copyVersion(t, filepath.Join(dir, "iris", "2"), filepath.Join(dir, "iris", "4"), "4")
+	t4, tookCluster := x.addVersion(t, "4", cat4)
 	changed = time.Now()
-	writeCatalog(t, catPath, cat4)
-	var tookCluster time.Duration
-	eventually(t, 10*time.Second, func() error {
-		resp, err := http.Get(e.s.AdminURL() + "/clusters")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if !strings.Contains(string(b), "inference_iris_4::") {
-			return fmt.Errorf("no cluster inference_iris_4 yet")
-		}
-		tookCluster = time.Since(changed)
-		return nil
-	})
-	c4, err := catalog.Load(catPath)
-	require.NoError(t, err)
-	var t4 bootstrap.Target
-	for _, tg := range bootstrap.Targets(c4) {
-		if tg.Serve() == "iris:4" {
-			t4 = tg
-		}
-	}
-	require.Equal(t, 4, t4.Index, "the new version sorts last, so no other version's port moves")
-	require.NoError(t, e.s.StartTarget(t.Context(), t4))
-	changed = time.Now()
-	writeCatalog(t, catPath, catMoved)
+	writeCatalog(t, x.catPath, catMoved)
 	took4 := l.untilServed(t, "any-session", "4", changed)
 	l.phase.Store(3)
 	l.waitFor(t, 3, 250)
-
-	// A broken catalog (a zero weight) is refused by the control plane and
-	// the plugin alike; the last good configuration keeps serving.
-	broken := strings.Replace(catMoved, `stable: "4"`, `stable: {"4": 0}`, 1)
-	_, err = catalog.Parse([]byte(broken))
-	require.ErrorContains(t, err, "must be a positive integer")
-	tmp := catPath + ".broken"
-	require.NoError(t, os.WriteFile(tmp, []byte(broken), 0o644))
-	require.NoError(t, os.Rename(tmp, catPath))
-	eventually(t, 5*time.Second, func() error {
-		b, err := os.ReadFile(e.s.Proc(stack.ControlPlane).Log)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(b), "the last good snapshot stays") {
-			return fmt.Errorf("the control plane has not refused the broken catalog yet")
-		}
-		return nil
-	})
+	x.refuseBroken(t, strings.Replace(catMoved, `stable: "4"`, `stable: {"4": 0}`, 1))
 	l.waitFor(t, 3, 500)
-	stop()
+	l.end()
 
 	require.Less(t, took50, time.Second, "50/50 visible")
 	require.Less(t, tookCluster, time.Second, "new cluster in Envoy")
 	require.Less(t, took4, time.Second, "alias moved to the new version")
 	t.Logf("visible after: 50/50 %s, new cluster %s, alias moved %s", took50, tookCluster, took4)
-
-	var failed []result
-	total := 0
-	for _, r := range l.results {
-		total++
-		if r.err != nil || r.status < 200 || r.status > 299 {
-			failed = append(failed, r)
-		}
-		require.NotEqual(t, "3", r.version, "the shadow never answers a client")
-	}
-	require.Empty(t, failed, "%d of %d requests failed", len(failed), total)
-	t.Logf("%d requests under load, none failed", total)
-
+	l.requireAllServed(t, "3")
 	got, n := l.count(1)
 	requireShare(t, got, n, map[string]float64{"1": 0.9, "2": 0.1})
 	got, n = l.count(2)
@@ -388,15 +299,15 @@ func TestXDS(t *testing.T) {
 	// The shadow's share: its process counted about shadowPercent of what
 	// the serving versions counted (mirrors are sent in the background, so
 	// give the last ones a moment).
-	served := predictions(t, e.s.Ports().InferenceBase+1) + predictions(t, e.s.Ports().InferenceBase+2) +
-		predictions(t, e.s.Ports().Inference(t4)) - servedBefore
-	var shadow int
+	served := predictions(t, x.port(1)) + predictions(t, x.port(2)) + predictions(t, x.port(t4.Index)) - servedBefore
+	var mirrored int
 	eventually(t, 5*time.Second, func() error {
-		shadow = predictions(t, shadowPort) - shadowBefore
-		if got := float64(shadow) / float64(served); got < float64(shadowPercent)/100-0.03 || got > float64(shadowPercent)/100+0.03 {
-			return fmt.Errorf("shadow got %d of %d served (%.3f)", shadow, served, got)
+		mirrored = predictions(t, shadow) - shadowBefore
+		if got := float64(mirrored) / float64(served); got < float64(shadowPercent)/100-0.03 || got > float64(shadowPercent)/100+0.03 {
+			return fmt.Errorf("shadow got %d of %d served (%.3f)", mirrored, served, got)
 		}
 		return nil
 	})
-	t.Logf("shadow iris:3 received %d mirrored predictions for %d served (%.1f %%, want %d %%)", shadow, served, 100*float64(shadow)/float64(served), shadowPercent)
+	t.Logf("shadow iris:3 received %d mirrored predictions for %d served (%.1f %%, want %d %%)",
+		mirrored, served, 100*float64(mirrored)/float64(served), shadowPercent)
 }
