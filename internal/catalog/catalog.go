@@ -1,6 +1,7 @@
 // Package catalog reads the model catalog: which models exist, which
-// versions each has, and the aliases (latest, stable, custom) that point at
-// versions. Both extproc (to resolve and route) and inference (to serve)
+// versions each has, the aliases (latest, stable, custom) that point at
+// versions or split between them by weight (canaries, split.go), and the
+// shadow version a model's traffic may be mirrored to. Both extproc (to resolve and route) and inference (to serve)
 // read the same file, so the two can never disagree about what exists.
 package catalog
 
