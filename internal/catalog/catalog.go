@@ -1,6 +1,7 @@
 // Package catalog reads the model catalog: which models exist, which
-// versions each has, and the aliases (latest, stable, custom) that point at
-// versions. Both extproc (to resolve and route) and inference (to serve)
+// versions each has, the aliases (latest, stable, custom) that point at
+// versions or split between them by weight (canaries, split.go), and the
+// shadow version a model's traffic may be mirrored to. Both extproc (to resolve and route) and inference (to serve)
 // read the same file, so the two can never disagree about what exists.
 package catalog
 
@@ -19,10 +20,19 @@ import (
 
 // Model is one catalog entry.
 type Model struct {
-	Name        string            `yaml:"-" json:"name"`
-	Description string            `yaml:"description" json:"description,omitempty"`
-	Versions    []string          `yaml:"versions" json:"versions"`
-	Aliases     map[string]string `yaml:"aliases" json:"aliases"`
+	Name        string   `yaml:"-" json:"name"`
+	Description string   `yaml:"description" json:"description,omitempty"`
+	Versions    []string `yaml:"versions" json:"versions"`
+	// Aliases maps each alias to its version; for a weighted alias (see
+	// Splits) the primary version, the one with the largest weight.
+	Aliases map[string]string `yaml:"aliases" json:"aliases"`
+	// Splits are the weighted aliases (canaries): each alias's versions
+	// and weights, in version order. [Catalog.ResolveFor] picks one per
+	// subject.
+	Splits map[string][]Split `yaml:"-" json:"splits,omitempty"`
+	// Shadow, when set, mirrors a share of the model's traffic to a version
+	// that answers no client.
+	Shadow *Shadow `yaml:"shadow" json:"shadow,omitempty"`
 	// Kind is what the model does: KindTabular (the default) predicts from
 	// rows or tensors, KindLLM generates text (chat and completions).
 	Kind string `yaml:"kind" json:"kind"`
@@ -156,20 +166,23 @@ func (c *Catalog) validate() error {
 			m.Aliases = map[string]string{}
 		}
 		for alias, target := range m.Aliases {
+			_, weighted := m.Splits[alias]
 			if !validName(alias) {
 				errs = append(errs, fmt.Errorf("models.%s.aliases.%s: alias must match [a-z0-9][a-z0-9_-]*", name, alias))
 			}
 			if seen[alias] {
 				errs = append(errs, fmt.Errorf("models.%s.aliases.%s: alias shadows a version", name, alias))
 			}
-			if !seen[target] {
+			if !weighted && !seen[target] {
 				errs = append(errs, fmt.Errorf("models.%s.aliases.%s: target %q is not a version", name, alias, target))
 			}
 		}
+
 		if _, ok := m.Aliases[DefaultAlias]; !ok && len(m.Versions) > 0 {
 			// A model without an explicit latest alias serves its last listed version.
 			m.Aliases[DefaultAlias] = m.Versions[len(m.Versions)-1]
 		}
+		errs = append(errs, m.validateSplits(seen)...)
 	}
 	if c.DefaultModel == "" {
 		errs = append(errs, errors.New("default_model: required (serves /v1/predict)"))

@@ -60,7 +60,9 @@ const (
 // window boundary cannot fall inside the test.
 const quotaPerHour = 4
 
-func startEnv(t *testing.T, opts bootstrap.Options) *env {
+// startEnv starts a stack with the filter chain opts; tweaks change its
+// configuration before it starts (another catalog, the control plane).
+func startEnv(t *testing.T, opts bootstrap.Options, tweaks ...func(*stack.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	root, err := stack.RepoRoot(".")
@@ -110,10 +112,14 @@ func startEnv(t *testing.T, opts bootstrap.Options) *env {
 	e.writeQuota(t, quotaPerHour)
 
 	ports := freePorts(t, len(stackTargets(t, root)))
-	s, err := stack.Start(ctx, stack.Config{
+	cfg := stack.Config{
 		Root: root, RunDir: runDir, Ports: ports, Bin: bins, KeysFile: keysFile,
 		RateLimitRoot: rlRoot, RateLimitSubdir: "ratelimit", Log: testWriter{t}, Options: opts,
-	})
+	}
+	for _, tw := range tweaks {
+		tw(&cfg)
+	}
+	s, err := stack.Start(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(s.Stop)
 	e.s = s

@@ -13,7 +13,8 @@ import (
 // tool line in go.mod.
 const RateLimitModule = "github.com/envoyproxy/ratelimit/src/service_cmd"
 
-// Build compiles extproc, inference and the ratelimit service into outDir.
+// Build compiles extproc, inference, the control plane and the ratelimit
+// service into outDir.
 // Go's build cache makes a rebuild without changes take about a second.
 func Build(ctx context.Context, root, outDir string) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -22,6 +23,7 @@ func Build(ctx context.Context, root, outDir string) error {
 	for _, b := range []struct{ out, pkg string }{
 		{"extproc", "./extproc/cmd/extproc"},
 		{"inference", "./inference/cmd/inference"},
+		{"controlplane", "./controlplane/cmd/controlplane"},
 		{"ratelimit", RateLimitModule},
 	} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(outDir, b.out), b.pkg)
@@ -56,5 +58,8 @@ func LookupBinaries(root, outDir string) (Binaries, error) {
 	}
 	// Optional here; Start says so when a stack that needs it lacks it.
 	b.Prometheus, _ = exec.LookPath("prometheus")
+	if p := filepath.Join(outDir, "controlplane"); exists(p) {
+		b.ControlPlane = p
+	}
 	return b, errors.Join(errs...)
 }

@@ -35,6 +35,8 @@ type Config struct {
 	KeysFile string
 	// Envoy options (bench variants).
 	Options bootstrap.Options
+	// XDS runs the control plane and bootstraps Envoy over ADS (xds.go).
+	XDS bool
 	// GRPCOverTCP puts extproc's and ratelimit's gRPC on loopback TCP ports
 	// instead of unix sockets in RunDir (the default, and faster). It exists
 	// so the bench can compare the two.

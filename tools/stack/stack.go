@@ -21,6 +21,8 @@ type Binaries struct {
 	Envoy, Extproc, Inference, RateLimit, Redis string
 	// Prometheus is optional: only a stack with PrometheusAddr runs it.
 	Prometheus string
+	// ControlPlane is optional: only a stack with XDS runs it.
+	ControlPlane string
 }
 
 // Stack is a running stack.
@@ -36,6 +38,8 @@ type Stack struct {
 	EnvoyConfig string
 	// AccessLog is Envoy's JSON access log.
 	AccessLog string
+	// envoyAddrs are the addresses the bootstrap (or the control plane) names.
+	envoyAddrs bootstrap.Addresses
 }
 
 // Process names.
@@ -95,6 +99,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	// puts its connection in backoff (about a second), and the requests of
 	// that second would be admitted without a quota check (fail open).
 	waves := [][]string{{Redis, JobsRedis}, {RateLimit}, {Extproc}, {Envoy}}
+	if cfg.XDS {
+		waves[2] = append(waves[2], ControlPlane)
+	}
 	for _, t := range s.targets {
 		waves[2] = append(waves[2], InferenceName(t))
 	}
@@ -184,12 +191,16 @@ func (s *Stack) renderEnvoy() error {
 	if a.Tracing, err = s.cfg.otlpCollector(); err != nil {
 		return err
 	}
+	s.envoyAddrs = a
 	b, err := bootstrap.Render(s.cat, a, s.cfg.Options)
 	if err != nil {
 		return err
 	}
 	if err := bootstrap.Check(b, s.cat); err != nil {
 		return fmt.Errorf("rendered envoy config: %w", err)
+	}
+	if b, err = s.renderADS(a, b); err != nil {
+		return err
 	}
 	s.EnvoyConfig = filepath.Join(s.cfg.RunDir, "envoy.yaml")
 	return os.WriteFile(s.EnvoyConfig, b, 0o644)
@@ -259,6 +270,9 @@ func (s *Stack) define() {
 		health: allOK(httpOK("http://"+lo(p.RateLimitHTTP)+"/healthcheck"), rlListening),
 	})
 	s.defineServices(extprocGRPC)
+	if c.XDS {
+		s.defineControlPlane(s.envoyAddrs)
+	}
 }
 
 // defineServices adds extproc (serving gRPC at extprocGRPC), one inference
@@ -295,14 +309,7 @@ func (s *Stack) defineServices(extprocGRPC string) {
 		health: httpOK("http://" + lo(p.ExtprocAdmin) + "/readyz")})
 	s.defineJobsRedis(add)
 	for _, t := range s.targets {
-		port := p.Inference(t)
-		add(&Proc{
-			Name: InferenceName(t), bin: c.Bin.Inference,
-			args: []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
-			env: append(append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
-				s.jobsEnv()...), c.goMaxProcs(Inference)...),
-			health: httpOK("http://" + lo(port) + "/readyz"),
-		})
+		s.defineInference(t)
 	}
 	add(&Proc{
 		Name: Envoy, bin: c.Bin.Envoy,

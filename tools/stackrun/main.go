@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string) error {
 	// Not Debian's default 9090: its packaged service may hold that port.
 	promAddr := fs.String("prometheus", "127.0.0.1:9190", "where the stack's Prometheus listens; \"\" runs none")
 	hookAddr := fs.String("webhook-receiver", "127.0.0.1:8099", "where the demo webhook receiver listens; \"\" runs none")
+	xds := fs.Bool("xds", false, "bootstrap Envoy with only the control plane's cluster: the controlplane process serves listeners, routes and clusters over ADS and pushes catalog edits live (make run XDS=1)")
 	otlp := fs.String("otlp", "", "host:port of an OTLP/HTTP trace receiver (an OpenTelemetry collector, Jaeger): Envoy, extproc and inference send it their spans; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Println("starting modelgate (logs in " + *runDir + "/logs)")
 	s, err := stack.Start(ctx, stack.Config{Root: root, RunDir: rd, Bin: bins, KeysFile: keysFile, Log: os.Stdout,
-		Catalog: cat, PrometheusAddr: *promAddr, OTLPEndpoint: *otlp})
+		Catalog: cat, PrometheusAddr: *promAddr, OTLPEndpoint: *otlp, XDS: *xds})
 	if err != nil {
 		return err
 	}
@@ -103,6 +104,10 @@ modelgate is up: %[1]s
 	if u := s.PrometheusURL(); u != "" {
 		fmt.Printf("  status page (SLA at a glance) %s\n  Prometheus %s (rules: %s, alerts: %s/alerts)\n",
 			s.StatusURL(), u, ops.RulesDir, u)
+	}
+	if *xds {
+		fmt.Printf("  Envoy takes its routes and clusters from the control plane (%s, log %s);\n  edit the catalog and save: aliases, weights and shadows apply live.\n",
+			rel(root, filepath.Join(rd, stack.XDSSocket)), rel(root, s.Proc(stack.ControlPlane).Log))
 	}
 	fmt.Println("Ctrl-C stops everything.")
 

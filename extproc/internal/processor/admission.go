@@ -122,6 +122,7 @@ func (a *Admission) ReadHeaders(ctx context.Context, r *Request, h *extprocv3.Ht
 // comes from the headers ext_authz set (and Envoy stripped from the
 // client's request).
 func (a *Admission) authenticate(ctx context.Context, r *Request, hs HeaderList) error {
+	r.Session = hs.Get(header.Session)
 	if a.cfg.Keys == nil {
 		r.Client, r.Tier, r.KeyID = hs.Get(header.Client), hs.Get(header.Tier), hs.Get(header.KeyID)
 		return nil

@@ -136,7 +136,7 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 	}
 	c := p.cfg.Catalog.Catalog()
 	name, version := routing.SplitModelID(id)
-	t, resolveErr := routing.Resolve(c, name, p.headerVersion, version)
+	t, resolveErr := routing.ResolveFor(c, p.req.subject(), name, p.headerVersion, version)
 	prompt, vs := p.promptBytes(doc)
 	// Counted before anything else is checked, as on the prediction
 	// routes; the prompt's tokens are reserved in the same call.

@@ -33,7 +33,7 @@ func (p *metadata) RequestHeaders(ctx context.Context, h *extprocv3.HttpHeaders)
 	if err := p.adm.checkScope(p.req); err != nil {
 		return nil, err
 	}
-	t, err := routing.Resolve(p.catalog.Catalog(), p.req.Match.Model, Headers(h).Get(header.ModelVersion), p.req.Match.Version)
+	t, err := routing.ResolveFor(p.catalog.Catalog(), p.req.subject(), p.req.Match.Model, Headers(h).Get(header.ModelVersion), p.req.Match.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -194,7 +194,7 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	}
 	c := p.cfg.Catalog.Catalog()
 	model, version := p.route.target(c, p.req.Match, b.doc)
-	t, resolveErr := routing.Resolve(c, model, p.in.headerVersion, version)
+	t, resolveErr := routing.ResolveFor(c, p.req.subject(), model, p.in.headerVersion, version)
 	// Counted before the body is validated: an over-quota request costs
 	// no schema validation, and cache hits count.
 	if err := p.admit(ctx, t, resolveErr); err != nil {
@@ -327,7 +327,7 @@ func (p *predict) withFeatures(schema *policy.ViolationsError, doc map[string]an
 	}
 	c := p.cfg.Catalog.Catalog()
 	model, version := p.route.target(c, p.req.Match, doc)
-	t, err := routing.Resolve(c, model, p.in.headerVersion, version)
+	t, err := routing.ResolveFor(c, p.req.subject(), model, p.in.headerVersion, version)
 	if err != nil || !p.adm.allows(p.req.KeyID, t.Model) {
 		return schema
 	}

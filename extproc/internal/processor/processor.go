@@ -69,6 +69,9 @@ type Request struct {
 	Client    string
 	Tier      string
 	KeyID     string
+	// Session is the x-session-id request header: with Client, the subject
+	// a weighted alias picks its version by.
+	Session string
 	// Target is the resolved model version, once known.
 	Target routing.Target
 	// Deprecation is the route's deprecation policy, or nil.
@@ -164,3 +167,6 @@ func (r *Request) IsOIP() bool {
 func (r *Request) IsOpenAI() bool {
 	return r.Match.Kind.Generates() || r.Match.Kind == routing.Models
 }
+
+// subject is what a weighted alias picks the version by.
+func (r *Request) subject() string { return routing.Subject(r.Client, r.Session) }

@@ -157,6 +157,12 @@ type Target struct {
 // against the catalog. Errors are *catalog.UnknownModelError or
 // *catalog.UnknownVersionError.
 func Resolve(c *catalog.Catalog, model string, candidates ...string) (Target, error) {
+	return ResolveFor(c, "", model, candidates...)
+}
+
+// ResolveFor is [Resolve] for one subject (see [Subject]): a weighted
+// alias resolves to the subject's sticky pick.
+func ResolveFor(c *catalog.Catalog, subject, model string, candidates ...string) (Target, error) {
 	requested := ""
 	for _, v := range candidates {
 		if v != "" {
@@ -164,7 +170,7 @@ func Resolve(c *catalog.Catalog, model string, candidates ...string) (Target, er
 			break
 		}
 	}
-	v, err := c.Resolve(model, requested)
+	v, err := c.ResolveFor(model, requested, subject)
 	if err != nil {
 		return Target{}, err
 	}
@@ -172,6 +178,15 @@ func Resolve(c *catalog.Catalog, model string, candidates ...string) (Target, er
 		requested = catalog.DefaultAlias
 	}
 	return Target{Model: model, Version: v, Requested: requested}, nil
+}
+
+// Subject is what a weighted alias picks by: the client, and the session
+// within it when the request names one. Empty without a client.
+func Subject(client, session string) string {
+	if client == "" {
+		return ""
+	}
+	return client + "\x00" + session
 }
 
 // SplitModelID reads an OpenAI-style model id, "name" or "name:version"

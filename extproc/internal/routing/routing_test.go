@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,32 @@ func TestSplitModelID(t *testing.T) {
 	require.Equal(t, []string{"scribe", ""}, []string{m, v})
 	require.True(t, routing.ChatCompletions.Generates())
 	require.False(t, routing.Models.Generates())
+}
+
+func TestResolveFor(t *testing.T) {
+	t.Parallel()
+	c, err := catalog.Parse([]byte(`
+default_model: iris
+models:
+  iris:
+    versions: ["1", "2"]
+    aliases: {stable: {"1": 50, "2": 50}}
+`))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for i := range 200 {
+		subject := routing.Subject("acme", fmt.Sprintf("session-%d", i))
+		got, err := routing.ResolveFor(c, subject, "iris", "", "stable")
+		require.NoError(t, err)
+		require.Equal(t, "stable", got.Requested)
+		again, err := routing.ResolveFor(c, subject, "iris", "", "stable")
+		require.NoError(t, err)
+		require.Equal(t, got, again, "one session sees one version")
+		seen[got.Version] = true
+	}
+	require.Equal(t, map[string]bool{"1": true, "2": true}, seen, "sessions of one client spread over the split")
+	pinned, err := routing.ResolveFor(c, routing.Subject("acme", ""), "iris", "2", "stable")
+	require.NoError(t, err)
+	require.Equal(t, "2", pinned.Version, "a pinned x-model-version wins over the alias")
+	require.Empty(t, routing.Subject("", "session-1"), "no client, no subject")
 }

@@ -1,0 +1,34 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelgate/modelgate/envoy/bootstrap"
+)
+
+// defineInference adds the inference process of one target.
+func (s *Stack) defineInference(t bootstrap.Target) {
+	c := s.cfg
+	port := c.Ports.Inference(t)
+	s.add(&Proc{
+		Name: InferenceName(t), bin: c.Bin.Inference,
+		args: []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
+		env: append(append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
+			s.jobsEnv()...), c.goMaxProcs(Inference)...),
+		health: httpOK("http://" + lo(port) + "/readyz"),
+	})
+}
+
+// StartTarget starts an inference process for a version added to the
+// catalog after the stack started, on the port the control plane gives
+// it (InferenceBase + its index in the new catalog's target order).
+func (s *Stack) StartTarget(ctx context.Context, t bootstrap.Target) error {
+	name := InferenceName(t)
+	if _, ok := s.procs[name]; ok {
+		return fmt.Errorf("stack: %s already runs", name)
+	}
+	s.defineInference(t)
+	s.targets = append(s.targets, t)
+	return s.StartProc(ctx, name)
+}
