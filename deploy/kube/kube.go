@@ -146,7 +146,7 @@ func Render(s Sources) ([]File, error) {
 
 func renderDir(dir string, d data) ([]File, error) {
 	tmpl, err := template.New(dir).Option("missingkey=error").Funcs(template.FuncMap{
-		"indent": indent, "dict": dict,
+		"indent": indent, "dict": bootstrap.Dict,
 		"list":  func(s ...string) []string { return s },
 		"split": func(s string) []string { return strings.SplitN(s, ":", 2) },
 	}).ParseFS(templates, "templates/kubernetes/helpers.tmpl", "templates/"+dir+"/*.yaml.tmpl")
@@ -281,20 +281,4 @@ func indent(n int, s string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-// dict builds the argument map of a template call from key/value pairs.
-func dict(kv ...any) (map[string]any, error) {
-	if len(kv)%2 != 0 {
-		return nil, fmt.Errorf("dict: odd number of arguments")
-	}
-	m := make(map[string]any, len(kv)/2)
-	for i := 0; i < len(kv); i += 2 {
-		k, ok := kv[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
-		}
-		m[k] = kv[i+1]
-	}
-	return m, nil
 }

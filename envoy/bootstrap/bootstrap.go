@@ -379,7 +379,7 @@ func Render(c *catalog.Catalog, a Addresses, o Options) ([]byte, error) {
 		d.HasLLM = d.HasLLM || t.LLM
 	}
 	sort.SliceStable(d.Routes, func(i, j int) bool { return d.Routes[i].Index < d.Routes[j].Index })
-	tmpl, err := template.New("envoy").Option("missingkey=error").Funcs(template.FuncMap{"dict": dict}).Parse(tmplText)
+	tmpl, err := template.New("envoy").Option("missingkey=error").Funcs(template.FuncMap{"dict": Dict}).Parse(tmplText)
 	if err != nil {
 		return nil, fmt.Errorf("render: parse template: %w", err)
 	}
@@ -407,8 +407,9 @@ func CheckedIn(c *catalog.Catalog) []File {
 	}
 }
 
-// dict builds the argument map of a template call from key/value pairs.
-func dict(kv ...any) (map[string]any, error) {
+// Dict builds the argument map of a template call from key/value pairs
+// (the "dict" function of the templates here and of deploy/'s).
+func Dict(kv ...any) (map[string]any, error) {
 	if len(kv)%2 != 0 {
 		return nil, fmt.Errorf("dict: odd number of arguments")
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,11 +34,7 @@ type jobsResult struct {
 
 // runJobs starts the stack once and measures one batch of jobs.
 func (e *env) runJobs(ctx context.Context) error {
-	s, err := stack.Start(ctx, stack.Config{
-		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
-		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
-		GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency, GoMaxProcs: e.cfg.goMaxProcs,
-	})
+	s, err := stack.Start(ctx, e.stackConfig())
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"text/tabwriter"
@@ -59,11 +58,7 @@ func (r llmRow) tokens() int {
 
 // runLLM starts the stack once and measures both paths at every count.
 func (e *env) runLLM(ctx context.Context) error {
-	s, err := stack.Start(ctx, stack.Config{
-		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
-		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
-		GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency, GoMaxProcs: e.cfg.goMaxProcs,
-	})
+	s, err := stack.Start(ctx, e.stackConfig())
 	if err != nil {
 		return err
 	}

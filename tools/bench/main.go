@@ -292,6 +292,16 @@ func run(ctx context.Context, args []string) (err error) {
 	return nil
 }
 
+// stackConfig is the stack every bench mode starts, before a scenario's
+// own options.
+func (e *env) stackConfig() stack.Config {
+	return stack.Config{
+		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
+		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
+		GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency, GoMaxProcs: e.cfg.goMaxProcs,
+	}
+}
+
 // target is a started scenario: where to send load and whose CPU counts.
 type target struct {
 	url     string
@@ -313,12 +323,9 @@ func (e *env) start(ctx context.Context, sc scenario) (*target, error) {
 			groups: []group{{name: "uvicorn", column: colSeed, pid: s.pid()}}, stop: s.stop,
 		}, nil
 	}
-	s, err := stack.Start(ctx, stack.Config{
-		Root: e.root, RunDir: e.runDir, Ports: e.ports, Bin: e.bins, KeysFile: filepath.Join(e.runDir, "keys.yaml"),
-		RateLimitRoot: filepath.Join(e.runDir, rateLimitRoot), RateLimitSubdir: rateLimitSubdir,
-		Options: sc.opts, GRPCOverTCP: e.cfg.grpcTCP, EnvoyConcurrency: e.cfg.envoyConcurrency,
-		GoMaxProcs: e.cfg.goMaxProcs, ExtprocEnv: sc.extprocEnv,
-	})
+	cfg := e.stackConfig()
+	cfg.Options, cfg.ExtprocEnv = sc.opts, sc.extprocEnv
+	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
