@@ -256,6 +256,27 @@ func TestIstio_keyCheck(t *testing.T) {
 	if !found {
 		t.Errorf("the AuthorizationPolicy names provider %q, which mesh-config.yaml does not define", ap.GetProvider().GetName())
 	}
+	// CORS preflights skip the key check and are answered from the
+	// corsPolicy of every route a preflight can match (no x-model header:
+	// the unresolved routes and the catalog).
+	for _, r := range ap.GetRules() {
+		for _, to := range r.GetTo() {
+			if !slices.Contains(to.GetOperation().GetNotMethods(), "OPTIONS") {
+				t.Errorf("the key check must skip OPTIONS (preflights carry no key): %v", to.GetOperation())
+			}
+		}
+	}
+	vs := istioSpec[*istionetv1.VirtualService](t, s, "VirtualService", "modelgate")
+	for _, r := range vs.GetHttp() {
+		switch r.GetName() {
+		case "predict-unresolved", "jobs-unresolved", "catalog":
+			c := r.GetCorsPolicy()
+			if c == nil || !slices.Contains(c.GetAllowMethods(), "POST") || !slices.Contains(c.GetAllowHeaders(), "x-api-key") ||
+				!slices.Contains(c.GetExposeHeaders(), "x-model-version") {
+				t.Errorf("route %s: corsPolicy %v, want the bootstrap's", r.GetName(), c)
+			}
+		}
+	}
 	// extproc answers ext_authz under Istio, and the standalone Envoy is
 	// left out.
 	if _, ok := s.find("Deployment", "envoy"); ok {
