@@ -14,6 +14,8 @@ import yaml
 import modelgate
 from modelgate import HELPERS, OPERATIONS, AsyncModelgate, Modelgate
 
+from . import bodies
+
 SPEC = Path(__file__).resolve().parents[3] / "api" / "openapi.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -55,6 +57,29 @@ CALLS: dict[tuple[str, str], Callable[[Modelgate], Any]] = {
     ("POST", "/v2/jobs/{}/cancel"): lambda c: c.jobs.cancel("j"),
     ("GET", "/v2/jobs/{}/deliveries"): lambda c: c.jobs.deliveries("j"),
     ("POST", "/v2/jobs/{}/deliveries/{}/redeliver"): lambda c: c.jobs.redeliver("j", "d"),
+}
+
+
+# ANSWERS is a valid body of each operation, so the method's response model
+# is built from it: a method that parses the wrong model fails here.
+ANSWERS = bodies.ANSWERS_BY_PATH
+
+# RESULTS is what each method returns: a model of modelgate.types, or a plain
+# value for the health answers and the OpenAPI document.
+RESULTS: dict[tuple[str, str], type] = {
+    ("POST", "/v1/predict"): modelgate.types.PredictV1Response,
+    ("POST", "/v2/predict"): modelgate.types.PredictResponse, ("GET", "/v2/models"): modelgate.types.ModelList,
+    ("GET", "/v2/models/{}"): modelgate.types.ModelMetadata,
+    ("GET", "/v2/models/{}/versions/{}"): modelgate.types.ModelMetadata,
+    ("POST", "/v2/models/{}/infer"): modelgate.types.InferResponse,
+    ("POST", "/v2/models/{}/versions/{}/infer"): modelgate.types.InferResponse,
+    ("GET", "/v2"): modelgate.types.ServerMetadata, ("POST", "/v1/chat/completions"): modelgate.types.ChatCompletion,
+    ("POST", "/v1/completions"): modelgate.types.Completion, ("GET", "/v1/models"): modelgate.types.TextModelList,
+    ("GET", "/v1/models/{}"): modelgate.types.TextModel, ("POST", "/v2/jobs"): modelgate.types.Job,
+    ("GET", "/v2/jobs"): modelgate.types.JobList, ("GET", "/v2/jobs/{}"): modelgate.types.Job,
+    ("POST", "/v2/jobs/{}/cancel"): modelgate.types.Job,
+    ("GET", "/v2/jobs/{}/deliveries"): modelgate.types.DeliveryList,
+    ("POST", "/v2/jobs/{}/deliveries/{}/redeliver"): modelgate.types.Redelivery,
 }
 
 
@@ -115,14 +140,22 @@ def test_each_method_sends_its_operation(op: tuple[str, str]) -> None:
 
     def answer(req: httpx.Request) -> httpx.Response:
         seen.append(req)
-        return httpx.Response(200, json={"id": "j", "object": "job", "status": "queued", "data": []})
+        return httpx.Response(200, json=ANSWERS[op])
 
     c = Modelgate(api_key="k", base_url="http://x", http_client=httpx.Client(transport=httpx.MockTransport(answer)))
-    CALLS[op](c)
+    got = CALLS[op](c)
     sent = (seen[0].method, norm(re.sub(r"/(m|1|j|d)(?=/|$)", "/{x}", seen[0].url.path)))
     assert sent == op
+    assert isinstance(got, RESULTS.get(op, (bool, dict))), (op, type(got))
+
+
+@pytest.mark.parametrize("op", sorted(RESULTS))
+def test_each_model_rejects_a_body_without_its_required_members(op: tuple[str, str]) -> None:
+    with pytest.raises(modelgate.ResponseValidationError) as e:
+        RESULTS[op].from_dict({})  # type: ignore[attr-defined]
+    assert e.value.pointer.startswith("/") and e.value.model == RESULTS[op].__name__
 
 
 def test_calls_cover_the_table() -> None:
-    assert set(CALLS) == set(TABLE)
+    assert set(CALLS) == set(TABLE) == set(ANSWERS)
     assert modelgate.__version__
