@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import re
 from pathlib import Path
@@ -87,8 +89,13 @@ def norm(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
+@functools.cache
+def spec() -> Any:
+    return yaml.safe_load(SPEC.read_text())
+
+
 def spec_operations() -> set[tuple[str, str]]:
-    doc = yaml.safe_load(SPEC.read_text())
+    doc = spec()
     return {(m.upper(), norm(p)) for p, item in doc["paths"].items() for m in item if m in METHODS}
 
 
@@ -159,3 +166,35 @@ def test_each_model_rejects_a_body_without_its_required_members(op: tuple[str, s
 def test_calls_cover_the_table() -> None:
     assert set(CALLS) == set(TABLE) == set(ANSWERS)
     assert modelgate.__version__
+
+
+# SCHEMAS pairs each response model with its schema in api/openapi.yaml.
+SCHEMAS: dict[type, str] = {
+    modelgate.types.PredictResponse: "V2PredictResponse", modelgate.types.PredictV1Response: "V1PredictResponse",
+    modelgate.types.Prediction: "Prediction", modelgate.types.TensorMeta: "TensorMeta",
+    modelgate.types.ModelMetadata: "ModelMetadata", modelgate.types.ServerMetadata: "ServerMetadata",
+    modelgate.types.OutputTensor: "OutputTensor", modelgate.types.InferResponse: "InferResponse",
+    modelgate.types.ModelList: "ModelList", modelgate.types.CatalogVersion: "CatalogVersion",
+    modelgate.types.Usage: "Usage", modelgate.types.ChatCompletion: "ChatCompletion",
+    modelgate.types.ChatCompletionChunk: "ChatCompletionChunk", modelgate.types.Completion: "Completion",
+    modelgate.types.TextModel: "OpenAIModel", modelgate.types.TextModelList: "OpenAIModelList",
+    modelgate.types.Job: "Job", modelgate.types.JobList: "JobList", modelgate.types.Delivery: "Delivery",
+    modelgate.types.DeliveryList: "DeliveryList", modelgate.types.JobEvent: "JobEvent",
+}
+# LENIENT are members the schema requires that the SDK reads as optional:
+# nullable ones, which a null and an absent member both mean, and the job's
+# expiry and metadata, which older servers left out.
+LENIENT = {("Job", "started_at"), ("Job", "completed_at"), ("Job", "expires_at"), ("Job", "metadata"),
+           ("JobList", "next_cursor")}
+
+
+@pytest.mark.parametrize("cls", list(SCHEMAS), ids=lambda c: c.__name__)
+def test_models_follow_their_schema(cls: type) -> None:
+    schema = spec()["components"]["schemas"][SCHEMAS[cls]]
+    props, required = set(schema.get("properties", {})), set(schema.get("required", []))
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "raw"}
+    assert set(fields) == props, f"{cls.__name__} fields differ from {SCHEMAS[cls]}'s members"
+    mandatory = {n for n, f in fields.items()
+                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    lenient = {m for c, m in LENIENT if c == SCHEMAS[cls]}
+    assert mandatory == required - lenient, f"{cls.__name__} requires other members than {SCHEMAS[cls]}"

@@ -60,11 +60,12 @@ def test_readme_blocks_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
     for block in blocks:
         exec(compile(block, str(README), "exec"), ns)
     secret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-    body = b'{"type":"job.succeeded","data":{"id":"job_1"}}'
+    body = json.dumps({"type": "job.succeeded", "timestamp": "2026-12-03T10:00:02Z",
+                       "data": bodies.job("succeeded", "job_9", result=bodies.PREDICT)}).encode()
     ts = int(time.time())
     ns["handle"](body, {"webhook-id": "m1", "webhook-timestamp": str(ts),
                         "webhook-signature": sign_webhook("m1", ts, body, secret)})
     out = capsys.readouterr().out
     for want in ["2 setosa", "Light.", "/inputs/0/sepal_length must be a number", "succeeded", "job_1",
-                 "job.succeeded", "200 2 MISS req-readme"]:
+                 "job.succeeded job_9 succeeded", "200 2 MISS req-readme"]:
         assert want in out

@@ -172,13 +172,13 @@ class ServerMetadata(Model):
 
     name: str
     version: str
-    extensions: tuple[str, ...] = ()
+    extensions: tuple[str, ...]
     raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
 
     @classmethod
     def _read(cls, f: Fields) -> Self:
         return cls(name=f.string("name"), version=f.string("version"),
-                   extensions=f.scalars("extensions", str, required=False), raw=f.raw())
+                   extensions=f.scalars("extensions", str), raw=f.raw())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -630,3 +630,20 @@ class Redelivery(Model):
     @classmethod
     def _read(cls, f: Fields) -> Self:
         return cls(id=f.string("id"), object=f.string("object"), status=f.string("status"), raw=f.raw())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobEvent(Model):
+    """JobEvent is a webhook delivery's payload: ``JobEvent.from_dict(verify_webhook(body, headers, secret))``.
+
+    ``type`` is job.succeeded, job.failed or job.canceled; ``data`` the job as it finished.
+    """
+
+    type: str
+    timestamp: str
+    data: Job
+    raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
+
+    @classmethod
+    def _read(cls, f: Fields) -> Self:
+        return cls(type=f.string("type"), timestamp=f.string("timestamp"), data=f.obj("data", Job._read), raw=f.raw())
