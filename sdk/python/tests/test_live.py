@@ -168,15 +168,22 @@ def test_job_round_trip(client: modelgate.Modelgate) -> None:
 
 @pytest.mark.parametrize("sdk", ["js", "go"])
 def test_other_sdks_against_the_same_stack(run_dir: Path, sdk: str) -> None:
+    """The TypeScript and Go live suites: a prediction with x-model-version, typed problems, a 429 honoured,
+    a stream to [DONE] and one broken off, a job waited for. Each gets its own keys, so quotas don't mix."""
     env = {**os.environ, "MODELGATE_SDK_LIVE": "1", "MODELGATE_BASE_URL": GATEWAY,
-           "MODELGATE_API_KEY": issue_key(run_dir, "sdk-live-" + sdk, "internal")}
+           "MODELGATE_API_KEY": issue_key(run_dir, "sdk-live-" + sdk, "internal"),
+           "MODELGATE_SDK_FREE_KEY": issue_key(run_dir, "sdk-live-free-" + sdk, "free")}
+    env.pop("MODELGATE_SDK_JOBS_URL", None)
     if sdk == "js":
         js = ROOT / "sdk" / "js"
         subprocess.run(["npx", "tsc", "-p", "tsconfig.json"], cwd=js, check=True)
-        cmd, cwd = ["node", "--test", "build/test/live.test.js"], js
+        cmd, cwd = ["node", "--test", "--test-reporter=tap", "build/test/live.test.js"], js
     else:
         cmd, cwd = ["go", "test", "-v", "-count=1", "-run", "^TestLive$", "./sdk/go/modelgate/"], ROOT
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # The run must have exercised the stack, not skipped.
-    assert ("# pass 1" in done.stdout and "# fail 0" in done.stdout) if sdk == "js" else "--- PASS: TestLive" in done.stdout
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    # Every case ran: none skipped (a missing key or stack would skip them).
+    if sdk == "js":
+        assert "# pass 5" in done.stdout and "# fail 0" in done.stdout and "# skipped 0" in done.stdout, done.stdout
+    else:
+        assert done.stdout.count("    --- PASS: TestLive/") == 5 and "--- SKIP" not in done.stdout, done.stdout
