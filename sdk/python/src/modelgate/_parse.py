@@ -10,7 +10,7 @@ model keeps the whole object in ``raw``.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, Callable, Mapping, NoReturn, Optional, TypeVar
 
 from ._errors import ResponseValidationError
 
@@ -51,7 +51,7 @@ class Fields:
             self.fail(pointer, "an object", data)
         self.data: Mapping[str, Any] = data
 
-    def fail(self, pointer: str, want: str, got: Any) -> Any:
+    def fail(self, pointer: str, want: str, got: Any) -> NoReturn:
         where = pointer or "the body"
         what = "is missing" if got is _MISSING else f"is {type(got).__name__}, want {want}"
         raise ResponseValidationError(f"malformed {self.model} response: {where} {what}",
