@@ -162,7 +162,7 @@ func TestLive(t *testing.T) {
 		require.True(t, finished, "no chunk carried a finish_reason")
 
 		s2, err := c.ChatCompletionStream(t.Context(), openai.ChatCompletionRequest{Model: "scribe", Messages: msgs,
-			Sampling: openai.Sampling{MaxTokens: ptr(64)}})
+			Sampling: openai.Sampling{MaxTokens: ptr(200)}})
 		require.NoError(t, err)
 		require.True(t, s2.Next())
 		require.NoError(t, s2.Close())
