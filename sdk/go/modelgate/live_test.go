@@ -177,22 +177,44 @@ func TestLive(t *testing.T) {
 	})
 
 	t.Run("a job submitted and waited for", func(t *testing.T) {
-		c := liveClient(t, "", nil)
+		rec := &recorder{}
+		c := liveClient(t, "", rec)
+		// A backlog ahead of it keeps the job unfinished for a while, so
+		// WaitJob has to poll rather than find it done at once.
+		batch := make([]predict.Row, 1000)
+		for i := range batch {
+			batch[i] = row
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for range 20 {
+			wg.Go(func() {
+				_, err := c.SubmitJob(t.Context(), modelgate.JobRequest{Model: "iris", Inputs: batch})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
 		var resp *http.Response
-		job, err := c.SubmitJob(t.Context(), modelgate.JobRequest{Model: "iris", Inputs: []predict.Row{row, row},
+		job, err := c.SubmitJob(t.Context(), modelgate.JobRequest{Model: "iris", Inputs: batch,
 			Metadata: map[string]string{"order": "42"}}, modelgate.WithResponse(&resp))
 		require.NoError(t, err)
 		require.Equal(t, http.StatusAccepted, resp.StatusCode)
 		require.True(t, strings.HasSuffix(resp.Header.Get("location"), job.ID), resp.Header.Get("location"))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
-		done, err := c.WaitJob(ctx, job.ID, 200*time.Millisecond)
+		polls := len(rec.snapshot())
+		done, err := c.WaitJob(ctx, job.ID, 20*time.Millisecond)
 		require.NoError(t, err)
+		t.Logf("WaitJob polled %d times", len(rec.snapshot())-polls)
 		require.Equal(t, "succeeded", string(done.Status))
 		require.Equal(t, map[string]string{"order": "42"}, done.Metadata)
 		var result predict.V2Response
 		require.NoError(t, json.Unmarshal(done.Result, &result))
-		require.Len(t, result.Predictions, 2)
+		require.Len(t, result.Predictions, len(batch))
 		found := false
 		for j, err := range c.Jobs(t.Context(), modelgate.ListJobsParams{}) {
 			require.NoError(t, err)
