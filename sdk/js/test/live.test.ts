@@ -144,12 +144,16 @@ test("live stack: a chat stream read to [DONE], another broken off", { skip }, a
 
 test("live stack: a job submitted and waited for", { skip }, async () => {
   const c = new mg.Modelgate();
-  const raw = await c.jobs.submit({ model: "iris", inputs: [ROW, ROW], metadata: { order: "42" } }).withResponse();
+  // A backlog submitted at once keeps the job unfinished for a while, so
+  // wait has to poll rather than find it done at once.
+  const batch = Array.from({ length: 1000 }, () => ROW);
+  await Promise.all(Array.from({ length: 20 }, () => c.jobs.submit({ model: "iris", inputs: batch })));
+  const raw = await c.jobs.submit({ model: "iris", inputs: batch, metadata: { order: "42" } }).withResponse();
   assert.equal(raw.response.status, 202);
   assert.ok(raw.response.headers.get("location")?.endsWith(raw.data.id));
-  const done = await c.jobs.wait(raw.data.id, { timeout: 60_000, pollInterval: 200 });
+  const done = await c.jobs.wait(raw.data.id, { timeout: 60_000, pollInterval: 20 });
   assert.equal(done.status, "succeeded");
-  assert.equal((done.result as mg.PredictResponse).predictions.length, 2);
+  assert.equal((done.result as mg.PredictResponse).predictions.length, batch.length);
   assert.deepEqual(done.metadata, { order: "42" });
   let found = false;
   for await (const j of c.jobs.iter()) if (j.id === done.id) { found = true; break; }
