@@ -15,8 +15,8 @@ from ._base import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_TIMEOU
 from ._calls import Call, RequestOptions
 from ._errors import APIConnectionError, APITimeoutError, WaitTimeoutError, retry_after_seconds, status_error
 from ._streaming import Stream
-from .types import (ServerMetadata, ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, Redelivery,
-                    InferResponse, Job, JobList, ModelList, ModelMetadata, PredictResponse, PredictV1Response,
+from .types import (ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, InferResponse, Job, JobList,
+                    ModelList, ModelMetadata, PredictResponse, PredictV1Response, Redelivery, ServerMetadata,
                     TextModel, TextModelList)
 
 T = TypeVar("T")
