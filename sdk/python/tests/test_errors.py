@@ -107,4 +107,4 @@ def test_non_json_error_body(client: Modelgate, script: Script) -> None:
 
 def test_success_needs_no_error(client: Modelgate, script: Script) -> None:
     script.add(ok({"models": []}))
-    assert client.models.list() == {"models": []}
+    assert client.models.list() == modelgate.types.ModelList(models=())

@@ -88,8 +88,10 @@ def test_predict_carries_version_and_request_id(client: modelgate.Modelgate) -> 
     raw = client.with_raw_response.predict(model="iris", inputs=[ROW], return_probabilities=True,
                                            cache_control="no-cache")
     out = raw.parse()
-    assert raw.status_code == 200 and raw.request_id and raw.model_version == out["model_version"]
-    assert out["predictions"][0]["label"] == "setosa" and out["usage"]["rows"] == 1
+    assert isinstance(out, modelgate.types.PredictResponse)
+    assert raw.status_code == 200 and raw.request_id and raw.model_version == out.model_version
+    assert out.predictions[0].label == "setosa" and out.usage.rows == 1
+    assert abs(sum(out.predictions[0].probabilities.values()) - 1) < 1e-6
 
 
 def test_problems_are_typed(client: modelgate.Modelgate) -> None:
@@ -125,13 +127,14 @@ def test_stream_to_done_and_broken_off(client: modelgate.Modelgate) -> None:
     with client.chat.completions.create(model="scribe", messages=MSG, max_tokens=8, stream=True,
                                         include_usage=True) as s:
         chunks = list(s)
-    usage = chunks[-1].get("usage")
-    assert chunks[-1]["choices"] == [] and usage is not None and usage["completion_tokens"] >= 1
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == () and usage is not None and usage.completion_tokens >= 1
+    assert "".join(c.text for c in chunks) and chunks[-2].choices[0].finish_reason in ("stop", "length")
     s2 = client.chat.completions.create(model="scribe", messages=MSG, max_tokens=64, stream=True)
     for _ in s2:
         break
     assert s2.response.is_closed
-    assert client.models.list()["models"]  # the client still works after breaking off
+    assert client.models.list().models  # the client still works after breaking off
 
 
 def test_deprecated_route_warns(run_dir: Path) -> None:
@@ -147,7 +150,7 @@ def test_async_client(client: modelgate.Modelgate) -> None:
             text = ""
             async with await c.chat.completions.create(model="scribe", messages=MSG, max_tokens=8, stream=True) as s:
                 async for ch in s:
-                    text += "".join(x["delta"].get("content", "") for x in ch["choices"])
+                    text += ch.text
             return text
 
     assert asyncio.run(run())
@@ -158,22 +161,29 @@ def test_job_round_trip(client: modelgate.Modelgate) -> None:
         job = client.jobs.submit(model="iris", inputs=[ROW, ROW])
     except (modelgate.NotFoundError, modelgate.MethodNotAllowedError):
         pytest.skip("this stack does not serve /v2/jobs yet (issue 10)")
-    done = client.jobs.wait(job["id"], timeout=60, poll_interval=0.2)
-    assert done["status"] == "succeeded"
-    assert any(j["id"] == job["id"] for j in client.jobs.iter())
+    done = client.jobs.wait(job.id, timeout=60, poll_interval=0.2)
+    assert done.status == "succeeded" and done.result is not None and len(done.result.predictions) == 2
+    assert any(j.id == job.id for j in client.jobs.iter())
 
 
 @pytest.mark.parametrize("sdk", ["js", "go"])
 def test_other_sdks_against_the_same_stack(run_dir: Path, sdk: str) -> None:
+    """The TypeScript and Go live suites: a prediction with x-model-version, typed problems, a 429 honoured,
+    a stream to [DONE] and one broken off, a job waited for. Each gets its own keys, so quotas don't mix."""
     env = {**os.environ, "MODELGATE_SDK_LIVE": "1", "MODELGATE_BASE_URL": GATEWAY,
-           "MODELGATE_API_KEY": issue_key(run_dir, "sdk-live-" + sdk, "internal")}
+           "MODELGATE_API_KEY": issue_key(run_dir, "sdk-live-" + sdk, "internal"),
+           "MODELGATE_SDK_FREE_KEY": issue_key(run_dir, "sdk-live-free-" + sdk, "free")}
+    env.pop("MODELGATE_SDK_JOBS_URL", None)
     if sdk == "js":
         js = ROOT / "sdk" / "js"
         subprocess.run(["npx", "tsc", "-p", "tsconfig.json"], cwd=js, check=True)
-        cmd, cwd = ["node", "--test", "build/test/live.test.js"], js
+        cmd, cwd = ["node", "--test", "--test-reporter=tap", "build/test/live.test.js"], js
     else:
         cmd, cwd = ["go", "test", "-v", "-count=1", "-run", "^TestLive$", "./sdk/go/modelgate/"], ROOT
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # The run must have exercised the stack, not skipped.
-    assert ("# pass 1" in done.stdout and "# fail 0" in done.stdout) if sdk == "js" else "--- PASS: TestLive" in done.stdout
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    # Every case ran: none skipped (a missing key or stack would skip them).
+    if sdk == "js":
+        assert "# pass 5" in done.stdout and "# fail 0" in done.stdout and "# skipped 0" in done.stdout, done.stdout
+    else:
+        assert done.stdout.count("    --- PASS: TestLive/") == 5 and "--- SKIP" not in done.stdout, done.stdout

@@ -13,6 +13,8 @@ import pytest
 
 from modelgate import sign_webhook
 
+from . import bodies
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -25,19 +27,17 @@ def gateway(req: httpx.Request) -> httpx.Response:
             return httpx.Response(400, headers={**h, "content-type": "application/problem+json"}, json={
                 "type": "https://modelgate.dev/problems/validation-failed", "title": "Validation failed",
                 "status": 400, "errors": [{"pointer": "/inputs/0/sepal_length", "detail": "must be a number"}]})
-        return httpx.Response(200, headers=h, json={"model": "iris", "model_version": "2", "request_id": "r",
-                                                    "predictions": [{"label": "setosa"}], "usage": {"rows": 1}})
+        return httpx.Response(200, headers=h, json={**bodies.PREDICT, "model_version": "2"})
     if path == "/v1/chat/completions":
-        events = [{"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]},
-                  {"choices": [{"index": 0, "delta": {"content": "Light."}, "finish_reason": "stop"}]},
-                  {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}]
+        events = [bodies.chunk(), bodies.chunk("Light.", "stop"),
+                  {**bodies.chunk(), "choices": [], "usage": bodies.USAGE}]
         text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
-    job = {"id": "job_1", "object": "job", "status": "queued", "model": "iris"}
+    job = bodies.job()
     if path == "/v2/jobs" and req.method == "POST":
         return httpx.Response(202, headers={"location": "/v2/jobs/job_1"}, json=job)
     if path == "/v2/jobs/job_1":
-        return httpx.Response(200, json={**job, "status": "succeeded", "result": {"predictions": []}})
+        return httpx.Response(200, json={**job, "status": "succeeded", "result": bodies.PREDICT})
     if path == "/v2/jobs":
         return httpx.Response(200, json={"object": "list", "data": [job], "next_cursor": None})
     return httpx.Response(404)
@@ -60,11 +60,12 @@ def test_readme_blocks_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
     for block in blocks:
         exec(compile(block, str(README), "exec"), ns)
     secret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-    body = b'{"type":"job.succeeded","data":{"id":"job_1"}}'
+    body = json.dumps({"type": "job.succeeded", "timestamp": "2026-12-03T10:00:02Z",
+                       "data": bodies.job("succeeded", "job_9", result=bodies.PREDICT)}).encode()
     ts = int(time.time())
     ns["handle"](body, {"webhook-id": "m1", "webhook-timestamp": str(ts),
                         "webhook-signature": sign_webhook("m1", ts, body, secret)})
     out = capsys.readouterr().out
     for want in ["2 setosa", "Light.", "/inputs/0/sepal_length must be a number", "succeeded", "job_1",
-                 "job.succeeded", "200 2 MISS req-readme"]:
+                 "job.succeeded job_9 succeeded", "200 2 MISS req-readme"]:
         assert want in out

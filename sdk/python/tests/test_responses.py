@@ -11,6 +11,7 @@ import pytest
 import modelgate
 from modelgate import AsyncModelgate, Modelgate
 
+from .bodies import ANSWERS_BY_PATH as ANSWERS, op_of as _op
 from .conftest import AsyncScript, Script, ok
 
 ROWS = [{"a": 1.0}]
@@ -24,7 +25,7 @@ def test_raw_response_exposes_headers(client: Modelgate, script: Script) -> None
     raw = client.with_raw_response.models.list()
     assert isinstance(raw, modelgate.APIResponse)
     assert (raw.status_code, raw.model_version, raw.cache, raw.request_id) == (200, "3", "HIT", "req-ok")
-    assert raw.parse() == {"models": []} and raw.retries == 0
+    assert raw.parse() == modelgate.types.ModelList(models=()) and raw.retries == 0
 
 
 def test_raw_response_async(aclient: AsyncModelgate, ascript: AsyncScript) -> None:
@@ -61,7 +62,7 @@ def test_async_deprecation_warns(aclient: AsyncModelgate, ascript: AsyncScript) 
 
 
 def test_requests_of_every_method(client: Modelgate, script: Script) -> None:
-    script.handler = lambda req: ok({"ready": True, "live": True, "models": []})
+    script.handler = lambda req: ok(ANSWERS[(req.method, _op(req.url.path))])
     client.predict(model="iris", inputs=ROWS, version="2", model_version="3", cache_control="no-cache",
                    extra_headers={"x-trace": "t"})
     client.predict_v1(inputs=ROWS, version="1")

@@ -11,16 +11,17 @@ import pytest
 import modelgate
 from modelgate import Modelgate
 
+from .bodies import MODEL_LIST, PREDICT, job
 from .conftest import Script, ok, problem
 
 ROWS = [{"a": 1.0}]
-GOOD = {"model": "iris", "model_version": "1", "predictions": [], "request_id": "r", "usage": {"rows": 1}}
+GOOD = PREDICT
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 def test_retries_retryable_statuses(client: Modelgate, script: Script, sleeps: list[float], status: int) -> None:
     script.add(problem(status, "x"), ok(GOOD))
-    assert client.predict(model="iris", inputs=ROWS)["model"] == "iris"
+    assert client.predict(model="iris", inputs=ROWS).model == "iris"
     assert len(script.requests) == 2 and len(sleeps) == 1
 
 
@@ -44,13 +45,13 @@ def test_idempotency_key_is_generated_once_and_reused(client: Modelgate, script:
 
 
 def test_caller_idempotency_key_wins(client: Modelgate, script: Script) -> None:
-    script.add(ok({"id": "j", "object": "job", "status": "queued"}, status=202))
+    script.add(ok(job(), status=202))
     client.jobs.submit(model="iris", inputs=ROWS, idempotency_key="order-42")
     assert script.requests[0].headers["idempotency-key"] == "order-42"
 
 
 def test_get_has_no_idempotency_key(client: Modelgate, script: Script) -> None:
-    script.add(ok({"models": []}))
+    script.add(ok(MODEL_LIST))
     client.models.list()
     assert "idempotency-key" not in script.requests[0].headers
     assert script.requests[0].headers["x-api-key"] == "mg_test"
@@ -149,7 +150,7 @@ def test_default_timeout_is_set(script: Script) -> None:
 
     def capture(req: httpx.Request) -> httpx.Response:
         seen.append(req.extensions.get("timeout"))
-        return ok({"models": []})
+        return ok(MODEL_LIST)
 
     c = Modelgate(api_key="k", base_url="http://gw.test", http_client=httpx.Client(transport=httpx.MockTransport(capture)))
     c.models.list()

@@ -12,21 +12,25 @@ import pytest
 import modelgate
 from modelgate import AsyncModelgate, Modelgate
 
+from . import bodies
 from .conftest import AsyncScript, Script, TrackedStream, problem, sse
 
 MSG = [{"role": "user", "content": "In the beginning"}]
 
 
 def chunk(content: str, finish: str | None = None) -> str:
-    return json.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "scribe:1",
-                       "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]})
+    return json.dumps(bodies.chunk(content, finish))
+
+
+def text_event(text: str) -> str:
+    return json.dumps({**bodies.COMPLETION, "choices": [{"index": 0, "text": text, "finish_reason": None}]})
 
 
 def test_stream_yields_chunks_until_done(client: Modelgate, script: Script) -> None:
     resp, tracked = sse([chunk("a"), chunk("b", "stop"), "[DONE]", chunk("after")])
     script.add(resp)
     with client.chat.completions.create(model="scribe", messages=MSG, stream=True, include_usage=True) as s:
-        got = [c["choices"][0]["delta"].get("content") for c in s]
+        got = [c.choices[0].delta.content for c in s]
         assert s.request_id == "req-sse"
     assert got == ["a", "b"]
     assert tracked.closed
@@ -65,11 +69,21 @@ def test_breaking_out_closes_the_connection(client: Modelgate, script: Script) -
 
 
 def test_sse_framing_comments_multiline_and_crlf(client: Modelgate, script: Script) -> None:
-    raw = (b": keep-alive\r\n\r\n" b"data: {\"id\":\"x\",\"choices\":[],\r\n" b"data: \"object\":\"t\"}\r\n\r\n"
-           b"data: [DONE]\r\n\r\n")
+    raw = (b": keep-alive\r\n\r\n" b"data: {\"id\":\"x\",\"choices\":[],\"created\":1,\r\n"
+           b"data: \"object\":\"text_completion\",\"model\":\"m\",\"new\":1}\r\n\r\n" b"data: [DONE]\r\n\r\n")
     script.add(httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=TrackedStream([raw])))
-    got: list[object] = list(client.completions.create(model="scribe", prompt="x", stream=True))
-    assert got == [{"id": "x", "choices": [], "object": "t"}]
+    got = list(client.completions.create(model="scribe", prompt="x", stream=True))
+    assert [(c.id, c.object, c.choices, c.extra) for c in got] == [("x", "text_completion", (), {"new": 1})]
+
+
+def test_a_malformed_chunk_raises_and_closes(client: Modelgate, script: Script) -> None:
+    resp, tracked = sse([chunk("a"), json.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": []}),
+                         "[DONE]"])
+    script.add(resp)
+    with pytest.raises(modelgate.ResponseValidationError) as e:
+        list(client.chat.completions.create(model="scribe", messages=MSG, stream=True))
+    assert (e.value.model, e.value.pointer) == ("ChatCompletionChunk", "/created")
+    assert e.value.response is not None and tracked.closed
 
 
 def test_error_before_stream_is_a_typed_error(client: Modelgate, script: Script) -> None:
@@ -85,12 +99,10 @@ def test_stream_retries_before_it_starts(client: Modelgate, script: Script) -> N
 
 
 def test_non_stream_completion(client: Modelgate, script: Script) -> None:
-    script.add(httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 1, "model": "scribe:1",
-                                         "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2,
-                                                                  "total_tokens": 3}}))
+    script.add(httpx.Response(200, json=bodies.CHAT))
     out = client.chat.completions.create(model="scribe", messages=MSG, max_tokens=8, max_completion_tokens=4,
                                          temperature=0.0, stop=["\n"], seed=1)
-    assert out["usage"]["total_tokens"] == 3
+    assert out.usage.total_tokens == 5 and out.choices[0].message.content == "And"
     assert script.body() == {"model": "scribe", "messages": MSG, "max_tokens": 8, "max_completion_tokens": 4,
                              "temperature": 0.0, "stop": ["\n"], "seed": 1}
 
@@ -102,7 +114,7 @@ def test_async_stream_until_done(aclient: AsyncModelgate, ascript: AsyncScript) 
         out = []
         async with await aclient.chat.completions.create(model="scribe", messages=MSG, stream=True) as s:
             async for c in s:
-                out.append(c["choices"][0]["delta"].get("content", ""))
+                out.append(c.text)
         assert tracked.closed
         return out
 
@@ -124,7 +136,7 @@ def test_async_stream_error_event(aclient: AsyncModelgate, ascript: AsyncScript)
 
 def test_async_break_closes_the_connection(aclient: AsyncModelgate, ascript: AsyncScript) -> None:
     async def run() -> TrackedStream:
-        resp, tracked = sse([chunk(str(i)) for i in range(100)] + ["[DONE]"])
+        resp, tracked = sse([text_event(str(i)) for i in range(100)] + ["[DONE]"])
         ascript.add(resp)
         s = await aclient.completions.create(model="scribe", prompt="x", stream=True)
         async for _ in s:

@@ -14,7 +14,7 @@ from ._errors import (PROBLEM_TYPES, APIConnectionError, APIError, APIStatusErro
                       HeadersTooLargeError,
                       IdempotencyKeyReusedError, JobFinishedError,
                       InternalServerError, MalformedJSONError, MethodNotAllowedError, ModelgateError, NotFoundError,
-                      PayloadTooLargeError, PermissionDeniedError, RateLimitError, ServerError,
+                      PayloadTooLargeError, PermissionDeniedError, RateLimitError, ResponseValidationError, ServerError,
                       ServiceUnavailableError, StreamError, TooManyRowsError, UnknownModelError,
                       UnknownModelVersionError, UnprocessableEntityError, UnsupportedMediaTypeError, UpstreamError,
                       UpstreamRateLimitedError, UpstreamTimeoutError, ValidationError, Violation, WaitTimeoutError,
@@ -23,12 +23,13 @@ from ._operations import HELPERS, OPERATIONS
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
 from ._webhooks import sign_webhook, verify_webhook
+from . import types
 
 __all__ = [
     "AsyncModelgate", "Modelgate", "APIResponse", "ClientOptions", "ModelgateDeprecationWarning", "RequestOptions",
     "Stream", "AsyncStream", "OPERATIONS", "HELPERS", "PROBLEM_TYPES", "verify_webhook", "sign_webhook",
-    "__version__",
-    "ModelgateError", "APIError", "APIConnectionError", "APITimeoutError", "APIStatusError", "BadRequestError",
+    "__version__", "types",
+    "ModelgateError", "APIError", "ResponseValidationError", "APIConnectionError", "APITimeoutError", "APIStatusError", "BadRequestError",
     "MalformedJSONError", "ValidationError", "Violation", "WrongModelKindError", "ContextLengthExceededError",
     "AuthenticationError", "PermissionDeniedError", "NotFoundError", "UnknownModelError",
     "UnknownModelVersionError", "MethodNotAllowedError", "HeadersTooLargeError", "ConflictError", "JobFinishedError", "IdempotencyKeyReusedError", "GoneError",

@@ -5,20 +5,22 @@ from __future__ import annotations
 import sys
 import asyncio
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Literal, Mapping, Optional, Sequence, Union, cast, overload
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Literal, Mapping, Optional, Sequence, TypeVar, Union, overload
 
 import httpx
 
 from . import _calls as calls
 from ._base import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_TIMEOUT, APIResponse, ClientOptions,
-                    DeprecationNotices, RetryPolicy, Timeout, capture, copy_options, idempotency_key, parse_json,
-                    request_headers, resolve_options, should_retry, start_capture, stop_capture)
+                    DeprecationNotices, RetryPolicy, Timeout, capture, copy_options, idempotency_key, parse_body,
+                    document, flag, request_headers, resolve_options, should_retry, start_capture, stop_capture)
 from ._calls import Call, RequestOptions
 from ._errors import APIConnectionError, APITimeoutError, WaitTimeoutError, retry_after_seconds, status_error
 from ._streaming import AsyncStream
-from .types import (TERMINAL_STATUSES, ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, Redelivery,
-                    InferResponse, Job, JobList, ModelList, ModelMetadata, PredictResponse, PredictV1Response,
+from .types import (ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, InferResponse, Job, JobList,
+                    ModelList, ModelMetadata, PredictResponse, PredictV1Response, Redelivery, ServerMetadata,
                     TextModel, TextModelList)
+
+T = TypeVar("T")
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -91,20 +93,20 @@ class AsyncModelgate:
                 **opts: Unpack[RequestOptions]) -> PredictResponse:
         """predict scores a batch of rows with a named model (POST /v2/predict)."""
         c = calls.predict(model, inputs, version, return_probabilities, model_version, cache_control, extra_body)
-        return cast(PredictResponse, await self._json(c, opts))
+        return await self._json(c, opts, PredictResponse.from_dict)
 
     async def predict_v1(self, *, inputs: Sequence[Mapping[str, float]], version: Optional[str] = None,
                    model_version: Optional[str] = None, cache_control: Optional[str] = None,
                    **opts: Unpack[RequestOptions]) -> PredictV1Response:
         """predict_v1 calls the deprecated default-model route (POST /v1/predict)."""
         c = calls.predict_v1(inputs, version, model_version, cache_control)
-        return cast(PredictV1Response, await self._json(c, opts))
+        return await self._json(c, opts, PredictV1Response.from_dict)
 
     # --- transport ---
 
-    async def _json(self, c: Call, opts: RequestOptions) -> Any:
+    async def _json(self, c: Call, opts: RequestOptions, parse: Callable[[Any], T]) -> T:
         resp, retries = await self._send(c, opts, stream=False)
-        out = APIResponse(resp, parse_json(resp), retries)
+        out = APIResponse(resp, parse_body(resp, parse), retries)
         capture(out)
         return out.parse()
 
@@ -190,16 +192,16 @@ class Models:
 
     async def list(self, **opts: Unpack[RequestOptions]) -> ModelList:
         """list returns the catalog: every model with its versions and aliases (GET /v2/models)."""
-        return cast(ModelList, await self._c._json(calls.list_models(), opts))
+        return await self._c._json(calls.list_models(), opts, ModelList.from_dict)
 
     async def metadata(self, model: str, *, version: Optional[str] = None,
                  **opts: Unpack[RequestOptions]) -> ModelMetadata:
         """metadata returns a model's tensor metadata, of one version or alias when given."""
-        return cast(ModelMetadata, await self._c._json(calls.metadata(model, version), opts))
+        return await self._c._json(calls.metadata(model, version), opts, ModelMetadata.from_dict)
 
     async def ready(self, model: str, *, version: Optional[str] = None, **opts: Unpack[RequestOptions]) -> bool:
         """ready says whether the model (or version) can serve."""
-        return bool((await self._c._json(calls.ready(model, version), opts)).get("ready"))
+        return await self._c._json(calls.ready(model, version), opts, flag("ready", True))
 
     async def infer(self, model: str, *, inputs: Sequence[Mapping[str, Any]], version: Optional[str] = None,
               id: Optional[str] = None, parameters: Optional[Mapping[str, Any]] = None,
@@ -207,7 +209,7 @@ class Models:
               **opts: Unpack[RequestOptions]) -> InferResponse:
         """infer runs an Open Inference Protocol request on the model (or one version)."""
         c = calls.infer(model, inputs, version, id, parameters, outputs, cache_control)
-        return cast(InferResponse, await self._c._json(c, opts))
+        return await self._c._json(c, opts, InferResponse.from_dict)
 
 
 class Server:
@@ -216,23 +218,23 @@ class Server:
     def __init__(self, client: AsyncModelgate) -> None:
         self._c = client
 
-    async def metadata(self, **opts: Unpack[RequestOptions]) -> dict[str, Any]:
+    async def metadata(self, **opts: Unpack[RequestOptions]) -> ServerMetadata:
         """metadata returns the server's name, version and extensions (GET /v2)."""
-        return cast(dict[str, Any], await self._c._json(calls.server("/v2"), opts))
+        return await self._c._json(calls.server("/v2"), opts, ServerMetadata.from_dict)
 
     async def live(self, **opts: Unpack[RequestOptions]) -> bool:
-        return bool((await self._c._json(calls.server("/v2/health/live"), opts)).get("live"))
+        return await self._c._json(calls.server("/v2/health/live"), opts, flag("live", True))
 
     async def ready(self, **opts: Unpack[RequestOptions]) -> bool:
-        return bool((await self._c._json(calls.server("/v2/health/ready"), opts)).get("ready"))
+        return await self._c._json(calls.server("/v2/health/ready"), opts, flag("ready", True))
 
     async def gateway_health(self, **opts: Unpack[RequestOptions]) -> bool:
         """gateway_health reports whether the gateway itself answers (GET /healthz; no key needed)."""
-        return bool((await self._c._json(calls.server("/healthz"), opts)).get("status") == "ok")
+        return await self._c._json(calls.server("/healthz"), opts, flag("status", "ok"))
 
     async def openapi(self, **opts: Unpack[RequestOptions]) -> dict[str, Any]:
         """openapi returns the deployment's OpenAPI document, scoped to the key's models (GET /openapi.json)."""
-        return cast(dict[str, Any], await self._c._json(calls.server("/openapi.json"), opts))
+        return await self._c._json(calls.server("/openapi.json"), opts, document)
 
 
 class ChatCompletions:
@@ -267,8 +269,8 @@ class ChatCompletions:
         body = calls.sampling(max_tokens, temperature, top_p, seed, stop, stream, include_usage)
         c = calls.chat(model, messages, body, max_completion_tokens, model_version, extra_body)
         if stream:
-            return AsyncStream[ChatCompletionChunk](await self._c._stream(c, opts))
-        return cast(ChatCompletion, await self._c._json(c, opts))
+            return AsyncStream(await self._c._stream(c, opts), ChatCompletionChunk.from_dict)
+        return await self._c._json(c, opts, ChatCompletion.from_dict)
 
 
 class Chat:
@@ -307,8 +309,8 @@ class Completions:
         body = calls.sampling(max_tokens, temperature, top_p, seed, stop, stream, include_usage)
         c = calls.completion(model, prompt, body, model_version, extra_body)
         if stream:
-            return AsyncStream[Completion](await self._c._stream(c, opts))
-        return cast(Completion, await self._c._json(c, opts))
+            return AsyncStream(await self._c._stream(c, opts), Completion.from_dict)
+        return await self._c._json(c, opts, Completion.from_dict)
 
 
 class TextModels:
@@ -318,11 +320,11 @@ class TextModels:
         self._c = client
 
     async def list(self, **opts: Unpack[RequestOptions]) -> TextModelList:
-        return cast(TextModelList, await self._c._json(calls.text_models(), opts))
+        return await self._c._json(calls.text_models(), opts, TextModelList.from_dict)
 
     async def retrieve(self, model: str, *, model_version: Optional[str] = None,
                  **opts: Unpack[RequestOptions]) -> TextModel:
-        return cast(TextModel, await self._c._json(calls.text_model(model, model_version), opts))
+        return await self._c._json(calls.text_model(model, model_version), opts, TextModel.from_dict)
 
 
 class Jobs:
@@ -340,15 +342,15 @@ class Jobs:
         """submit queues a job (POST /v2/jobs); ``wait`` asks the server to hold up to that many seconds for it to finish."""
         c = calls.submit_job(model, inputs, messages, version, return_probabilities, webhook,
                              webhook_events_filter, metadata, wait, model_version, extra_body)
-        return cast(Job, await self._c._json(c, opts))
+        return await self._c._json(c, opts, Job.from_dict)
 
     async def get(self, job_id: str, **opts: Unpack[RequestOptions]) -> Job:
-        return cast(Job, await self._c._json(calls.get_job(job_id), opts))
+        return await self._c._json(calls.get_job(job_id), opts, Job.from_dict)
 
     async def list(self, *, status: Optional[str] = None, limit: Optional[int] = None, cursor: Optional[str] = None,
              **opts: Unpack[RequestOptions]) -> JobList:
         """list returns one page of this client's jobs, newest first; pass next_cursor for the next."""
-        return cast(JobList, await self._c._json(calls.list_jobs(status, limit, cursor), opts))
+        return await self._c._json(calls.list_jobs(status, limit, cursor), opts, JobList.from_dict)
 
     async def iter(self, *, status: Optional[str] = None, limit: Optional[int] = None,
                    **opts: Unpack[RequestOptions]) -> AsyncIterator[Job]:
@@ -356,21 +358,21 @@ class Jobs:
         cursor: Optional[str] = None
         while True:
             page = await self.list(status=status, limit=limit, cursor=cursor, **opts)
-            for job in page["data"]:
+            for job in page.data:
                 yield job
-            cursor = page.get("next_cursor")
+            cursor = page.next_cursor
             if not cursor:
                 return
 
     async def cancel(self, job_id: str, **opts: Unpack[RequestOptions]) -> Job:
-        return cast(Job, await self._c._json(calls.cancel_job(job_id), opts))
+        return await self._c._json(calls.cancel_job(job_id), opts, Job.from_dict)
 
     async def deliveries(self, job_id: str, **opts: Unpack[RequestOptions]) -> DeliveryList:
         """deliveries lists the webhook delivery attempts of a job."""
-        return cast(DeliveryList, await self._c._json(calls.deliveries(job_id), opts))
+        return await self._c._json(calls.deliveries(job_id), opts, DeliveryList.from_dict)
 
     async def redeliver(self, job_id: str, delivery_id: str, **opts: Unpack[RequestOptions]) -> Redelivery:
-        return cast(Redelivery, await self._c._json(calls.redeliver(job_id, delivery_id), opts))
+        return await self._c._json(calls.redeliver(job_id, delivery_id), opts, Redelivery.from_dict)
 
     async def wait(self, job_id: str, *, timeout: float = 600.0, poll_interval: float = 1.0) -> Job:
         """wait polls the job until it is finished, sleeping as the server's Retry-After says.
@@ -381,7 +383,7 @@ class Jobs:
         while True:
             raw: APIResponse[Job] = await self._c.with_raw_response.jobs.get(job_id)
             job = raw.parse()
-            if job["status"] in TERMINAL_STATUSES:
+            if job.done:
                 return job
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import random
 import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Mapping, Optional, TypeVar, Union, cast
+from typing import Any, Callable, Generic, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
 
-import json
 
-from ._errors import FINAL_TYPES, retry_after_seconds
+
+from ._errors import FINAL_TYPES, ResponseValidationError, retry_after_seconds
 from ._version import __version__
 
 T = TypeVar("T")
@@ -240,7 +241,38 @@ def header(h: httpx.Headers, name: str) -> Optional[str]:
 def parse_json(response: httpx.Response) -> Any:
     if not response.content:
         return None
-    return cast(Any, response.json())
+    try:
+        return cast(Any, response.json())
+    except ValueError as e:
+        err = ResponseValidationError(f"response of {response.request.method} {response.request.url.path} is not "
+                                      f"JSON: {response.text[:200]!r}", model="JSON", pointer="",
+                                      request=response.request)
+        err.response = response
+        raise err from e
+
+
+def parse_body(response: httpx.Response, parse: Callable[[Any], T]) -> T:
+    """parse_body decodes the JSON body and builds the call's response model from it."""
+    try:
+        return parse(parse_json(response))
+    except ResponseValidationError as e:
+        e.request, e.response = response.request, response
+        raise
+
+
+def flag(name: str, want: Any) -> Callable[[Any], bool]:
+    """flag reads a health answer such as {"ready": true}: whether member ``name`` is ``want``."""
+    def read(body: Any) -> bool:
+        return isinstance(body, dict) and body.get(name) == want
+    return read
+
+
+def document(body: Any) -> dict[str, Any]:
+    """document is a free-form JSON object (the OpenAPI document), kept as a dict."""
+    if not isinstance(body, dict):
+        raise ResponseValidationError("the OpenAPI document is not a JSON object", model="OpenAPI", pointer="",
+                                      body=body)
+    return body
 
 
 def clean(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Optional, Sequence, Union, cast, overload
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Optional, Sequence, TypeVar, Union, overload
 
 import httpx
 
 from . import _calls as calls
 from ._base import (DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_DELAY, DEFAULT_TIMEOUT, APIResponse, ClientOptions,
-                    DeprecationNotices, RetryPolicy, Timeout, capture, copy_options, idempotency_key, parse_json,
-                    request_headers, resolve_options, should_retry, start_capture, stop_capture)
+                    DeprecationNotices, RetryPolicy, Timeout, capture, copy_options, idempotency_key, parse_body,
+                    document, flag, request_headers, resolve_options, should_retry, start_capture, stop_capture)
 from ._calls import Call, RequestOptions
 from ._errors import APIConnectionError, APITimeoutError, WaitTimeoutError, retry_after_seconds, status_error
 from ._streaming import Stream
-from .types import (TERMINAL_STATUSES, ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, Redelivery,
-                    InferResponse, Job, JobList, ModelList, ModelMetadata, PredictResponse, PredictV1Response,
+from .types import (ChatCompletion, ChatCompletionChunk, Completion, DeliveryList, InferResponse, Job, JobList,
+                    ModelList, ModelMetadata, PredictResponse, PredictV1Response, Redelivery, ServerMetadata,
                     TextModel, TextModelList)
+
+T = TypeVar("T")
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -90,20 +92,20 @@ class Modelgate:
                 **opts: Unpack[RequestOptions]) -> PredictResponse:
         """predict scores a batch of rows with a named model (POST /v2/predict)."""
         c = calls.predict(model, inputs, version, return_probabilities, model_version, cache_control, extra_body)
-        return cast(PredictResponse, self._json(c, opts))
+        return self._json(c, opts, PredictResponse.from_dict)
 
     def predict_v1(self, *, inputs: Sequence[Mapping[str, float]], version: Optional[str] = None,
                    model_version: Optional[str] = None, cache_control: Optional[str] = None,
                    **opts: Unpack[RequestOptions]) -> PredictV1Response:
         """predict_v1 calls the deprecated default-model route (POST /v1/predict)."""
         c = calls.predict_v1(inputs, version, model_version, cache_control)
-        return cast(PredictV1Response, self._json(c, opts))
+        return self._json(c, opts, PredictV1Response.from_dict)
 
     # --- transport ---
 
-    def _json(self, c: Call, opts: RequestOptions) -> Any:
+    def _json(self, c: Call, opts: RequestOptions, parse: Callable[[Any], T]) -> T:
         resp, retries = self._send(c, opts, stream=False)
-        out = APIResponse(resp, parse_json(resp), retries)
+        out = APIResponse(resp, parse_body(resp, parse), retries)
         capture(out)
         return out.parse()
 
@@ -189,16 +191,16 @@ class Models:
 
     def list(self, **opts: Unpack[RequestOptions]) -> ModelList:
         """list returns the catalog: every model with its versions and aliases (GET /v2/models)."""
-        return cast(ModelList, self._c._json(calls.list_models(), opts))
+        return self._c._json(calls.list_models(), opts, ModelList.from_dict)
 
     def metadata(self, model: str, *, version: Optional[str] = None,
                  **opts: Unpack[RequestOptions]) -> ModelMetadata:
         """metadata returns a model's tensor metadata, of one version or alias when given."""
-        return cast(ModelMetadata, self._c._json(calls.metadata(model, version), opts))
+        return self._c._json(calls.metadata(model, version), opts, ModelMetadata.from_dict)
 
     def ready(self, model: str, *, version: Optional[str] = None, **opts: Unpack[RequestOptions]) -> bool:
         """ready says whether the model (or version) can serve."""
-        return bool(self._c._json(calls.ready(model, version), opts).get("ready"))
+        return self._c._json(calls.ready(model, version), opts, flag("ready", True))
 
     def infer(self, model: str, *, inputs: Sequence[Mapping[str, Any]], version: Optional[str] = None,
               id: Optional[str] = None, parameters: Optional[Mapping[str, Any]] = None,
@@ -206,7 +208,7 @@ class Models:
               **opts: Unpack[RequestOptions]) -> InferResponse:
         """infer runs an Open Inference Protocol request on the model (or one version)."""
         c = calls.infer(model, inputs, version, id, parameters, outputs, cache_control)
-        return cast(InferResponse, self._c._json(c, opts))
+        return self._c._json(c, opts, InferResponse.from_dict)
 
 
 class Server:
@@ -215,23 +217,23 @@ class Server:
     def __init__(self, client: Modelgate) -> None:
         self._c = client
 
-    def metadata(self, **opts: Unpack[RequestOptions]) -> dict[str, Any]:
+    def metadata(self, **opts: Unpack[RequestOptions]) -> ServerMetadata:
         """metadata returns the server's name, version and extensions (GET /v2)."""
-        return cast(dict[str, Any], self._c._json(calls.server("/v2"), opts))
+        return self._c._json(calls.server("/v2"), opts, ServerMetadata.from_dict)
 
     def live(self, **opts: Unpack[RequestOptions]) -> bool:
-        return bool(self._c._json(calls.server("/v2/health/live"), opts).get("live"))
+        return self._c._json(calls.server("/v2/health/live"), opts, flag("live", True))
 
     def ready(self, **opts: Unpack[RequestOptions]) -> bool:
-        return bool(self._c._json(calls.server("/v2/health/ready"), opts).get("ready"))
+        return self._c._json(calls.server("/v2/health/ready"), opts, flag("ready", True))
 
     def gateway_health(self, **opts: Unpack[RequestOptions]) -> bool:
         """gateway_health reports whether the gateway itself answers (GET /healthz; no key needed)."""
-        return bool(self._c._json(calls.server("/healthz"), opts).get("status") == "ok")
+        return self._c._json(calls.server("/healthz"), opts, flag("status", "ok"))
 
     def openapi(self, **opts: Unpack[RequestOptions]) -> dict[str, Any]:
         """openapi returns the deployment's OpenAPI document, scoped to the key's models (GET /openapi.json)."""
-        return cast(dict[str, Any], self._c._json(calls.server("/openapi.json"), opts))
+        return self._c._json(calls.server("/openapi.json"), opts, document)
 
 
 class ChatCompletions:
@@ -266,8 +268,8 @@ class ChatCompletions:
         body = calls.sampling(max_tokens, temperature, top_p, seed, stop, stream, include_usage)
         c = calls.chat(model, messages, body, max_completion_tokens, model_version, extra_body)
         if stream:
-            return Stream[ChatCompletionChunk](self._c._stream(c, opts))
-        return cast(ChatCompletion, self._c._json(c, opts))
+            return Stream(self._c._stream(c, opts), ChatCompletionChunk.from_dict)
+        return self._c._json(c, opts, ChatCompletion.from_dict)
 
 
 class Chat:
@@ -306,8 +308,8 @@ class Completions:
         body = calls.sampling(max_tokens, temperature, top_p, seed, stop, stream, include_usage)
         c = calls.completion(model, prompt, body, model_version, extra_body)
         if stream:
-            return Stream[Completion](self._c._stream(c, opts))
-        return cast(Completion, self._c._json(c, opts))
+            return Stream(self._c._stream(c, opts), Completion.from_dict)
+        return self._c._json(c, opts, Completion.from_dict)
 
 
 class TextModels:
@@ -317,11 +319,11 @@ class TextModels:
         self._c = client
 
     def list(self, **opts: Unpack[RequestOptions]) -> TextModelList:
-        return cast(TextModelList, self._c._json(calls.text_models(), opts))
+        return self._c._json(calls.text_models(), opts, TextModelList.from_dict)
 
     def retrieve(self, model: str, *, model_version: Optional[str] = None,
                  **opts: Unpack[RequestOptions]) -> TextModel:
-        return cast(TextModel, self._c._json(calls.text_model(model, model_version), opts))
+        return self._c._json(calls.text_model(model, model_version), opts, TextModel.from_dict)
 
 
 class Jobs:
@@ -339,15 +341,15 @@ class Jobs:
         """submit queues a job (POST /v2/jobs); ``wait`` asks the server to hold up to that many seconds for it to finish."""
         c = calls.submit_job(model, inputs, messages, version, return_probabilities, webhook,
                              webhook_events_filter, metadata, wait, model_version, extra_body)
-        return cast(Job, self._c._json(c, opts))
+        return self._c._json(c, opts, Job.from_dict)
 
     def get(self, job_id: str, **opts: Unpack[RequestOptions]) -> Job:
-        return cast(Job, self._c._json(calls.get_job(job_id), opts))
+        return self._c._json(calls.get_job(job_id), opts, Job.from_dict)
 
     def list(self, *, status: Optional[str] = None, limit: Optional[int] = None, cursor: Optional[str] = None,
              **opts: Unpack[RequestOptions]) -> JobList:
         """list returns one page of this client's jobs, newest first; pass next_cursor for the next."""
-        return cast(JobList, self._c._json(calls.list_jobs(status, limit, cursor), opts))
+        return self._c._json(calls.list_jobs(status, limit, cursor), opts, JobList.from_dict)
 
     def iter(self, *, status: Optional[str] = None, limit: Optional[int] = None,
              **opts: Unpack[RequestOptions]) -> Iterator[Job]:
@@ -355,20 +357,20 @@ class Jobs:
         cursor: Optional[str] = None
         while True:
             page = self.list(status=status, limit=limit, cursor=cursor, **opts)
-            yield from page["data"]
-            cursor = page.get("next_cursor")
+            yield from page.data
+            cursor = page.next_cursor
             if not cursor:
                 return
 
     def cancel(self, job_id: str, **opts: Unpack[RequestOptions]) -> Job:
-        return cast(Job, self._c._json(calls.cancel_job(job_id), opts))
+        return self._c._json(calls.cancel_job(job_id), opts, Job.from_dict)
 
     def deliveries(self, job_id: str, **opts: Unpack[RequestOptions]) -> DeliveryList:
         """deliveries lists the webhook delivery attempts of a job."""
-        return cast(DeliveryList, self._c._json(calls.deliveries(job_id), opts))
+        return self._c._json(calls.deliveries(job_id), opts, DeliveryList.from_dict)
 
     def redeliver(self, job_id: str, delivery_id: str, **opts: Unpack[RequestOptions]) -> Redelivery:
-        return cast(Redelivery, self._c._json(calls.redeliver(job_id, delivery_id), opts))
+        return self._c._json(calls.redeliver(job_id, delivery_id), opts, Redelivery.from_dict)
 
     def wait(self, job_id: str, *, timeout: float = 600.0, poll_interval: float = 1.0) -> Job:
         """wait polls the job until it is finished, sleeping as the server's Retry-After says.
@@ -379,7 +381,7 @@ class Jobs:
         while True:
             raw: APIResponse[Job] = self._c.with_raw_response.jobs.get(job_id)
             job = raw.parse()
-            if job["status"] in TERMINAL_STATUSES:
+            if job.done:
                 return job
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import httpx
+
+if TYPE_CHECKING:
+    from .types import Job
 
 PROBLEM_BASE = "https://modelgate.dev/problems/"
 
@@ -22,8 +25,8 @@ class WebhookVerificationError(ModelgateError):
 class WaitTimeoutError(ModelgateError):
     """WaitTimeoutError: a job was still unfinished when jobs.wait gave up; ``job`` is the last state seen."""
 
-    def __init__(self, job: Mapping[str, Any]) -> None:
-        super().__init__(f"job {job.get('id')} still {job.get('status')} after the wait timeout")
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} still {job.status} after the wait timeout")
         self.job = job
 
 
@@ -34,6 +37,23 @@ class APIError(ModelgateError):
         super().__init__(message)
         self.message = message
         self.request = request
+
+
+class ResponseValidationError(APIError):
+    """ResponseValidationError: a response lacked a member its model requires, or one had the wrong type.
+
+    ``model`` names the response model, ``pointer`` is the JSON Pointer of the
+    member at fault, ``body`` the decoded JSON; ``response`` is set once the
+    client knows which HTTP answer it was.
+    """
+
+    def __init__(self, message: str, *, model: str, pointer: str, body: Any = None,
+                 request: Optional[httpx.Request] = None) -> None:
+        super().__init__(message, request=request)
+        self.model = model
+        self.pointer = pointer
+        self.body = body
+        self.response: Optional[httpx.Response] = None
 
 
 class APIConnectionError(APIError):

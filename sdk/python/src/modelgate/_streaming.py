@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Generic, Iterator, Optional, TypeVar
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Optional, TypeVar
 
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError, StreamError
+from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError, StreamError
 
 T = TypeVar("T")
 
@@ -61,16 +61,26 @@ def decode_event(event: Optional[str], data: str, response: httpx.Response) -> O
     return payload
 
 
+def parse_chunk(payload: Any, parse: Callable[[Any], T], response: httpx.Response) -> T:
+    try:
+        return parse(payload)
+    except ResponseValidationError as e:
+        e.request, e.response = response.request, response
+        raise
+
+
 class Stream(Generic[T]):
     """Stream iterates the chunks of a streamed completion.
 
-    It ends at ``data: [DONE]``, raises :class:`StreamError` on an error event
+    Each event is parsed into ``T`` (:class:`~modelgate.types.ChatCompletionChunk`
+    or :class:`~modelgate.types.Completion`). It ends at ``data: [DONE]``, raises :class:`StreamError` on an error event
     and closes the connection when iteration ends, the caller breaks out of
     the loop, or the ``with`` block exits.
     """
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, parse: Callable[[Any], T]) -> None:
         self.response = response
+        self._parse = parse
         self._closed = False
 
     @property
@@ -91,13 +101,13 @@ class Stream(Generic[T]):
                 chunk = decode_event(ev[0], ev[1], self.response)
                 if chunk is None:
                     return
-                yield chunk
+                yield parse_chunk(chunk, self._parse, self.response)
             ev = decoder.flush()
             if ev is not None:
                 chunk = decode_event(ev[0], ev[1], self.response)
                 if chunk is None:
                     return
-                yield chunk
+                yield parse_chunk(chunk, self._parse, self.response)
             # Without [DONE] or an error event the connection broke mid-answer.
             raise APIConnectionError("stream ended before [DONE]", request=self.response.request)
         except httpx.TimeoutException as e:
@@ -122,8 +132,9 @@ class Stream(Generic[T]):
 class AsyncStream(Generic[T]):
     """AsyncStream is :class:`Stream` for ``async for``; prefer ``async with`` to close it at once."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, parse: Callable[[Any], T]) -> None:
         self.response = response
+        self._parse = parse
         self._closed = False
 
     @property
@@ -147,13 +158,13 @@ class AsyncStream(Generic[T]):
                 chunk = decode_event(ev[0], ev[1], self.response)
                 if chunk is None:
                     return
-                yield chunk
+                yield parse_chunk(chunk, self._parse, self.response)
             ev = decoder.flush()
             if ev is not None:
                 chunk = decode_event(ev[0], ev[1], self.response)
                 if chunk is None:
                     return
-                yield chunk
+                yield parse_chunk(chunk, self._parse, self.response)
             # Without [DONE] or an error event the connection broke mid-answer.
             raise APIConnectionError("stream ended before [DONE]", request=self.response.request)
         except httpx.TimeoutException as e:
