@@ -11,10 +11,10 @@ import (
 
 	api "github.com/modelgate/modelgate/api/jobs"
 	"github.com/modelgate/modelgate/api/openai"
-	"github.com/modelgate/modelgate/internal/catalog"
 	"github.com/modelgate/modelgate/inference/internal/jobs"
 	"github.com/modelgate/modelgate/inference/internal/llm"
 	"github.com/modelgate/modelgate/inference/internal/registry"
+	"github.com/modelgate/modelgate/internal/catalog"
 )
 
 // wordGen emits "word " per token until MaxTokens; hold, when set, makes
