@@ -17,7 +17,7 @@ import (
 // ignores unknown members) and the job's own.
 var chatJobMembers = []string{
 	"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "seed", "stop",
-	"stream", "stream_options", "webhook", "webhook_events_filter", "metadata",
+	"stream", "webhook", "webhook_events_filter", "metadata",
 }
 
 // decodeChatJob checks a chat completion job body (one with a messages
