@@ -38,9 +38,9 @@ func (generations) Generation(_ *catalog.Catalog, model, _ string) *catalog.Gene
 
 type llmEnv struct {
 	chat, completions, models, jobs processor.Factory
-	adm                       *processor.Admission
-	quota                     *quotaCalls
-	clock                     *testutil.Clock
+	adm                             *processor.Admission
+	quota                           *quotaCalls
+	clock                           *testutil.Clock
 }
 
 func newLLMEnv(t *testing.T) *llmEnv {
