@@ -59,6 +59,13 @@ func (p *jobs) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extproc
 		return nil, err
 	}
 	if _, ok := decoded.doc["messages"]; ok {
+		// A chat body is bounded as on the chat route, not by the jobs'
+		// row-sized limit.
+		if limit := p.chat.cfg.MaxBodyBytes; limit > 0 {
+			if err := policy.CheckSize(p.req.RequestBytes, limit); err != nil {
+				return nil, err
+			}
+		}
 		return p.chatJob(ctx, decoded)
 	}
 	return p.processDecoded(ctx, decoded)
