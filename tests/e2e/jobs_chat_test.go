@@ -70,6 +70,20 @@ func testChatJobs(t *testing.T, e *env, rcv *webhookReceiver, hook, secret strin
 	require.Equal(t, cc.Usage.CompletionTokens, *j.Usage.CompletionTokens)
 	require.Equal(t, cc.Usage.TotalTokens, *j.Usage.TotalTokens)
 
+	t.Run("the prompt and max_tokens are charged on submission, once", func(t *testing.T) {
+		// The ext_proc chain reserves them in the plugin's quota call;
+		// the ext_authz chain's stream-done call charges them when the
+		// submission's answer ends. Nothing is read from the job's answer.
+		want := before + len(prompt) + 8
+		eventually(t, 5*time.Second, func() error {
+			if got := e.tokenCounter(t, clientPro); got != want {
+				return fmt.Errorf("tokens_minute is %d, want %d", got, want)
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
+		require.Equal(t, want, e.tokenCounter(t, clientPro), "charged once")
+	})
 	t.Run("the job's text is the chat route's", func(t *testing.T) {
 		a := e.do(t, call{path: "/v1/chat/completions", client: clientPro,
 			body: `{"model":"` + llmModel + `:` + j.Version + `","messages":[{"role":"user","content":"` + prompt + `"}],"max_tokens":8,"temperature":0}`})
@@ -78,19 +92,6 @@ func testChatJobs(t *testing.T, e *env, rcv *webhookReceiver, hook, secret strin
 		require.NoError(t, json.Unmarshal(a.body, &sync))
 		require.Equal(t, sync.Choices[0].Message.Content, cc.Choices[0].Message.Content)
 		require.Equal(t, sync.Usage, cc.Usage)
-	})
-	t.Run("the prompt and max_tokens are charged on submission", func(t *testing.T) {
-		// The ext_proc chain reserves them in the plugin's quota call;
-		// the ext_authz chain's stream-done call charges them when the
-		// submission's answer ends. The chat route's request above added
-		// to the counter too, so read it only up to the job's charge.
-		want := before + len(prompt) + 8
-		eventually(t, 5*time.Second, func() error {
-			if got := e.tokenCounter(t, clientPro); got < want {
-				return fmt.Errorf("tokens_minute is %d, want at least %d", got, want)
-			}
-			return nil
-		})
 	})
 	t.Run("the webhook announces the chat job", func(t *testing.T) {
 		var d delivery
@@ -117,18 +118,19 @@ func testChatJobs(t *testing.T, e *env, rcv *webhookReceiver, hook, secret strin
 		require.LessOrEqual(t, *got.Usage.CompletionTokens, 4)
 	})
 	t.Run("the mixed forms and stream are refused", func(t *testing.T) {
-		for _, c := range []struct{ name, body, pointer string }{
-			{"messages for a tabular model", `{"model":"iris","messages":[{"role":"user","content":"hi"}]}`, "/model"},
-			{"inputs for a text-generation model", `{"model":"` + llmModel + `","inputs":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}`, "/model"},
-			{"inputs beside messages", `{"model":"` + llmModel + `","messages":[{"role":"user","content":"hi"}],"inputs":[]}`, "/inputs"},
-			{"stream", `{"model":"` + llmModel + `","messages":[{"role":"user","content":"hi"}],"stream":true}`, "/stream"},
+		for _, c := range []struct{ name, body, pointer, detail string }{
+			{"messages for a tabular model", `{"model":"iris","messages":[{"role":"user","content":"hi"}]}`, "/model", "does not generate text"},
+			{"inputs for a text-generation model", `{"model":"` + llmModel + `","inputs":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}`, "/model", "generates text"},
+			// The schema names the object whose members are refused.
+			{"inputs beside messages", `{"model":"` + llmModel + `","messages":[{"role":"user","content":"hi"}],"inputs":[]}`, "", "'inputs'"},
+			{"stream", `{"model":"` + llmModel + `","messages":[{"role":"user","content":"hi"}],"stream":true}`, "/stream", "not streamed"},
 		} {
 			p := requireProblem(t, e.do(t, call{path: "/v2/jobs", client: clientPro, body: c.body}), http.StatusBadRequest, problem.TypeValidation)
 			found := false
 			for _, v := range p.Errors {
-				found = found || v.Pointer == c.pointer
+				found = found || v.Pointer == c.pointer && strings.Contains(v.Detail, c.detail)
 			}
-			require.True(t, found, "%s: no violation at %s: %+v", c.name, c.pointer, p.Errors)
+			require.True(t, found, "%s: no violation at %q saying %q: %+v", c.name, c.pointer, c.detail, p.Errors)
 		}
 	})
 }
