@@ -51,8 +51,11 @@ var _ Processor = (*jobs)(nil)
 // within the jobs' bound once, then handled by its form.
 func (p *jobs) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	raw, whole, err := p.collect(b)
-	if err != nil || !whole {
-		return requestBodyResponse(nil), err
+	if err != nil {
+		return nil, err
+	}
+	if !whole {
+		return requestBodyResponse(nil), nil
 	}
 	decoded, err := p.decode(raw)
 	if err != nil {

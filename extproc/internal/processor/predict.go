@@ -144,8 +144,11 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 // last.
 func (p *predict) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	body, whole, err := p.collect(b)
-	if err != nil || !whole {
-		return requestBodyResponse(nil), err
+	if err != nil {
+		return nil, err
+	}
+	if !whole {
+		return requestBodyResponse(nil), nil
 	}
 	return p.processBody(ctx, body)
 }
