@@ -143,3 +143,24 @@ func TestJobs_chatRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestJobs_chatIdempotencyAndListing(t *testing.T) {
+	t.Parallel()
+	s := newChatJobsServer(t, false)
+	first := do(t, s, "POST", "/v2/jobs", header.MediaJSON, chatJobBody, header.Client, "alice", "Idempotency-Key", "c1")
+	require.Equal(t, http.StatusAccepted, first.status, string(first.body))
+	again := do(t, s, "POST", "/v2/jobs", header.MediaJSON, chatJobBody, header.Client, "alice", "Idempotency-Key", "c1")
+	require.Equal(t, http.StatusOK, again.status)
+	require.Equal(t, decodeJob(t, first).ID, decodeJob(t, again).ID)
+	other := do(t, s, "POST", "/v2/jobs", header.MediaJSON, chatJobBody[:len(chatJobBody)-1]+`,"seed":1}`,
+		header.Client, "alice", "Idempotency-Key", "c1")
+	requireProblem(t, other, http.StatusUnprocessableEntity, problem.TypeIdempotencyKeyReused)
+
+	res := do(t, s, "GET", "/v2/jobs?status=queued", "", "", header.Client, "alice")
+	require.Equal(t, http.StatusOK, res.status)
+	var l api.List
+	require.NoError(t, json.Unmarshal(res.body, &l))
+	require.Len(t, l.Data, 1)
+	require.Equal(t, "scribe", l.Data[0].Model)
+	requireProblem(t, do(t, s, "GET", "/v2/jobs/"+l.Data[0].ID, "", "", header.Client, "bob"), http.StatusNotFound, problem.TypeNotFound)
+}
