@@ -80,7 +80,9 @@ const (
 )
 
 // CreateRequest is the POST /v2/jobs body: a /v2/predict body plus the
-// webhook and metadata members.
+// webhook and metadata members. A chat completion job has messages
+// instead of inputs; its members are read as /v1/chat/completions reads
+// them.
 type CreateRequest struct {
 	Model               string            `json:"model"`
 	Version             string            `json:"version,omitempty"`
@@ -91,9 +93,13 @@ type CreateRequest struct {
 	Metadata            map[string]string `json:"metadata,omitempty"`
 }
 
-// Usage is what a job consumed.
+// Usage is what a job consumed: rows for a prediction job, tokens for a
+// chat completion job (absent until it has run).
 type Usage struct {
-	Rows int `json:"rows"`
+	Rows             int  `json:"rows"`
+	PromptTokens     *int `json:"prompt_tokens,omitempty"`
+	CompletionTokens *int `json:"completion_tokens,omitempty"`
+	TotalTokens      *int `json:"total_tokens,omitempty"`
 }
 
 // Job is the job object.
@@ -109,7 +115,8 @@ type Job struct {
 	// ExpiresAt is, for an unfinished job, the time it expires unless a
 	// worker starts it; for a finished one, when it is deleted.
 	ExpiresAt time.Time `json:"expires_at"`
-	// Result is the /v2/predict answer of a succeeded job.
+	// Result is the answer of a succeeded job: the /v2/predict answer, or
+	// for a chat job the chat.completion object.
 	Result json.RawMessage `json:"result,omitempty"`
 	// Problem is the problem+json object of a failed job.
 	Problem  json.RawMessage   `json:"problem,omitempty"`

@@ -124,6 +124,16 @@ type ChatChoice struct {
 	FinishReason string    `json:"finish_reason"`
 }
 
+// NewChatCompletion is the chat.completion object of one whole
+// completion: the route's non-streamed answer and a chat job's result.
+func NewChatCompletion(id string, created int64, model, text, finish string, u *Usage) ChatCompletion {
+	return ChatCompletion{
+		ID: id, Object: ObjectChatCompletion, Created: created, Model: model,
+		Choices: []ChatChoice{{Message: Message{Role: RoleAssistant, Content: text}, FinishReason: finish}},
+		Usage:   u,
+	}
+}
+
 // ChatCompletionChunk is one event of a streamed chat completion. The
 // usage chunk has empty (never null) choices.
 type ChatCompletionChunk struct {

@@ -61,27 +61,46 @@ func (g *Generator) v2Predict(item map[string]any, sc scope, schemas map[string]
 	return true
 }
 
-// jobs refines POST /v2/jobs as /v2/predict, with the job's own members
-// (webhook, events filter, metadata) as the static JobRequest has them;
-// without a tabular model in scope the path keeps its reads only.
+// jobs refines POST /v2/jobs: the prediction form as /v2/predict, with
+// the job's own members (webhook, events filter, metadata) as the static
+// JobRequest has them, and the chat completion form (ChatJobRequest) with
+// its model narrowed to the text-generation models in scope. A form
+// without a model in scope is dropped; without either the path keeps its
+// reads only.
 func (g *Generator) jobs(item map[string]any, sc scope, schemas map[string]any) bool {
 	op, ok := item["post"].(map[string]any)
 	if !ok {
 		return true
 	}
-	if len(sc.tabular) == 0 {
+	if len(sc.tabular) == 0 && len(sc.llm) == 0 {
 		delete(item, "post")
 		return len(item) > 0
 	}
-	static, _ := schemas["JobRequest"].(map[string]any)
-	props, _ := static["properties"].(map[string]any)
-	extra := map[string]any{}
-	for _, name := range []string{"webhook", "webhook_events_filter", "metadata"} {
-		if p, ok := props[name]; ok {
-			extra[name] = p
+	var forms []any
+	var ex map[string]any
+	if len(sc.tabular) > 0 {
+		static, _ := schemas["JobRequest"].(map[string]any)
+		props, _ := static["properties"].(map[string]any)
+		extra := map[string]any{}
+		for _, name := range []string{"webhook", "webhook_events_filter", "metadata"} {
+			if p, ok := props[name]; ok {
+				extra[name] = p
+			}
+		}
+		g.modelBodies(op, sc, schemas, "JobRequest", g.jobRowsSchema, extra)
+		media, _ := dig(op, "requestBody", "content", "application/json").(map[string]any)
+		forms = append(forms, media["schema"])
+		ex, _ = media["example"].(map[string]any)
+	}
+	if len(sc.llm) > 0 {
+		forms = append(forms, map[string]any{"allOf": []any{ref("ChatJobRequest"), map[string]any{
+			"properties": map[string]any{"model": map[string]any{"enum": strs(g.modelRefs(sc.llm))}},
+		}}})
+		if ex == nil {
+			ex = map[string]any{"model": sc.llm[0], "messages": []any{map[string]any{"role": "user", "content": "In the beginning"}}, "max_tokens": 32}
 		}
 	}
-	g.modelBodies(op, sc, schemas, "JobRequest", g.jobRowsSchema, extra)
+	setBody(op, oneOrOneOf(forms), ex)
 	return true
 }
 

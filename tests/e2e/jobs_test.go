@@ -190,6 +190,7 @@ func testJobs(t *testing.T, opts bootstrap.Options) {
 		t.Logf("100,000 rows (%d bytes) accepted in %s", len(irisRows(100000)), time.Since(start))
 		e.waitJob(t, clientPro, big.ID, "succeeded", 60*time.Second)
 	})
+	t.Run("chat completion jobs", func(t *testing.T) { testChatJobs(t, e, rcv, srv.URL+"/hook", secret) })
 	t.Run("faults", func(t *testing.T) { testJobFaults(t, e) })
 	t.Run("measures", func(t *testing.T) {
 		rcv := &arrivals{at: map[string]time.Time{}}

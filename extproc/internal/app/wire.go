@@ -143,7 +143,7 @@ func newExtProc(cfg *config.Config, predict processor.PredictConfig, llm process
 	ep.Register(routing.ModelList, processor.NewModelList(svc.live, adm))
 	ep.Register(routing.Jobs, processor.NewJobs(predict, processor.Limits{
 		MaxBodyBytes: cfg.Limits.JobsMaxBodyBytes, MaxRows: cfg.Limits.JobsMaxRows, MaxDocumentBytes: cfg.Limits.JobsMaxDocumentBytes,
-	}, adm))
+	}, llm, adm))
 	return ep, nil
 }
 

@@ -95,6 +95,13 @@ func TestPartwise(t *testing.T) {
 	v, err := Load(openapiPath, RequestSchemas...)
 	require.NoError(t, err)
 	for _, name := range RequestSchemas {
+		if name == ChatJobRequest {
+			// A chat body is bounded (256 messages, the chat route's
+			// limits) and is checked whole; its oneOfs and maxItems
+			// come from the chat schemas.
+			require.False(t, v.schemas[name].parts, name)
+			continue
+		}
 		require.True(t, v.schemas[name].parts, "%s must stay checkable in parts: see partwise", name)
 	}
 	for _, schema := range []string{

@@ -27,10 +27,13 @@ const (
 	// JobRequest is the POST /v2/jobs body: V2PredictRequest's members
 	// and the webhook and metadata ones.
 	JobRequest = "JobRequest"
+	// ChatJobRequest is the POST /v2/jobs body of a chat completion job
+	// (one with messages).
+	ChatJobRequest = "ChatJobRequest"
 )
 
 // RequestSchemas lists every request schema the gateway compiles at start.
-var RequestSchemas = []string{V1PredictRequest, V2PredictRequest, InferRequest, JobRequest}
+var RequestSchemas = []string{V1PredictRequest, V2PredictRequest, InferRequest, JobRequest, ChatJobRequest}
 
 // docURL is the base URL the OpenAPI document is registered under; schema
 // references inside it ("#/components/schemas/Row") resolve against it.

@@ -281,10 +281,7 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 			changed = true
 		}
 	}
-	limit := p.cfg.MaxTokens[p.req.Tier]
-	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && (limit == 0 || g.MaxOutputTokens < limit) {
-		limit = g.MaxOutputTokens
-	}
+	limit := p.tokenCap(c, t)
 	if limit > 0 && (asked == 0 || asked > limit) {
 		doc[field] = limit
 		changed = true
@@ -313,6 +310,35 @@ func (p *llm) shape(doc map[string]any, c *catalog.Catalog, t routing.Target) ([
 		return nil, fmt.Errorf("encode the shaped body: %w", err)
 	}
 	return b, nil
+}
+
+// tokenCap is the most completion tokens the client's tier may ask of the
+// version: the tier's llm.max_tokens or the model's max_output_tokens,
+// whichever is smaller; 0 when neither is known.
+func (p *llm) tokenCap(c *catalog.Catalog, t routing.Target) int {
+	limit := p.cfg.MaxTokens[p.req.Tier]
+	if g := p.cfg.Generations.Generation(c, t.Model, t.Version); g != nil && (limit == 0 || g.MaxOutputTokens < limit) {
+		limit = g.MaxOutputTokens
+	}
+	return limit
+}
+
+// completionTokens is the completion length the request will be given
+// once [llm.shape] caps it: what it asks for within the cap, the cap when
+// it asks for nothing (0 when there is no cap either).
+func (p *llm) completionTokens(doc map[string]any, c *catalog.Catalog, t routing.Target) int {
+	asked := 0
+	for _, field := range []string{"max_completion_tokens", "max_tokens"} {
+		if v, ok := doc[field]; ok {
+			asked, _, _ = positiveInt(v)
+			break
+		}
+	}
+	limit := p.tokenCap(c, t)
+	if limit > 0 && (asked <= 0 || asked > limit) {
+		return limit
+	}
+	return max(asked, 0)
 }
 
 // positiveInt reads a JSON integer >= 1.

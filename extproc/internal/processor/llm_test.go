@@ -37,10 +37,10 @@ func (generations) Generation(_ *catalog.Catalog, model, _ string) *catalog.Gene
 }
 
 type llmEnv struct {
-	chat, completions, models processor.Factory
-	adm                       *processor.Admission
-	quota                     *quotaCalls
-	clock                     *testutil.Clock
+	chat, completions, models, jobs processor.Factory
+	adm                             *processor.Admission
+	quota                           *quotaCalls
+	clock                           *testutil.Clock
 }
 
 func newLLMEnv(t *testing.T) *llmEnv {
@@ -58,8 +58,10 @@ func newLLMEnvScoped(t *testing.T, sc scopes) *llmEnv {
 		Catalog: staticCatalog{c}, Generations: generations{}, Validator: newValidator(t),
 		MaxTokens: map[string]int{"free": 16, "pro": 512}, MaxBodyBytes: 4096, Now: clock.Now,
 	}
+	jobs := processor.NewJobs(processor.PredictConfig{Catalog: staticCatalog{c}, Validator: newValidator(t), Now: clock.Now},
+		processor.Limits{MaxBodyBytes: 8192, MaxRows: 10}, cfg, adm)
 	return &llmEnv{chat: processor.NewChatCompletions(cfg, adm), completions: processor.NewCompletions(cfg, adm),
-		models: processor.NewModels(adm), adm: adm, quota: q, clock: clock}
+		models: processor.NewModels(adm), jobs: jobs, adm: adm, quota: q, clock: clock}
 }
 
 func (e *llmEnv) start(t *testing.T, f processor.Factory, h *extprocv3.HttpHeaders) (*processor.Request, processor.Processor) {

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -71,15 +72,6 @@ func NewV2Predict(cfg PredictConfig, a *Admission) Factory { return newPredict(c
 // NewInfer returns the [Factory] of POST
 // /v2/models/{model}[/versions/{v}]/infer.
 func NewInfer(cfg PredictConfig, a *Admission) Factory { return newPredict(cfg, a, &inferRoute) }
-
-// NewJobs returns the [Factory] of POST /v2/jobs: a prediction request
-// under the jobs' row limit, routed to the version it names, whose answer
-// (a job) is never cached.
-func NewJobs(cfg PredictConfig, limits Limits, a *Admission) Factory {
-	cfg.Cache = CacheConfig{}
-	cfg.Limits = limits
-	return newPredict(cfg, a, &jobsRoute)
-}
 
 func newPredict(cfg PredictConfig, a *Admission, route *predictRoute) Factory {
 	if cfg.Now == nil {
@@ -151,19 +143,32 @@ func (p *predict) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*
 // Envoy is configured to stream the body are chunks collected until the
 // last.
 func (p *predict) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
-	p.req.RequestBytes += int64(len(b.GetBody()))
-	if err := policy.CheckSize(p.req.RequestBytes, p.cfg.Limits.MaxBodyBytes); err != nil {
+	body, whole, err := p.collect(b)
+	if err != nil {
 		return nil, err
 	}
-	body := b.GetBody()
+	if !whole {
+		return requestBodyResponse(nil), nil
+	}
+	return p.processBody(ctx, body)
+}
+
+// collect adds a body message to what the request sent so far; whole is
+// true once the body is complete (always in BUFFERED mode).
+func (p *predict) collect(b *extprocv3.HttpBody) (body []byte, whole bool, err error) {
+	p.req.RequestBytes += int64(len(b.GetBody()))
+	if err := policy.CheckSize(p.req.RequestBytes, p.cfg.Limits.MaxBodyBytes); err != nil {
+		return nil, false, err
+	}
+	body = b.GetBody()
 	if streamed(p.req.RequestBodyMode) {
 		p.in.partial = append(p.in.partial, body...)
 		if !b.GetEndOfStream() {
-			return requestBodyResponse(nil), nil
+			return nil, false, nil
 		}
 		body = p.in.partial
 	}
-	return p.processBody(ctx, body)
+	return body, true, nil
 }
 
 func streamed(m extprocfilterv3.ProcessingMode_BodySendMode) bool {
@@ -192,6 +197,11 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	if err != nil {
 		return nil, err
 	}
+	return p.processDecoded(ctx, b)
+}
+
+// processDecoded is [predict.processBody] after the body was decoded.
+func (p *predict) processDecoded(ctx context.Context, b body) (*extprocv3.ProcessingResponse, error) {
 	c := p.cfg.Catalog.Catalog()
 	model, version := p.route.target(c, p.req.Match, b.doc)
 	t, resolveErr := routing.ResolveFor(c, p.req.subject(), model, p.in.headerVersion, version)
@@ -201,7 +211,7 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 		return nil, err
 	}
 	_, endValidate := tracing.Span(ctx, "validate")
-	err = p.validate(b)
+	err := p.validate(b)
 	endValidate(err)
 	if err != nil {
 		return nil, err
@@ -215,6 +225,9 @@ func (p *predict) processBody(ctx context.Context, raw []byte) (*extprocv3.Proce
 	}
 	if resolveErr != nil {
 		return nil, resolveErr
+	}
+	if m := c.Models[model]; p.route.tabularOnly && m != nil && m.IsLLM() {
+		return nil, violation("/model", fmt.Sprintf("model %q generates text: a job for it has messages (a chat completion body), not inputs", model))
 	}
 	p.req.Target = t
 	if vs := p.featureViolations(c, t, b.doc); len(vs) > 0 {

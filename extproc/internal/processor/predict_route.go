@@ -27,6 +27,9 @@ type predictRoute struct {
 	// oip marks the Open Inference Protocol route: an absent content type
 	// means JSON, and the binary tensor data extension is accepted.
 	oip bool
+	// tabularOnly refuses a text-generation model (400) instead of
+	// leaving that to the model server.
+	tabularOnly bool
 }
 
 var (
@@ -46,15 +49,16 @@ var (
 		rows:   rowCount,
 		bodyID: func(map[string]any) string { return "" },
 	}
-	// jobsRoute is POST /v2/jobs: the rows are checked as for
-	// /v2/predict; the answer is a job, never cached.
+	// jobsRoute is POST /v2/jobs with inputs: the rows are checked as
+	// for /v2/predict; the answer is a job, never cached.
 	jobsRoute = predictRoute{
 		schema: policy.JobRequest, idField: "request_id",
 		target: func(_ *catalog.Catalog, _ routing.Match, doc map[string]any) (string, string) {
 			return str(doc["model"]), str(doc["version"])
 		},
-		rows:   rowCount,
-		bodyID: func(map[string]any) string { return "" },
+		rows:        rowCount,
+		bodyID:      func(map[string]any) string { return "" },
+		tabularOnly: true,
 	}
 	inferRoute = predictRoute{
 		// The Open Inference Protocol echoes the request's "id" (or the

@@ -24,7 +24,8 @@ import (
 )
 
 // jobsRuntime is the jobs machinery of one process: the store the routes
-// use, a worker per served tabular version and the webhook dispatcher.
+// use, a worker per served version (prediction or chat completion jobs)
+// and the webhook dispatcher.
 type jobsRuntime struct {
 	routes httpapi.JobsConfig
 	rdb    *redis.Client
@@ -65,10 +66,14 @@ func startJobs(cfg *config.Config, log *slog.Logger, meter metric.Meter, reg *at
 		HasSecret: func(client string) bool { return len(secrets.Secrets(client)) > 0 },
 	}}
 	host, _ := os.Hostname()
-	runner := jobs.NewTabular(reg)
+	tabular, chat := jobs.NewTabular(reg), jobs.NewChat(reg, nil)
 	for _, v := range reg.Load().Versions() {
-		if v.Engine == nil {
-			continue // text generation jobs are not served yet
+		var runner jobs.Runner = tabular
+		switch {
+		case v.Generator != nil:
+			runner = chat
+		case v.Engine == nil:
+			continue
 		}
 		w := jobs.NewWorker(jobs.WorkerConfig{Model: v.Name(), Version: v.ID(), Heartbeat: cfg.JobsHeartbeat, Metrics: jm,
 			Consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), jobs.NewID(time.Now())[4:])}, store, runner, log)

@@ -17,13 +17,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msgs := make([]llm.Message, len(req.Messages))
-	for i, m := range req.Messages {
-		msgs[i] = llm.Message{Role: m.Role, Content: m.Content}
-	}
 	return s.generate(w, r, &generation{
 		op: "chat", model: req.Model,
-		req:   llm.Request{Messages: msgs, Params: params(&req.Sampling)},
+		req:   llm.ChatRequest(req),
 		limit: req.Limit(), promptPointer: "/messages",
 		stream: req.Stream, includeUsage: req.IncludeUsage(),
 		shape: chatShape,
@@ -42,30 +38,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.generate(w, r, &generation{
 		op: "text_completion", model: req.Model,
-		req:   llm.Request{Prompt: req.Prompt, Params: params(&req.Sampling)},
+		req:   llm.Request{Prompt: req.Prompt, Params: llm.ParamsOf(&req.Sampling)},
 		limit: req.Limit(), promptPointer: "/prompt",
 		stream: req.Stream, includeUsage: req.IncludeUsage(),
 		shape: completionShape,
 	})
-}
-
-// params carries the sampling settings over; MaxTokens is set once the
-// model is known.
-func params(s *openai.Sampling) llm.Params {
-	var p llm.Params
-	if s.Temperature != nil {
-		p.Temperature = *s.Temperature
-	} else {
-		p.Temperature = 1 // OpenAI's default
-	}
-	if s.TopP != nil {
-		p.TopP = *s.TopP
-	}
-	if s.Seed != nil {
-		p.Seed, p.HasSeed = uint64(*s.Seed), true
-	}
-	p.Stop = s.Stop
-	return p
 }
 
 // chatShape builds chat.completion and chat.completion.chunk objects. A
@@ -87,11 +64,7 @@ var chatShape = shape{
 		return c
 	},
 	whole: func(m meta, text, reason string, u *openai.Usage) any {
-		return openai.ChatCompletion{
-			ID: "chatcmpl-" + m.id, Object: openai.ObjectChatCompletion, Created: m.created, Model: m.model,
-			Choices: []openai.ChatChoice{{Message: openai.Message{Role: openai.RoleAssistant, Content: text}, FinishReason: reason}},
-			Usage:   u,
-		}
+		return openai.NewChatCompletion("chatcmpl-"+m.id, m.created, m.model, text, reason, u)
 	},
 }
 

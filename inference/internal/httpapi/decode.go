@@ -149,6 +149,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // decodeObject parses body as a JSON object and reports unknown members.
 func decodeObject(body []byte, known ...string) (*object, error) {
+	o, err := parseObject(body)
+	if err != nil {
+		return nil, err
+	}
+	o.refuseUnknown(known...)
+	return o, nil
+}
+
+// parseObject parses body as a JSON object.
+func parseObject(body []byte) (*object, error) {
 	var obj map[string]json.RawMessage
 	err := json.Unmarshal(body, &obj)
 	if p := syntaxProblem(err); p != nil {
@@ -160,9 +170,13 @@ func decodeObject(body []byte, known ...string) (*object, error) {
 	if err := checkMembers(body); err != nil {
 		return nil, err
 	}
-	o := &object{members: obj}
+	return &object{members: obj}, nil
+}
+
+// refuseUnknown reports the members not in known.
+func (o *object) refuseUnknown(known ...string) {
 	var unknown []string
-	for k := range obj {
+	for k := range o.members {
 		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
@@ -171,7 +185,6 @@ func decodeObject(body []byte, known ...string) (*object, error) {
 	for _, k := range unknown {
 		o.add(problem.Pointer(k), "unknown member")
 	}
-	return o, nil
 }
 
 // checkMembers refuses a body that parsed as JSON but repeats a member

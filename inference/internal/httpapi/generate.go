@@ -73,24 +73,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, g *generation)
 		return err
 	}
 	gen := v.Generator
-	prompt, err := gen.CountPromptTokens(g.req)
-	if errors.Is(err, llm.ErrPromptTooLong) {
-		return contextProblem(g.promptPointer, err.Error())
+	prompt, err := llm.Prepare(gen, &g.req, g.limit)
+	var ce *llm.ContextError
+	if errors.As(err, &ce) {
+		return contextProblem(g.promptPointer, ce.Detail)
 	}
 	if err != nil {
 		return err
 	}
-	room := gen.ContextLength() - prompt
-	if room < 1 {
-		return contextProblem(g.promptPointer, fmt.Sprintf(
-			"the prompt is %d tokens; the model's context window of %d tokens leaves no room for a completion",
-			prompt, gen.ContextLength()))
-	}
-	// max_tokens above the model's limit is capped, not refused: the
-	// gateway may inject a tier's cap that knows nothing of the model. The
-	// cap also keeps within the context window, so a quota reserved for
-	// MaxTokens is never exceeded.
-	g.req.Params.MaxTokens = min(cmp.Or(g.limit, gen.MaxOutputTokens()), gen.MaxOutputTokens(), room)
 
 	st := genStats{start: s.cfg.Now(), prompt: prompt}
 	m := meta{id: info.id, created: st.start.Unix(), model: v.Name() + ":" + v.ID()}
@@ -106,19 +96,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, g *generation)
 }
 
 func (s *Server) generateWhole(w http.ResponseWriter, r *http.Request, g *generation, gen llm.Generator, m meta, st *genStats) error {
-	var sb strings.Builder
-	res, err := gen.Generate(r.Context(), g.req, func(text string) error {
-		if st.first.IsZero() && text != "" {
-			st.first = s.cfg.Now()
-		}
-		sb.WriteString(text)
-		return nil
-	})
+	text, res, err := llm.Complete(r.Context(), gen, g.req, func() { st.first = s.cfg.Now() })
 	if err != nil {
 		return err
 	}
 	u := usageOf(res, st)
-	return writeJSON(w, http.StatusOK, g.shape.whole(m, sb.String(), finishOf(res), u))
+	return writeJSON(w, http.StatusOK, g.shape.whole(m, text, llm.Finish(res), u))
 }
 
 func (s *Server) generateStream(w http.ResponseWriter, r *http.Request, g *generation, gen llm.Generator, m meta, st *genStats) error {
@@ -159,7 +142,7 @@ func (s *Server) generateStream(w http.ResponseWriter, r *http.Request, g *gener
 	}
 	u := usageOf(res, st)
 	_ = begin()
-	_ = ev.event(g.shape.finish(m, finishOf(res)))
+	_ = ev.event(g.shape.finish(m, llm.Finish(res)))
 	if g.includeUsage {
 		_ = ev.event(g.shape.usage(m, u))
 	}
@@ -196,11 +179,4 @@ func usageOf(res llm.Result, st *genStats) *openai.Usage {
 	}
 	st.output = res.CompletionTokens
 	return openai.NewUsage(st.prompt, st.output)
-}
-
-func finishOf(res llm.Result) string {
-	if res.Finish == "" {
-		return llm.FinishStop
-	}
-	return res.Finish
 }

@@ -76,8 +76,9 @@ func owner(r *http.Request) (string, error) {
 }
 
 // createJob serves POST /v2/jobs: the body is checked as /v2/predict
-// checks it (with the jobs' row limit), then the job is stored and queued
-// for this version's workers.
+// checks it (with the jobs' row limit), or, when it has messages, as
+// /v1/chat/completions does; then the job is stored and queued for this
+// version's workers.
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	who, err := owner(r)
 	if err != nil {
@@ -121,28 +122,23 @@ func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request, who string) (
 	if err != nil {
 		return n, err
 	}
-	obj, err := decodeObject(body, "model", "version", "inputs", "options", "webhook", "webhook_events_filter", "metadata")
+	obj, err := parseObject(body)
 	if err != nil {
 		return n, err
 	}
+	if _, chat := obj.members["messages"]; chat {
+		return s.decodeChatJob(w, r, who, body, obj)
+	}
+	obj.refuseUnknown("model", "version", "inputs", "options", "webhook", "webhook_events_filter", "metadata")
 	var req api.CreateRequest
-	obj.decode(member{name: "model", dst: &req.Model, want: "string"}, member{name: "version", dst: &req.Version, want: "string"},
-		member{name: "webhook", dst: &req.Webhook, want: "string"},
-		member{name: "webhook_events_filter", dst: &req.WebhookEventsFilter, want: "array of strings"},
-		member{name: "metadata", dst: &req.Metadata, want: "object of strings"})
+	obj.decode(member{name: "model", dst: &req.Model, want: "string"}, member{name: "version", dst: &req.Version, want: "string"})
 	if raw, ok := obj.members["options"]; ok && string(raw) != "null" {
 		obj.violations = append(obj.violations, decodeV2Options(raw, &req.Options)...)
 	}
 	if req.Model == "" {
 		obj.add("/model", "missing")
 	}
-	s.checkWebhook(obj, req)
-	if req.Webhook != "" && s.cfg.Jobs.HasSecret != nil && !s.cfg.Jobs.HasSecret(who) {
-		obj.add("/webhook", "this client has no webhook signing secret yet; the operator creates one with `inference webhook-secret create`")
-	}
-	if k := r.Header.Get(api.HeaderIdempotencyKey); len(k) > maxIdempotencyKey {
-		obj.add("", fmt.Sprintf("the %s header is longer than %d bytes", api.HeaderIdempotencyKey, maxIdempotencyKey))
-	}
+	s.jobMembers(obj, r, who, &req)
 	rows, err := obj.rows(s.cfg.Jobs.MaxRows)
 	if err != nil {
 		return n, err
@@ -168,10 +164,30 @@ func (s *Server) decodeJob(w http.ResponseWriter, r *http.Request, who string) (
 	if err != nil {
 		return n, fmt.Errorf("encode job input: %w", err)
 	}
+	return newJob(r, body, v.Name(), v.ID(), input, len(rows), req), nil
+}
+
+// newJob is the job a checked body creates.
+func newJob(r *http.Request, body []byte, model, version string, input json.RawMessage, rows int, req api.CreateRequest) jobs.NewJob {
 	sum := sha256.Sum256(body)
-	return jobs.NewJob{Model: v.Name(), Version: v.ID(), Input: input, Rows: len(rows),
+	return jobs.NewJob{Model: model, Version: version, Input: input, Rows: rows,
 		Webhook: jobs.Webhook{URL: req.Webhook, Events: req.WebhookEventsFilter}, Metadata: req.Metadata,
-		IdempotencyKey: r.Header.Get(api.HeaderIdempotencyKey), BodyHash: hex.EncodeToString(sum[:])}, nil
+		IdempotencyKey: r.Header.Get(api.HeaderIdempotencyKey), BodyHash: hex.EncodeToString(sum[:])}
+}
+
+// jobMembers decodes and checks the members every job body has (webhook,
+// events filter, metadata) and the Idempotency-Key header.
+func (s *Server) jobMembers(obj *object, r *http.Request, who string, req *api.CreateRequest) {
+	obj.decode(member{name: "webhook", dst: &req.Webhook, want: "string"},
+		member{name: "webhook_events_filter", dst: &req.WebhookEventsFilter, want: "array of strings"},
+		member{name: "metadata", dst: &req.Metadata, want: "object of strings"})
+	s.checkWebhook(obj, *req)
+	if req.Webhook != "" && s.cfg.Jobs.HasSecret != nil && !s.cfg.Jobs.HasSecret(who) {
+		obj.add("/webhook", "this client has no webhook signing secret yet; the operator creates one with `inference webhook-secret create`")
+	}
+	if k := r.Header.Get(api.HeaderIdempotencyKey); len(k) > maxIdempotencyKey {
+		obj.add("", fmt.Sprintf("the %s header is longer than %d bytes", api.HeaderIdempotencyKey, maxIdempotencyKey))
+	}
 }
 
 // checkWebhook adds the violations of the webhook members.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +24,12 @@ type Outcome struct {
 	Result  json.RawMessage
 	Problem json.RawMessage
 	Rows    int
+	// Tokens is the usage of a chat completion job, nil for others.
+	Tokens *Tokens
 }
+
+// Tokens are the tokens a chat completion job consumed.
+type Tokens struct{ Prompt, Completion int }
 
 // Runner runs the input of one job of a model version.
 type Runner interface {
@@ -199,7 +205,8 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 		return false, fmt.Errorf("read input: %w", err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	go w.heartbeat(runCtx, entry)
+	var canceled atomic.Bool
+	go w.heartbeat(runCtx, entry, id, func() { canceled.Store(true); stop() })
 	began := time.Now()
 	out, runErr := w.runner.Run(runCtx, r.job.Model, r.job.Version, input)
 	took := time.Since(began)
@@ -212,10 +219,16 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 		st = api.Failed
 		if out.Problem == nil {
 			out.Problem = internalProblem
-			w.log.Error("jobs: job failed", slog.String("job_id", id), slog.String("error", fmt.Sprint(runErr)))
+			if !canceled.Load() {
+				w.log.Error("jobs: job failed", slog.String("job_id", id), slog.String("error", fmt.Sprint(runErr)))
+			}
 		}
 	}
 	r.job.Usage.Rows = max(r.job.Usage.Rows, out.Rows)
+	if t := out.Tokens; t != nil {
+		total := t.Prompt + t.Completion
+		r.job.Usage.PromptTokens, r.job.Usage.CompletionTokens, r.job.Usage.TotalTokens = &t.Prompt, &t.Completion, &total
+	}
 	// A cancel that won the race keeps its state; this result is dropped.
 	_, ok, err = s.finish(ctx, r, st, out.Result, out.Problem)
 	if err == nil && !ok {
@@ -228,8 +241,11 @@ func (w *Worker) run(ctx context.Context, entry, id string) (bool, error) {
 var internalProblem = json.RawMessage(`{"type":"https://modelgate.dev/problems/internal-error","title":"Internal error","status":500}`)
 
 // heartbeat renews the worker's claim on the entry until ctx ends, so no
-// other worker takes a job that is still running.
-func (w *Worker) heartbeat(ctx context.Context, entry string) {
+// other worker takes a job that is still running. It also watches the
+// job's state: once the job is final (a client canceled it) the run is
+// told to stop by calling cancel, so a canceled generation ends early
+// instead of running to a result that would be dropped.
+func (w *Worker) heartbeat(ctx context.Context, entry, id string, cancel func()) {
 	t := time.NewTicker(w.cfg.Heartbeat)
 	defer t.Stop()
 	for {
@@ -240,6 +256,10 @@ func (w *Worker) heartbeat(ctx context.Context, entry string) {
 			w.store.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
 				Stream: w.stream(), Group: group, Consumer: w.cfg.Consumer, MinIdle: 0, Messages: []string{entry},
 			})
+			if st, err := w.store.rdb.HGet(ctx, w.store.jobKey(id), "status").Result(); err == nil && api.Status(st).Final() {
+				cancel()
+				return
+			}
 		}
 	}
 }

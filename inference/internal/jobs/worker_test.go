@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -46,7 +47,7 @@ func startWorkerWith(t *testing.T, s *jobs.Store, r jobs.Runner, m *jobs.Metrics
 
 func startWorkerCfg(t *testing.T, s *jobs.Store, r jobs.Runner, cfg jobs.WorkerConfig) context.CancelFunc {
 	ctx, cancel := context.WithCancel(t.Context())
-	cfg.Model, cfg.Version, cfg.Heartbeat, cfg.Block = "iris", "1", 50*time.Millisecond, 50*time.Millisecond
+	cfg.Model, cfg.Version, cfg.Heartbeat, cfg.Block = cmp.Or(cfg.Model, "iris"), "1", 50*time.Millisecond, 50*time.Millisecond
 	w := jobs.NewWorker(cfg, s, r, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
