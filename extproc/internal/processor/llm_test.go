@@ -3,6 +3,7 @@ package processor_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,9 +244,12 @@ func TestChat_refusals(t *testing.T) {
 			_, p := e.start(t, e.chat, post("/v1/chat/completions", tt.key))
 			_, err := p.RequestBody(t.Context(), body(tt.body))
 			require.Error(t, err)
-			require.True(t, errors.As(err, &tt.want), "got %T %v", err, err)
-			if v, ok := tt.want.(**policy.ViolationsError); ok && tt.pointer != "" {
-				require.Equal(t, tt.pointer, (*v).Violations[0].Pointer)
+			// errors.As into a new variable of want's own type (want is
+			// an any, which every error would match).
+			target := reflect.New(reflect.TypeOf(tt.want))
+			require.True(t, errors.As(err, target.Interface()), "got %T %v, want %T", err, err, tt.want)
+			if v, ok := target.Elem().Interface().(*policy.ViolationsError); ok && tt.pointer != "" {
+				require.Equal(t, tt.pointer, v.Violations[0].Pointer)
 			}
 			// Refused by the decoder or for a missing model: the stream
 			// loop's error answer counts those; the rest are counted here.
