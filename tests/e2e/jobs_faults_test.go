@@ -135,15 +135,37 @@ func testJobFaults(t *testing.T, e *env) {
 				iris2 = tg
 			}
 		}
-		var ids []string
-		for range 12 {
-			ids = append(ids, e.submitJob(t, clientOther, job("/crash", 8000)).ID)
+		// The kill lands while a job runs: a long one (100,000 rows) is
+		// watched closely; once it runs, twelve more are queued behind it
+		// at once and the worker is killed. The long job must then finish
+		// after the kill: the restarted worker took it over.
+		long := e.submitJob(t, clientOther, job("/crash", 100000)).ID
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := decodeJobObject(t, e.do(t, call{method: http.MethodGet, path: "/v2/jobs/" + long, client: clientOther})).Status
+			if got == "running" {
+				break
+			}
+			require.Equal(t, "queued", got, "the long job must still be in hand when the worker dies")
+			require.True(t, time.Now().Before(deadline), "the long job never started")
+			time.Sleep(5 * time.Millisecond)
 		}
+		small := make([]string, 12)
+		var wg sync.WaitGroup
+		for i := range small {
+			wg.Go(func() { small[i] = e.submitJob(t, clientOther, job("/crash", 8000)).ID })
+		}
+		wg.Wait()
+		ids := append([]string{long}, small...)
+		killedAt := time.Now()
 		require.NoError(t, e.s.KillProc(stack.InferenceName(iris2)))
 		require.NoError(t, e.s.StartProc(t.Context(), stack.InferenceName(iris2)))
 		for _, id := range ids {
 			e.waitJob(t, clientOther, id, "succeeded", 60*time.Second)
 		}
+		done := decodeJobObject(t, e.do(t, call{method: http.MethodGet, path: "/v2/jobs/" + long, client: clientOther}))
+		require.NotNil(t, done.CompletedAt)
+		require.True(t, done.CompletedAt.After(killedAt), "the long job completed at %s, before the kill at %s: it was not in hand", done.CompletedAt, killedAt)
 		eventually(t, 90*time.Second, func() error {
 			byJob := map[string]map[string]bool{}
 			for _, d := range rcv.deliveries("/crash") {

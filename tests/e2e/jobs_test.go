@@ -71,6 +71,7 @@ type jobObject struct {
 	Result                             json.RawMessage
 	Usage                              struct{ Rows int }
 	Metadata                           map[string]string
+	CompletedAt                        *time.Time `json:"completed_at"`
 }
 
 func decodeJobObject(t *testing.T, a answer) jobObject {
