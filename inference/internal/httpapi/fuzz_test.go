@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/modelgate/modelgate/api/header"
+	"github.com/modelgate/modelgate/inference/internal/config"
 )
 
 // FuzzDecoders throws arbitrary bodies at every route that parses client
@@ -75,6 +77,42 @@ func FuzzBinaryInfer(f *testing.F) {
 		}
 		if res.status >= 400 && res.header.Get(header.ContentType) != header.MediaProblemJSON {
 			t.Fatalf("error without problem+json: %d", res.status)
+		}
+	})
+}
+
+// FuzzJobs drives POST /v2/jobs, both forms (rows for a tabular version,
+// messages for the built-in text model): any body gets a 202/200 job or a
+// 4xx problem, never a 5xx or a panic. No worker runs, so accepted jobs
+// only queue (the per-client active limit answers 429 past it).
+func FuzzJobs(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"iris","inputs":[` + irisRow + `],"metadata":{"batch":"b"}}`,
+		`{"model":"iris","inputs":[` + irisRow + `],"webhook":"https://example.com/h","webhook_events_filter":["completed"]}`,
+		`{"model":"scribe:1","messages":[{"role":"user","content":"In the beginning"}],"max_tokens":4}`,
+		`{"model":"scribe","messages":[{"role":"system","content":"x"},{"role":"user","content":[{"type":"text","text":"y"}]}],"stop":["\n"],"seed":1}`,
+		`{"model":"scribe","messages":[],"stream":true}`,
+		`{"model":"iris","messages":[{"role":"user","content":"x"}]}`,
+		`{"model":"scribe","inputs":[` + irisRow + `]}`,
+		`{"model":"scribe","messages":[{"role":"user","content":"x"}],"MESSAGES":[]}`,
+		`{"model":"iris","inputs":[` + irisRow + `],"metadata":{"a":{"b":1}}}`,
+		`[]`, `null`, `{}`, `{"model":7}`,
+	} {
+		f.Add(s)
+	}
+	s := jobsTestServer(f, []config.Selection{{Model: "iris", Version: "2"}, {Model: "scribe", Version: "1"}},
+		JobsConfig{MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond}, nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		res := do(t, s, http.MethodPost, "/v2/jobs", header.MediaJSON, body, header.Client, "fuzz")
+		if res.status >= 500 {
+			t.Fatalf("status %d for %q: %s", res.status, body, res.body)
+		}
+		if !json.Valid(res.body) {
+			t.Fatalf("invalid JSON answer for %q: %s", body, res.body)
+		}
+		ct := res.header.Get(header.ContentType)
+		if res.status >= 400 && ct != header.MediaProblemJSON {
+			t.Fatalf("error without problem+json: %d %s", res.status, ct)
 		}
 	})
 }

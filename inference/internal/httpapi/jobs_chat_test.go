@@ -1,18 +1,13 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/modelgate/modelgate/api/header"
 	api "github.com/modelgate/modelgate/api/jobs"
@@ -21,7 +16,6 @@ import (
 	"github.com/modelgate/modelgate/inference/internal/config"
 	"github.com/modelgate/modelgate/inference/internal/jobs"
 	"github.com/modelgate/modelgate/inference/internal/registry"
-	"github.com/modelgate/modelgate/internal/testutil"
 )
 
 // newChatJobsServer serves the committed catalog's scribe 1 (the built-in
@@ -29,30 +23,14 @@ import (
 // worker with the chat runner.
 func newChatJobsServer(t *testing.T, withWorker bool) *Server {
 	t.Helper()
-	reg, err := registry.Load(catalogPath, []config.Selection{{Model: "iris", Version: "2"}, {Model: "scribe", Version: "1"}})
-	require.NoError(t, err)
-	var p atomic.Pointer[registry.Registry]
-	p.Store(reg)
-	var ready atomic.Bool
-	ready.Store(true)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: testutil.StartRedis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	store := jobs.NewStore(jobs.Config{}, rdb)
-	cfg := Config{MaxBatchRows: 2, MaxBodyBytes: 1 << 20, Jobs: JobsConfig{
-		Store: store, MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond,
-	}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := New(cfg, &p, &ready, log, noop.NewMeterProvider().Meter("test"), nil)
-	require.NoError(t, err)
+	var worker func(*atomic.Pointer[registry.Registry]) (string, jobs.Runner)
 	if withWorker {
-		ctx, cancel := context.WithCancel(context.Background())
-		w := jobs.NewWorker(jobs.WorkerConfig{Model: "scribe", Version: "1", Consumer: "t", Block: 20 * time.Millisecond},
-			store, jobs.NewChat(&p, nil), log)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = w.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		worker = func(p *atomic.Pointer[registry.Registry]) (string, jobs.Runner) {
+			return "scribe:1", jobs.NewChat(p, nil)
+		}
 	}
-	return s
+	return jobsTestServer(t, []config.Selection{{Model: "iris", Version: "2"}, {Model: "scribe", Version: "1"}},
+		JobsConfig{MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond}, worker)
 }
 
 const chatJobBody = `{"model":"scribe:1","messages":[{"role":"user","content":"In the beginning"}],` +

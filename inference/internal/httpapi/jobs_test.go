@@ -30,7 +30,29 @@ import (
 // version's worker.
 func newJobsServer(t *testing.T, withWorker bool) *Server {
 	t.Helper()
-	reg, err := registry.Load(catalogPath, []config.Selection{{Model: "iris", Version: "2"}})
+	jc := JobsConfig{
+		MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond,
+		HasSecret: func(client string) bool { return client != "nosecret" },
+		CheckWebhook: func(u string) error {
+			if !strings.HasPrefix(u, "https://") {
+				return errors.New("the scheme must be https")
+			}
+			return nil
+		},
+	}
+	var worker func(*atomic.Pointer[registry.Registry]) (string, jobs.Runner)
+	if withWorker {
+		worker = func(p *atomic.Pointer[registry.Registry]) (string, jobs.Runner) { return "iris:2", jobs.NewTabular(p) }
+	}
+	return jobsTestServer(t, []config.Selection{{Model: "iris", Version: "2"}}, jc, worker)
+}
+
+// jobsTestServer serves sel from the committed catalog with the jobs
+// routes of jc over a redis-server of the test's own; worker, when set,
+// names the version whose worker runs (model:version) and its runner.
+func jobsTestServer(t testing.TB, sel []config.Selection, jc JobsConfig, worker func(*atomic.Pointer[registry.Registry]) (string, jobs.Runner)) *Server {
+	t.Helper()
+	reg, err := registry.Load(catalogPath, sel)
 	require.NoError(t, err)
 	var p atomic.Pointer[registry.Registry]
 	p.Store(reg)
@@ -39,22 +61,16 @@ func newJobsServer(t *testing.T, withWorker bool) *Server {
 	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: testutil.StartRedis(t)})
 	t.Cleanup(func() { rdb.Close() })
 	store := jobs.NewStore(jobs.Config{}, rdb)
-	cfg := Config{MaxBatchRows: 2, MaxBodyBytes: 1 << 20, Jobs: JobsConfig{
-		Store: store, MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond,
-		HasSecret: func(client string) bool { return client != "nosecret" },
-		CheckWebhook: func(u string) error {
-			if !strings.HasPrefix(u, "https://") {
-				return errors.New("the scheme must be https")
-			}
-			return nil
-		},
-	}}
-	s, err := New(cfg, &p, &ready, slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewMeterProvider().Meter("test"), nil)
+	jc.Store = store
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(Config{MaxBatchRows: 2, MaxBodyBytes: 1 << 20, Jobs: jc}, &p, &ready, log, noop.NewMeterProvider().Meter("test"), nil)
 	require.NoError(t, err)
-	if withWorker {
+	if worker != nil {
+		target, runner := worker(&p)
+		model, version, _ := strings.Cut(target, ":")
 		ctx, cancel := context.WithCancel(context.Background())
-		w := jobs.NewWorker(jobs.WorkerConfig{Model: "iris", Version: "2", Consumer: "t", Block: 20 * time.Millisecond},
-			store, jobs.NewTabular(&p), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		w := jobs.NewWorker(jobs.WorkerConfig{Model: model, Version: version, Consumer: "t", Block: 20 * time.Millisecond},
+			store, runner, log)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = w.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })
