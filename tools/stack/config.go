@@ -45,9 +45,10 @@ type Config struct {
 	// (default 2).
 	EnvoyConcurrency int
 	// GoMaxProcs is each Go service's GOMAXPROCS, by process kind:
-	// Extproc, RateLimit, or Inference for every inference process; a
+	// Extproc, RateLimit, or Inference for the tabular inference processes; a
 	// kind left out, or 0, keeps Go's default (the cores it may use). The
-	// default ([DefaultGoMaxProcs]) gives every inference process one P,
+	// default ([DefaultGoMaxProcs]) gives every tabular inference process
+	// one P (a text-generation one keeps Go's default),
 	// and extproc and ratelimit one too on a machine of two cores or
 	// fewer: there, shared by Envoy's workers and all the other processes,
 	// a process with fewer Ps spends less CPU per request (fewer idle Ps

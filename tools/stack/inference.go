@@ -15,7 +15,7 @@ func (s *Stack) defineInference(t bootstrap.Target) {
 		Name: InferenceName(t), bin: c.Bin.Inference,
 		args: []string{"--addr", lo(port), "--catalog", c.Catalog, "--serve", t.Serve(), "--watch=false"},
 		env: append(append(append([]string{"INFERENCE_LOG_FORMAT=json"}, c.otlpEnv("modelgate-inference")...),
-			s.jobsEnv()...), c.goMaxProcs(Inference)...),
+			s.jobsEnv()...), c.inferenceMaxProcs(t)...),
 		health: httpOK("http://" + lo(port) + "/readyz"),
 	})
 }
@@ -31,4 +31,17 @@ func (s *Stack) StartTarget(ctx context.Context, t bootstrap.Target) error {
 	s.defineInference(t)
 	s.targets = append(s.targets, t)
 	return s.StartProc(ctx, name)
+}
+
+// inferenceMaxProcs is the GOMAXPROCS entry of one inference process:
+// [Config.GoMaxProcs]' Inference for a tabular version, none (Go's
+// default) for a text-generation one, whose generations are CPU-bound: with
+// one P, concurrent streams take turns (4 streams straight to the model:
+// 801 against 1,546 tokens/s, `go run ./tools/bench -llm -c 1,4` with and
+// without -gomaxprocs inference=0).
+func (c *Config) inferenceMaxProcs(t bootstrap.Target) []string {
+	if t.LLM {
+		return nil
+	}
+	return c.goMaxProcs(Inference)
 }

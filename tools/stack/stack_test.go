@@ -136,6 +136,11 @@ func TestConfig_goMaxProcs(t *testing.T) {
 	require.Nil(t, cfg.goMaxProcs(RateLimit))
 	require.Equal(t, []string{"GOMAXPROCS=3"}, cfg.goMaxProcs(Inference))
 
+	// A text-generation version keeps Go's default: its streams are
+	// CPU-bound and would take turns on one P.
+	require.Nil(t, cfg.inferenceMaxProcs(bootstrap.Target{Model: "scribe", Version: "1", LLM: true}))
+	require.Equal(t, []string{"GOMAXPROCS=3"}, cfg.inferenceMaxProcs(bootstrap.Target{Model: "iris", Version: "2"}))
+
 	cfg = Config{Root: t.TempDir(), GoMaxProcs: map[string]int{"envoy": 1}}
 	require.ErrorContains(t, cfg.defaults(), `GoMaxProcs "envoy"`)
 	cfg = Config{Root: t.TempDir(), GoMaxProcs: map[string]int{Extproc: -1}}
