@@ -8,7 +8,6 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/modelgate/modelgate/api/header"
 	"github.com/modelgate/modelgate/extproc/internal/policy"
 	"github.com/modelgate/modelgate/extproc/internal/routing"
 	"github.com/modelgate/modelgate/internal/tracing"
@@ -135,14 +134,7 @@ func (p *jobs) chatJob(ctx context.Context, b body) (*extprocv3.ProcessingRespon
 	if err != nil {
 		return nil, err
 	}
-	common := routeTo(p.req)
-	if changed != nil {
-		mut := Mutation{m: common.HeaderMutation}
-		mut.Set(header.ContentLength, strconv.Itoa(len(changed)))
-		common.HeaderMutation = mut.Proto()
-		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: changed}}
-	}
-	resp := requestBodyResponse(common)
+	resp := routeWithBody(p.req, changed)
 	if charge > 0 {
 		var md DynamicMetadata
 		md.SetString(TokensNamespace, TokensCharge, strconv.Itoa(charge))

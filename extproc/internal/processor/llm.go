@@ -175,14 +175,21 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 	if err != nil {
 		return nil, err
 	}
-	common := routeTo(p.req)
+	return routeWithBody(p.req, changed), nil
+}
+
+// routeWithBody is the request-body answer that routes r to its target,
+// replacing the body with changed (and its content-length) when the
+// gateway rewrote it; nil leaves the body as it came.
+func routeWithBody(r *Request, changed []byte) *extprocv3.ProcessingResponse {
+	common := routeTo(r)
 	if changed != nil {
 		m := Mutation{m: common.HeaderMutation}
 		m.Set(header.ContentLength, strconv.Itoa(len(changed)))
 		common.HeaderMutation = m.Proto()
 		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: changed}}
 	}
-	return requestBodyResponse(common), nil
+	return requestBodyResponse(common)
 }
 
 // violation is a one-place validation error.
