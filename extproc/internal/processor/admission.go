@@ -201,13 +201,3 @@ func WithIdentity(r *Request, resp *extprocv3.ProcessingResponse) *extprocv3.Pro
 	c.HeaderMutation = m.Proto()
 	return resp
 }
-
-// setQuota adds the x-ratelimit-* headers of the request's tightest quota.
-func (m *Mutation) setQuota(r *Request) {
-	if r.Quota == nil {
-		return
-	}
-	for _, f := range r.Quota.Fields() {
-		m.Set(f.Name, f.Value)
-	}
-}

@@ -61,15 +61,26 @@ func (m *Mutation) Remove(name string) {
 // Proto returns the mutation, nil when empty.
 func (m *Mutation) Proto() *extprocv3.HeaderMutation { return m.m }
 
-// setDeprecation adds the route's announcement headers.
-func (m *Mutation) setDeprecation(r *Request) {
-	if r.Deprecation == nil {
-		return
+// answerHeaders calls set with each header the plugin adds to every
+// answer of r: the route's deprecation announcement and the x-ratelimit-*
+// headers of the request's tightest quota. A mutation sets them
+// ([Mutation.setAnswerHeaders]); a lean cache fill leaves them as dynamic
+// metadata for the route to add.
+func (r *Request) answerHeaders(set func(name, value string)) {
+	if r.Deprecation != nil {
+		for _, h := range r.Deprecation.Headers() {
+			set(h.Name, h.Value)
+		}
 	}
-	for _, h := range r.Deprecation.Headers() {
-		m.Set(h.Name, h.Value)
+	if r.Quota != nil {
+		for _, f := range r.Quota.Fields() {
+			set(f.Name, f.Value)
+		}
 	}
 }
+
+// setAnswerHeaders sets r's [Request.answerHeaders].
+func (m *Mutation) setAnswerHeaders(r *Request) { r.answerHeaders(m.Set) }
 
 // requestHeadersResponse answers a request_headers message; c is nil to
 // let the request continue unchanged. The other three answer their phase
@@ -120,8 +131,7 @@ func Immediate(r *Request, status int, contentType string, body []byte, details 
 	if r.Target.Version != "" {
 		m.Set(header.ModelVersion, r.Target.Version)
 	}
-	m.setDeprecation(r)
-	m.setQuota(r)
+	m.setAnswerHeaders(r)
 	r.Status = status
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{
 		ImmediateResponse: &extprocv3.ImmediateResponse{

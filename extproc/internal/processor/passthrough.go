@@ -66,7 +66,6 @@ func observeResponse(r *Request, h *extprocv3.HttpHeaders) *extprocv3.CommonResp
 		return nil
 	}
 	var m Mutation
-	m.setDeprecation(r)
-	m.setQuota(r)
+	m.setAnswerHeaders(r)
 	return &extprocv3.CommonResponse{HeaderMutation: m.Proto()}
 }

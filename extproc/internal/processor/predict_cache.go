@@ -150,7 +150,7 @@ func (p *predict) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (
 // from the version the request was routed to, within the entry size limit,
 // that the client and the upstream allow to be stored.
 func (p *predict) storable(hs HeaderList, noBody bool, served string) (headLength int, ok bool) {
-	if !p.cache.on || p.cache.noStore || noBody || p.req.Status != 200 || served != p.req.Target.Version {
+	if !p.mayStore(!noBody) || served != p.req.Target.Version {
 		return 0, false
 	}
 	mt, _, err := mime.ParseMediaType(hs.Get(header.ContentType))
@@ -174,6 +174,13 @@ func (p *predict) storable(hs HeaderList, noBody bool, served string) (headLengt
 		return 0, false
 	}
 	return headLength, true
+}
+
+// mayStore is what storing asks of the request whatever the answer's
+// headers say: the cache takes part, the client allows storing, and the
+// answer is a whole 200.
+func (p *predict) mayStore(whole bool) bool {
+	return p.cache.on && !p.cache.noStore && whole && p.req.Status == 200
 }
 
 // ResponseBody implements [Processor.ResponseBody]. After the override the

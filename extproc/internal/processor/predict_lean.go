@@ -45,16 +45,7 @@ func (p *predict) leaveHeaders(resp *extprocv3.ProcessingResponse) {
 	if p.cache.on {
 		md.SetString(header.MetadataNamespace, header.Cache, p.req.Cache)
 	}
-	if p.req.Deprecation != nil {
-		for _, h := range p.req.Deprecation.Headers() {
-			md.SetString(header.MetadataNamespace, h.Name, h.Value)
-		}
-	}
-	if p.req.Quota != nil {
-		for _, f := range p.req.Quota.Fields() {
-			md.SetString(header.MetadataNamespace, f.Name, f.Value)
-		}
-	}
+	p.req.answerHeaders(func(name, value string) { md.SetString(header.MetadataNamespace, name, value) })
 	md.AddTo(resp)
 }
 
@@ -69,7 +60,7 @@ func (p *predict) readLeanAnswer(b *extprocv3.HttpBody) {
 	p.out.lean = false
 	p.req.Status = parseStatus(p.req.Answer.Get(header.Status))
 	body := b.GetBody()
-	if !p.cache.on || p.cache.noStore || p.req.Status != 200 || !b.GetEndOfStream() {
+	if !p.mayStore(b.GetEndOfStream()) {
 		p.release()
 		return
 	}
