@@ -41,17 +41,8 @@ func FuzzDecoders(f *testing.F) {
 	paths := []string{"/v1/predict", "/v2/predict", "/v2/models/iris/infer"}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		res := do(t, s, http.MethodPost, paths[int(route)%len(paths)], "application/json", body)
-		if res.status >= 500 {
-			t.Fatalf("status %d for %q: %s", res.status, body, res.body)
-		}
-		if !json.Valid(res.body) {
-			t.Fatalf("invalid JSON answer for %q: %s", body, res.body)
-		}
-		ct := res.header.Get(header.ContentType)
-		if res.status >= 400 && ct != header.MediaProblemJSON {
-			t.Fatalf("error without problem+json: %d %s", res.status, ct)
-		}
-		if res.status == 200 && ct != header.MediaJSON {
+		checkAnswer(t, body, res)
+		if ct := res.header.Get(header.ContentType); res.status == 200 && ct != header.MediaJSON {
 			t.Fatalf("success with content type %q", ct)
 		}
 	})
@@ -103,16 +94,21 @@ func FuzzJobs(f *testing.F) {
 	s := jobsTestServer(f, []config.Selection{{Model: "iris", Version: "2"}, {Model: "scribe", Version: "1"}},
 		JobsConfig{MaxRows: 100, MaxBodyBytes: 1 << 20, Poll: 10 * time.Millisecond}, nil)
 	f.Fuzz(func(t *testing.T, body string) {
-		res := do(t, s, http.MethodPost, "/v2/jobs", header.MediaJSON, body, header.Client, "fuzz")
-		if res.status >= 500 {
-			t.Fatalf("status %d for %q: %s", res.status, body, res.body)
-		}
-		if !json.Valid(res.body) {
-			t.Fatalf("invalid JSON answer for %q: %s", body, res.body)
-		}
-		ct := res.header.Get(header.ContentType)
-		if res.status >= 400 && ct != header.MediaProblemJSON {
-			t.Fatalf("error without problem+json: %d %s", res.status, ct)
-		}
+		checkAnswer(t, body, do(t, s, http.MethodPost, "/v2/jobs", header.MediaJSON, body, header.Client, "fuzz"))
 	})
+}
+
+// checkAnswer fails unless the answer to body is JSON, not a 5xx, and a
+// problem+json when it is an error.
+func checkAnswer(t *testing.T, body string, res result) {
+	t.Helper()
+	if res.status >= 500 {
+		t.Fatalf("status %d for %q: %s", res.status, body, res.body)
+	}
+	if !json.Valid(res.body) {
+		t.Fatalf("invalid JSON answer for %q: %s", body, res.body)
+	}
+	if ct := res.header.Get(header.ContentType); res.status >= 400 && ct != header.MediaProblemJSON {
+		t.Fatalf("error without problem+json: %d %s", res.status, ct)
+	}
 }
