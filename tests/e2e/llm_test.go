@@ -88,6 +88,7 @@ func testLLM(t *testing.T, e *env) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Contains(t, resp.Header.Get("content-type"), "text/event-stream")
 		require.NotEmpty(t, resp.Header.Get("x-model-version"))
+		require.NotEmpty(t, resp.Header.Get("x-ratelimit-limit"), "the quota headers of the pro tier")
 		require.GreaterOrEqual(t, len(evs), 3)
 		require.Equal(t, "assistant", evs[0].Choices[0].Delta.Role)
 		require.Equal(t, "[DONE]", evs[len(evs)-1].raw)

@@ -34,6 +34,7 @@ const (
 
 // streamResult is one finished stream.
 type streamResult struct {
+	headers  time.Duration // request sent to response headers
 	ttft     time.Duration // request sent to first content delta
 	duration time.Duration
 	tokens   int // completion tokens, from the usage chunk
@@ -86,41 +87,60 @@ func (e *env) runLLM(ctx context.Context) error {
 			map[string]string{header.Model: model.Model, header.ModelVersion: model.Version}},
 		{"llm-gateway", s.URL() + "/v1/chat/completions", map[string]string{header.APIKey: e.key.Secret}},
 	}
+	// The paths take turns in rounds of -d/-llm-rounds at each stream
+	// count, so that the machine's drift (the model's own time to first
+	// token moves by milliseconds between minutes) weighs on both alike.
+	rounds := max(e.cfg.llmRounds, 1)
 	var rows []llmRow
-	for _, p := range paths {
-		for _, c := range e.cfg.conns {
+	for _, c := range e.cfg.conns {
+		at := len(rows)
+		for _, p := range paths {
+			rows = append(rows, llmRow{name: p.name, streams: c, cpu: map[string]time.Duration{}})
 			if e.cfg.warmup > 0 {
 				if _, err := streams(ctx, p.url, p.headers, c, e.cfg.warmup); err != nil {
 					return fmt.Errorf("%s c=%d warmup: %w", p.name, c, err)
 				}
 			}
-			before, err := snapshot(groups)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			res, err := streams(ctx, p.url, p.headers, c, e.cfg.duration)
-			if err != nil {
-				return fmt.Errorf("%s c=%d: %w", p.name, c, err)
-			}
-			row := llmRow{name: p.name, streams: c, results: res, wall: time.Since(start)}
-			after, err := snapshot(groups)
-			if err != nil {
-				return err
-			}
-			row.cpu = map[string]time.Duration{}
-			for name, d := range cpuDelta(before, after) {
-				for _, g := range groups {
-					if g.name == name {
-						row.cpu[g.column] += d
-					}
+		}
+		for range rounds {
+			for i, p := range paths {
+				if err := e.llmRound(ctx, &rows[at+i], groups, p.url, p.headers, e.cfg.duration/time.Duration(rounds)); err != nil {
+					return err
 				}
 			}
-			fmt.Fprintf(os.Stderr, "   %s c=%d: %d streams, %d tokens\n", p.name, c, len(res), row.tokens())
-			rows = append(rows, row)
+		}
+		for _, r := range rows[at:] {
+			fmt.Fprintf(os.Stderr, "   %s c=%d: %d streams, %d tokens\n", r.name, c, len(r.results), r.tokens())
 		}
 	}
 	printLLM(os.Stdout, rows)
+	return nil
+}
+
+// llmRound adds one round of d at the row's stream count to row.
+func (e *env) llmRound(ctx context.Context, row *llmRow, groups []group, url string, headers map[string]string, d time.Duration) error {
+	before, err := snapshot(groups)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := streams(ctx, url, headers, row.streams, d)
+	if err != nil {
+		return fmt.Errorf("%s c=%d: %w", row.name, row.streams, err)
+	}
+	row.wall += time.Since(start)
+	row.results = append(row.results, res...)
+	after, err := snapshot(groups)
+	if err != nil {
+		return err
+	}
+	for name, dt := range cpuDelta(before, after) {
+		for _, g := range groups {
+			if g.name == name {
+				row.cpu[g.column] += dt
+			}
+		}
+	}
 	return nil
 }
 
@@ -175,12 +195,13 @@ func oneStream(ctx context.Context, client *http.Client, url string, headers map
 	if err != nil {
 		return streamResult{}, err
 	}
+	headersAt := time.Since(start)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		return streamResult{}, fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
-	var r streamResult
+	r := streamResult{headers: headersAt}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -226,24 +247,26 @@ func oneStream(ctx context.Context, client *http.Client, url string, headers map
 // path at the same stream count.
 func printLLM(w io.Writer, rows []llmRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tstreams\tcompleted\ttokens/s\tper-stream tok/s p50\tTTFT p50 ms\tTTFT p95 ms\tCPU µs/token (envoy, extproc, ratelimit, inference)\t")
+	fmt.Fprintln(tw, "scenario\tstreams\tcompleted\ttokens/s\tper-stream tok/s p50\theaders p50 ms\tTTFT p50 ms\tTTFT p95 ms\tCPU µs/token (envoy, extproc, ratelimit, inference)\t")
 	direct := map[int]llmRow{}
 	for _, r := range rows {
 		if r.name == "llm-direct" {
 			direct[r.streams] = r
 		}
 		ttft := make([]time.Duration, len(r.results))
+		hdr := make([]time.Duration, len(r.results))
 		rate := make([]float64, len(r.results))
 		for i, s := range r.results {
-			ttft[i] = s.ttft
+			ttft[i], hdr[i] = s.ttft, s.headers
 			rate[i] = float64(s.tokens) / s.duration.Seconds()
 		}
 		slices.Sort(ttft)
+		slices.Sort(hdr)
 		slices.Sort(rate)
 		tok := float64(r.tokens())
 		us := func(col string) string { return fmt.Sprintf("%.0f", float64(r.cpu[col].Microseconds())/tok) }
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s, %s, %s, %s\t\n", r.name, r.streams, len(r.results),
-			tok/r.wall.Seconds(), rate[len(rate)/2], ms(ttft[len(ttft)/2]), ms(ttft[len(ttft)*95/100]),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s, %s, %s, %s\t\n", r.name, r.streams, len(r.results),
+			tok/r.wall.Seconds(), rate[len(rate)/2], ms(hdr[len(hdr)/2]), ms(ttft[len(ttft)/2]), ms(ttft[len(ttft)*95/100]),
 			us(stack.Envoy), us(stack.Extproc), us(stack.RateLimit), us(colInference))
 	}
 	tw.Flush()

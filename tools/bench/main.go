@@ -126,6 +126,8 @@ type config struct {
 	goMaxProcs  map[string]int
 	python, wrk string
 	llm         bool
+	// llmRounds is how many turns the direct and gateway paths take (-llm).
+	llmRounds int
 	// jobs measures a batch of jobs instead (runJobs).
 	jobs                bool
 	jobsCount, jobsRows int
@@ -147,6 +149,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's python3, where python3-fastapi and python3-uvicorn install (not a pyenv one)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk 4.1 binary")
 	fs.BoolVar(&c.llm, "llm", false, "measure chat completion streams of the built-in model instead (-c are stream counts): tokens/s and time to first token, direct and through the gateway")
+	fs.IntVar(&c.llmRounds, "llm-rounds", 4, "turns the direct and the gateway path take at each stream count, -d split between them (-llm)")
 	fs.BoolVar(&c.jobs, "jobs", false, "measure async jobs instead: -jobs-count jobs of -jobs-rows rows through the gateway, rows/s and webhook delivery latency")
 	fs.IntVar(&c.jobsCount, "jobs-count", 8, "jobs submitted at once (-jobs)")
 	fs.IntVar(&c.jobsRows, "jobs-rows", 10000, "iris rows per job (-jobs)")

@@ -88,7 +88,7 @@ func wire(path string, cfg *config.Config, getenv func(string) string, logger *s
 	svc := &services{authz: server.NewAuthz(keys, logger, meter), live: live, keys: keys}
 	llm := processor.LLMConfig{
 		Catalog: live, Generations: live, Validator: validator,
-		MaxTokens: cfg.LLM.MaxTokens, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Now: time.Now,
+		MaxTokens: cfg.LLM.MaxTokens, LeanStream: cfg.LLM.LeanStream, MaxBodyBytes: cfg.Limits.MaxBodyBytes, Now: time.Now,
 	}
 	if svc.extproc, err = newExtProc(cfg, predict, llm, svc, logger, meter, closers); err != nil {
 		return nil, err

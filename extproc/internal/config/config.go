@@ -106,9 +106,6 @@ type Cache struct {
 	// ShareAcrossClients serves one client's cached answer to another.
 	// Off by default: tenants are isolated.
 	ShareAcrossClients bool `yaml:"share_across_clients" env:"EXTPROC_CACHE_SHARE_ACROSS_CLIENTS" default:"false" usage:"share cached answers between clients"`
-	// CoalesceWait bounds how long identical concurrent requests wait for
-	// the first one's answer. Keep it below Envoy's ext_proc
-	// message_timeout.
 	// LeanFill answers a cache miss without the response-headers
 	// message: the request-headers answer skips the response headers and
 	// buffers the response body (BUFFERED_PARTIAL), the request-body answer
@@ -117,7 +114,10 @@ type Cache struct {
 	// needs come with the body as response_attributes. Both need the
 	// bootstrap envoy/bootstrap renders; off, every miss sends its
 	// response headers to the plugin as before.
-	LeanFill     bool          `yaml:"lean_fill" env:"EXTPROC_CACHE_LEAN_FILL" default:"true" usage:"fill the cache from the response body alone: one ext_proc message fewer per miss (needs the rendered bootstrap's response_attributes and route headers)"`
+	LeanFill bool `yaml:"lean_fill" env:"EXTPROC_CACHE_LEAN_FILL" default:"true" usage:"fill the cache from the response body alone: one ext_proc message fewer per miss (needs the rendered bootstrap's response_attributes and route headers)"`
+	// CoalesceWait bounds how long identical concurrent requests wait for
+	// the first one's answer. Keep it below Envoy's ext_proc
+	// message_timeout.
 	CoalesceWait time.Duration `yaml:"coalesce_wait" env:"EXTPROC_CACHE_COALESCE_WAIT" default:"250ms" usage:"wait for an identical in-flight request (< Envoy message_timeout)"`
 }
 
@@ -142,6 +142,14 @@ type LLM struct {
 	// a request asking for more, or for nothing, is given the cap. Tiers
 	// not listed are capped only by the model's max_output_tokens.
 	MaxTokens map[string]int `yaml:"max_tokens" usage:"most completion tokens a request of each tier may ask for (tier: tokens); unlisted tiers are capped by the model only"`
+	// LeanStream watches a completion without its response-headers
+	// message: the request-headers answer skips the response headers and
+	// streams the body, the request-body answer leaves x-model-version,
+	// deprecation and x-ratelimit-* as dynamic metadata the text-generation
+	// routes add, and the status comes with the body as a response
+	// attribute (as for cache.lean_fill, whose bootstrap it needs). The
+	// first token reaches the client one ext_proc exchange sooner.
+	LeanStream bool `yaml:"lean_stream" env:"EXTPROC_LLM_LEAN_STREAM" default:"true" usage:"watch completions from the response body alone: one ext_proc message fewer before the first token (needs the rendered bootstrap's response_attributes and route headers)"`
 }
 
 // Log configures logging.

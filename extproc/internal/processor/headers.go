@@ -79,6 +79,20 @@ func (r *Request) answerHeaders(set func(name, value string)) {
 	}
 }
 
+// leaveAnswerHeaders puts r's [Request.answerHeaders], and the name and
+// value pairs of extra, on resp as dynamic metadata under
+// header.MetadataNamespace, which the routes add to the answer: the
+// request-body answer of a request whose response headers the plugin
+// skips (a lean cache fill, a lean stream).
+func leaveAnswerHeaders(r *Request, resp *extprocv3.ProcessingResponse, extra ...string) {
+	var md DynamicMetadata
+	for i := 0; i+1 < len(extra); i += 2 {
+		md.SetString(header.MetadataNamespace, extra[i], extra[i+1])
+	}
+	r.answerHeaders(func(name, value string) { md.SetString(header.MetadataNamespace, name, value) })
+	md.AddTo(resp)
+}
+
 // setAnswerHeaders sets r's [Request.answerHeaders].
 func (m *Mutation) setAnswerHeaders(r *Request) { r.answerHeaders(m.Set) }
 

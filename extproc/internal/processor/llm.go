@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/modelgate/modelgate/api/header"
@@ -34,7 +35,10 @@ type LLMConfig struct {
 	// MaxTokens caps the completion length per tier; a request asking for
 	// more (or for nothing) is given the cap. A tier not listed is capped
 	// only by the model.
-	MaxTokens    map[string]int
+	MaxTokens map[string]int
+	// LeanStream answers without the response-headers message (see
+	// llm_response.go); it needs the rendered bootstrap's version routes.
+	LeanStream   bool
 	MaxBodyBytes int64
 	// Now defaults to time.Now.
 	Now func() time.Time
@@ -99,7 +103,17 @@ func (p *llm) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extp
 			return nil, err
 		}
 	}
-	return requestHeadersResponse(nil), nil
+	resp := requestHeadersResponse(nil)
+	if p.cfg.LeanStream {
+		p.out.lean = true
+		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
+			RequestHeaderMode:  extprocfilterv3.ProcessingMode_SEND,
+			RequestBodyMode:    p.req.RequestBodyMode,
+			ResponseHeaderMode: extprocfilterv3.ProcessingMode_SKIP,
+			ResponseBodyMode:   extprocfilterv3.ProcessingMode_STREAMED,
+		}
+	}
+	return resp, nil
 }
 
 // RequestBody implements [Processor.RequestBody].
@@ -175,7 +189,11 @@ func (p *llm) processBody(ctx context.Context, raw []byte) (*extprocv3.Processin
 	if err != nil {
 		return nil, err
 	}
-	return routeWithBody(p.req, changed), nil
+	resp := routeWithBody(p.req, changed)
+	if p.out.lean {
+		leaveAnswerHeaders(p.req, resp, header.ModelVersion, t.Version)
+	}
+	return resp, nil
 }
 
 // routeWithBody is the request-body answer that routes r to its target,

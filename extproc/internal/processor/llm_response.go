@@ -25,11 +25,19 @@ type sseState struct {
 	// when it asked for the usage chunk itself (otherwise the gateway
 	// asked for it and removes it again).
 	stream, clientUsage bool
+	// lean is true while the first body message of a lean stream is
+	// awaited: the response headers were skipped, and what they would
+	// have said (status, event stream or JSON) comes with the body.
+	lean bool
 	// watching is true once the response body was switched on: STREAMED
-	// for an event stream (sse), BUFFERED for JSON.
+	// for an event stream (sse), BUFFERED (STREAMED in a lean stream) for
+	// JSON.
 	watching, sse bool
-	// held is the start of an event whose end has not arrived yet.
-	held []byte
+	// held is the start of an event whose end has not arrived yet, or of
+	// a JSON answer that came in parts; heldOver is true once a JSON
+	// answer outgrew maxHeldEvent (its usage is not read).
+	held     []byte
+	heldOver bool
 	// seen is true once a usage object was read.
 	seen bool
 	// streamed counts the text bytes passed so far, the running estimate
@@ -62,6 +70,19 @@ type usageMember struct {
 	Choices []json.RawMessage `json:"choices"`
 }
 
+// A lean stream answers a text generation in one ext_proc message fewer
+// before its first token: the request-headers answer switches the
+// response headers to SKIP and the body to STREAMED (Envoy honours a mode
+// override only in a headers answer), the request-body answer leaves
+// x-model-version, deprecation and x-ratelimit-* as dynamic metadata the
+// text-generation routes add (api/header's metadata.go), and the first
+// body message carries the status as a response attribute. Whether the
+// answer is an event stream or JSON is read from its first byte: a JSON
+// answer begins with '{', an event stream never does. The headers,
+// content-length included, reach the client as the upstream sent them,
+// which is why a usage chunk taken out of a stream is replaced by a
+// comment of its length (blank).
+
 // ResponseHeaders implements [Processor.ResponseHeaders]: a successful
 // answer has its body switched on for this request, chunk by chunk for an
 // event stream, whole for JSON.
@@ -85,17 +106,6 @@ func (p *llm) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*ext
 	switch mt {
 	case header.MediaEventStream:
 		mode, p.out.sse = extprocfilterv3.ProcessingMode_STREAMED, true
-		// The usage chunk may be taken out of the stream, and Envoy keeps a
-		// content-length (allow_content_length_header): an upstream that
-		// announced one loses it here.
-		if hs.Get(header.ContentLength) != "" {
-			m := Mutation{}
-			if c := resp.GetResponseHeaders().GetResponse(); c != nil {
-				m.m = c.HeaderMutation
-			}
-			m.Remove(header.ContentLength)
-			resp = responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.Proto()})
-		}
 	case header.MediaJSON:
 		mode = extprocfilterv3.ProcessingMode_BUFFERED
 	default:
@@ -108,11 +118,14 @@ func (p *llm) ResponseHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*ext
 
 // ResponseBody implements [Processor.ResponseBody]. Events are read as
 // they pass; when the gateway asked for the usage chunk on the client's
-// behalf it is removed, and events are passed on whole (a part split
+// behalf it is blanked, and events are passed on whole (a part split
 // across chunks is held until its end arrives). At the end the tokens to
 // charge are left in dynamic metadata for the stream-done quota call.
 func (p *llm) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
 	p.req.addResponseBody(len(b.GetBody()))
+	if p.out.lean {
+		p.begin(b)
+	}
 	if !p.out.watching {
 		return responseBodyResponse(nil), nil
 	}
@@ -123,11 +136,48 @@ func (p *llm) ResponseBody(_ context.Context, b *extprocv3.HttpBody) (*extprocv3
 				Mutation: &extprocv3.BodyMutation_Body{Body: out}}}
 		}
 	} else {
-		p.readUsage(b.GetBody())
+		p.jsonPart(b)
 	}
 	resp := responseBodyResponse(common)
 	p.charge(resp)
 	return resp, nil
+}
+
+// begin reads what the skipped response headers of a lean stream would
+// have said from its first body message that has a byte other than
+// white space (or ends the body): the status from the response
+// attributes, and whether the answer is an event stream.
+func (p *llm) begin(b *extprocv3.HttpBody) {
+	first := bytes.TrimLeft(b.GetBody(), " \t\r\n")
+	if len(first) == 0 && !b.GetEndOfStream() {
+		return
+	}
+	p.out.lean = false
+	p.req.Status = parseStatus(p.req.Answer.Get(header.Status))
+	if p.req.Status != 200 || len(first) == 0 {
+		return
+	}
+	p.out.watching, p.out.sse = true, first[0] != '{'
+}
+
+// jsonPart reads the usage of a JSON answer: whole in one message
+// (BUFFERED), or assembled from its parts (a lean stream's STREAMED body).
+func (p *llm) jsonPart(b *extprocv3.HttpBody) {
+	eos := b.GetEndOfStream()
+	if eos && len(p.out.held) == 0 && !p.out.heldOver {
+		p.readUsage(b.GetBody())
+		return
+	}
+	if !p.out.heldOver {
+		if len(p.out.held)+len(b.GetBody()) > maxHeldEvent {
+			p.out.held, p.out.heldOver = nil, true
+		} else {
+			p.out.held = append(p.out.held, b.GetBody()...)
+		}
+	}
+	if eos && !p.out.heldOver {
+		p.readUsage(p.out.held)
+	}
 }
 
 // events reads the complete events of held+chunk and returns what to pass
@@ -162,8 +212,8 @@ func (p *llm) events(chunk []byte, eos bool) ([]byte, bool) {
 	return out, true
 }
 
-// scan reads each event of data; with out set it appends every event but
-// the usage-only chunk to it.
+// scan reads each event of data; with out set it appends every event to
+// it, the usage-only chunk blanked.
 func (p *llm) scan(data []byte, out *[]byte) {
 	for len(data) > 0 {
 		ev := data
@@ -188,10 +238,33 @@ func (p *llm) scan(data []byte, out *[]byte) {
 				}
 			}
 		}
-		if out != nil && !drop {
-			*out = append(*out, ev...)
+		if out != nil {
+			if drop {
+				*out = appendBlank(*out, ev)
+			} else {
+				*out = append(*out, ev...)
+			}
 		}
 	}
+}
+
+// appendBlank appends an event as long as ev that every client ignores:
+// each line of ev turned into a comment (':' and spaces), line ends kept.
+// A stream keeps the length its headers may have announced.
+func appendBlank(out, ev []byte) []byte {
+	lineStart := true
+	for _, c := range ev {
+		switch {
+		case c == '\r' || c == '\n':
+			lineStart = true
+		case lineStart:
+			c, lineStart = ':', false
+		default:
+			c = ' '
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // readUsage records the usage of one completion or chunk, when it has one.

@@ -48,7 +48,10 @@ func newLLMEnv(t *testing.T) *llmEnv {
 	return newLLMEnvScoped(t, scopes{"k-acme": "*", "k-iris": "iris"})
 }
 
-func newLLMEnvScoped(t *testing.T, sc scopes) *llmEnv {
+func newLLMEnvScoped(t *testing.T, sc scopes) *llmEnv { return newLLMEnvWith(t, sc, false) }
+
+// newLLMEnvWith is newLLMEnvScoped with LLMConfig.LeanStream set to lean.
+func newLLMEnvWith(t *testing.T, sc scopes, lean bool) *llmEnv {
 	t.Helper()
 	c, err := catalog.Parse([]byte(llmCatalog))
 	require.NoError(t, err)
@@ -57,7 +60,7 @@ func newLLMEnvScoped(t *testing.T, sc scopes) *llmEnv {
 	adm := processor.NewAdmission(processor.AdmissionConfig{Keys: keys{}, Scopes: sc, Quota: q, Now: clock.Now})
 	cfg := processor.LLMConfig{
 		Catalog: staticCatalog{c}, Generations: generations{}, Validator: newValidator(t),
-		MaxTokens: map[string]int{"free": 16, "pro": 512}, MaxBodyBytes: 4096, Now: clock.Now,
+		MaxTokens: map[string]int{"free": 16, "pro": 512}, MaxBodyBytes: 4096, Now: clock.Now, LeanStream: lean,
 	}
 	jobs := processor.NewJobs(processor.PredictConfig{Catalog: staticCatalog{c}, Validator: newValidator(t), Now: clock.Now},
 		processor.Limits{MaxBodyBytes: 8192, MaxRows: 10}, cfg, adm)
@@ -147,7 +150,8 @@ func TestChat_streamAdmitsShapesAndCharges(t *testing.T) {
 	require.Equal(t, extprocfilterv3.ProcessingMode_STREAMED, hr.GetModeOverride().GetResponseBodyMode())
 
 	// Events pass whole: a split event is held until its end arrives,
-	// and the usage chunk the client did not ask for is removed.
+	// and the usage chunk the client did not ask for is blanked (a
+	// comment of its length).
 	var got strings.Builder
 	pass := func(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 		resp, err := p.ResponseBody(t.Context(), b)
@@ -163,7 +167,7 @@ func TestChat_streamAdmitsShapesAndCharges(t *testing.T) {
 	require.Equal(t, roleChunk, got.String(), "the split event is held")
 	pass(chunk(textChunk[40:]+stopChunk, false))
 	last := pass(chunk(usageChunk+doneChunk, true))
-	require.Equal(t, roleChunk+textChunk+stopChunk+doneChunk, got.String())
+	require.Equal(t, roleChunk+textChunk+stopChunk+blank(usageChunk)+doneChunk, got.String())
 
 	c, ok := charge(last)
 	require.True(t, ok)

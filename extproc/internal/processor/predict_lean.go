@@ -41,12 +41,11 @@ func (p *predict) leanFill(resp *extprocv3.ProcessingResponse) {
 // leaveHeaders puts the response headers of a routed lean-fill request on
 // its request-body answer as dynamic metadata.
 func (p *predict) leaveHeaders(resp *extprocv3.ProcessingResponse) {
-	var md DynamicMetadata
+	var extra []string
 	if p.cache.on {
-		md.SetString(header.MetadataNamespace, header.Cache, p.req.Cache)
+		extra = []string{header.Cache, p.req.Cache}
 	}
-	p.req.answerHeaders(func(name, value string) { md.SetString(header.MetadataNamespace, name, value) })
-	md.AddTo(resp)
+	leaveAnswerHeaders(p.req, resp, extra...)
 }
 
 // readLeanAnswer reads the answer's status from the response attributes
