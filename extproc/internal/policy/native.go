@@ -39,6 +39,9 @@ type node struct {
 	quick uint8
 	// integer marks a node that is an integer type and bounds only.
 	integer bool
+	// tensor, for a node that is tensor data (see [tensorItems]), are
+	// the types (typeNumber…) of its scalar items.
+	tensor uint8
 }
 
 const (
@@ -138,6 +141,9 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 	}
 	n.quick = quickTypes(s, n)
 	n.integer = n.types == typeInteger && onlyFields(s, "Types", "Minimum", "Maximum")
+	if t, ok := tensorItems(s); ok && n.types == typeArray && onlyFields(s, "Types", "Items2020") {
+		n.tensor = t.bits()
+	}
 	return n
 }
 
@@ -191,11 +197,16 @@ func typeBit(name string) uint8 {
 // surely passes n. False means that it fails or that node cannot tell
 // (a json.Number "1.0" for an integer, a float64): the validator decides.
 func (n *node) passes(v any) bool {
+	if n.tensor != 0 {
+		a, ok := v.([]any)
+		return ok && tensorPasses(a, n.tensor)
+	}
 	if n.quick != 0 && n.quick&typeOf(v) != 0 {
 		return true
 	}
-	if x, ok := v.(json.Number); ok && n.integer {
-		return n.number(x) // a literal that is not a small integer is left to the validator
+	if n.integer {
+		x, ok := v.(json.Number)
+		return ok && n.integerPasses(x)
 	}
 	if n.boolean != nil {
 		return *n.boolean
@@ -348,6 +359,14 @@ func (n *node) array(a []any) bool {
 	if len(a) < n.minItems || n.maxItems >= 0 && len(a) > n.maxItems {
 		return false
 	}
+	if n.items != nil && n.items.integer { // a tensor's shape
+		for _, x := range a {
+			if y, ok := x.(json.Number); !ok || !n.items.integerPasses(y) {
+				return false
+			}
+		}
+		return true
+	}
 	if n.items != nil {
 		for _, x := range a {
 			if !n.items.passes(x) {
@@ -389,6 +408,49 @@ func smallInt(s string) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// tensorPasses reports whether every item of a is a scalar of the
+// types leaf or, recursively, an array of such items: what [node.passes]
+// finds for tensor data, a type switch per value.
+func tensorPasses(a []any, leaf uint8) bool {
+	for _, x := range a {
+		switch y := x.(type) {
+		case json.Number:
+			if leaf&typeNumber == 0 {
+				return false
+			}
+		case string:
+			if leaf&typeString == 0 {
+				return false
+			}
+		case bool:
+			if leaf&typeBoolean == 0 {
+				return false
+			}
+		case []any:
+			if !tensorPasses(y, leaf) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// integerPasses is passes for a number and an integer node: a literal
+// that is not a small integer is left to the validator.
+func (n *node) integerPasses(x json.Number) bool {
+	if len(x) == 1 && '0' <= x[0] && x[0] <= '9' { // most shapes and counts
+		i := int64(x[0] - '0')
+		return (!n.hasMinimum || i >= n.minimum) && (!n.hasMaximum || i <= n.maximum)
+	}
+	if !n.hasMinimum && !n.hasMaximum {
+		_, ok := smallInt(string(x))
+		return ok
+	}
+	return n.number(x)
 }
 
 func (n *node) number(x json.Number) bool {

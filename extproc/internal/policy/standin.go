@@ -19,6 +19,18 @@ type standIn struct {
 	cut  bool
 	// extra are the members left out of closed objects.
 	extra []extraMembers
+	// pass locates the items kept that surely pass (see [standIn.cutBulk]).
+	pass [][]string
+}
+
+// passed reports whether loc is inside an item kept that surely passes.
+func (st *standIn) passed(loc []string) bool {
+	for _, p := range st.pass {
+		if len(p) <= len(loc) && slices.Equal(p, loc[:len(p)]) {
+			return true
+		}
+	}
+	return false
 }
 
 // kept maps the items of a stand-in array to the document's: index[k]
@@ -104,9 +116,18 @@ func (st *standIn) cutBulk(v any, loc []string, b *bulk) (any, bool) {
 	if !ok || len(a) == 0 {
 		return v, false
 	}
-	out, k, _ := st.filter(a, b)
+	var out []any
+	var k *kept
+	if st.passed(loc) {
+		out, k = []any{}, &kept{} // as filter finds: every item passes
+	} else {
+		out, k, _ = st.filter(a, b)
+	}
 	if k != nil && len(out) == 0 && b.keepOne {
+		// The item kept passes, and so do the bulk arrays inside it:
+		// they are cut without being walked again.
 		out, k = a[:1:1], &kept{index: []int{0}}
+		st.pass = append(st.pass, append(slices.Clone(loc), "0"))
 	}
 	if k == nil {
 		return v, false
