@@ -249,6 +249,13 @@ func (d *decoder) bigArray(n int) (any, error) {
 	a := make([]any, 0, n)
 	d.path = append(d.path, frame{array: true})
 	for {
+		if d.boxes != nil {
+			var end bool
+			if a, end = d.digitRun(a); end {
+				d.path = d.path[:len(d.path)-1]
+				return a, nil
+			}
+		}
 		d.path[len(d.path)-1].index = len(a) // not a pointer: nesting may move the path
 		var v any
 		var err error
@@ -273,6 +280,55 @@ func (d *decoder) bigArray(n int) (any, error) {
 			return nil, d.syntaxOrEnd("after array element")
 		}
 	}
+}
+
+// digitRun appends the items at d.pos that are one-digit numbers whose
+// box is shared, each followed by a comma or the closing bracket, as
+// [decoder.number] and [decoder.scalar] would decode them: a dense tensor
+// is a run of such items. It reports whether the array ended.
+func (d *decoder) digitRun(a []any) ([]any, bool) {
+	single := &d.boxes.single[kindNumber-1]
+	for d.pos+1 < len(d.buf) {
+		c := d.buf[d.pos]
+		if c-'0' > 9 || single[c] == nil {
+			return a, false
+		}
+		switch d.buf[d.pos+1] {
+		case ',':
+			a = append(a, single[c])
+			d.pos += 2
+		case ']':
+			d.pos += 2
+			return append(a, single[c]), true
+		default:
+			return a, false
+		}
+	}
+	return a, false
+}
+
+// slabItems is the size of the chunks the items of small arrays are
+// carved from: one allocation for many arrays rather than one each.
+const slabItems = 1024
+
+// smallItems returns a copy of the items of a small array, carved from
+// the decoder's slab when it has at most bigItems. The slab's tail left when a new one is needed is
+// charged, so that the document bound counts what the slabs take.
+func (d *decoder) smallItems(items []any) ([]any, error) {
+	n := len(items)
+	if n > bigItems { // in a body too small to be scanned
+		return append([]any(nil), items...), nil
+	}
+	if n > len(d.slab) {
+		if err := d.charge(anyBytes * len(d.slab)); err != nil {
+			return nil, err
+		}
+		d.slab = make([]any, slabItems)
+	}
+	a := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	copy(a, items)
+	return a, nil
 }
 
 // emptyArray returns the document's one empty array: an empty slice

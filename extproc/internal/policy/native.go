@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"unicode/utf8"
 
@@ -23,6 +24,7 @@ type node struct {
 	anyOf   []*node
 
 	props                  map[string]*node
+	propList               []prop // props in name order, to walk
 	required               []string
 	closed                 bool // additionalProperties: false
 	additional, names      *node
@@ -42,6 +44,12 @@ type node struct {
 	// tensor, for a node that is tensor data (see [tensorItems]), are
 	// the types (typeNumber…) of its scalar items.
 	tensor uint8
+}
+
+// prop is a property of an object node.
+type prop struct {
+	name string
+	node *node
 }
 
 const (
@@ -106,6 +114,9 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 	}
 	for name, c := range s.Properties {
 		n.props[name] = sub(c)
+	}
+	for _, name := range slices.Sorted(maps.Keys(n.props)) {
+		n.propList = append(n.propList, prop{name, n.props[name]})
 	}
 	n.required = s.Required
 	switch ap := s.AdditionalProperties.(type) {
@@ -333,8 +344,8 @@ func (n *node) object(m map[string]any) bool {
 			return false
 		}
 	}
-	for name, c := range n.props {
-		if x, ok := m[name]; ok && !c.passes(x) {
+	for _, p := range n.propList {
+		if x, ok := m[p.name]; ok && !p.node.passes(x) {
 			return false
 		}
 	}
