@@ -249,16 +249,14 @@ func (d *decoder) bigArray(n int) (any, error) {
 	a := make([]any, 0, n)
 	d.path = append(d.path, frame{array: true})
 	for {
-		if d.boxes != nil {
-			var end bool
-			if a, end = d.digitRun(a); end {
-				d.path = d.path[:len(d.path)-1]
-				return a, nil
-			}
+		var end bool
+		var err error
+		if a, end, err = d.run(a); err != nil || end {
+			d.path = d.path[:len(d.path)-1]
+			return a, err
 		}
 		d.path[len(d.path)-1].index = len(a) // not a pointer: nesting may move the path
 		var v any
-		var err error
 		// Numbers first: a big array is most often a tensor's.
 		if d.space(); d.pos < len(d.buf) && (d.buf[d.pos]-'0' <= 9 || d.buf[d.pos] == '-') {
 			v, err = d.number()
@@ -282,29 +280,45 @@ func (d *decoder) bigArray(n int) (any, error) {
 	}
 }
 
-// digitRun appends the items at d.pos that are one-digit numbers whose
-// box is shared, each followed by a comma or the closing bracket, as
-// [decoder.number] and [decoder.scalar] would decode them: a dense tensor
-// is a run of such items. It reports whether the array ended.
-func (d *decoder) digitRun(a []any) ([]any, bool) {
-	single := &d.boxes.single[kindNumber-1]
-	for d.pos+1 < len(d.buf) {
-		c := d.buf[d.pos]
-		if c-'0' > 9 || single[c] == nil {
-			return a, false
-		}
-		switch d.buf[d.pos+1] {
-		case ',':
-			a = append(a, single[c])
-			d.pos += 2
-		case ']':
-			d.pos += 2
-			return append(a, single[c]), true
+// run appends the items at d.pos that are one-digit numbers or empty
+// strings or arrays whose boxes are shared, each followed by a comma or
+// the closing bracket, as [decoder.value] would decode them: a dense
+// tensor is a run of such items. It reports whether the array ended.
+func (d *decoder) run(a []any) ([]any, bool, error) {
+	var single *[128]any
+	if d.boxes != nil {
+		single = &d.boxes.single[kindNumber-1]
+	}
+	for d.pos+2 < len(d.buf) {
+		var v any
+		n := 2
+		switch c := d.buf[d.pos]; {
+		case c-'0' <= 9 && single != nil && single[c] != nil:
+			v, n = single[c], 1
+		case c == '[' && d.buf[d.pos+1] == ']' && d.empty != nil && len(d.path) < MaxDepth:
+			v = d.empty
+		case c == '"' && d.buf[d.pos+1] == '"':
 		default:
-			return a, false
+			return a, false, nil
+		}
+		end := d.buf[d.pos+n] == ']'
+		if !end && d.buf[d.pos+n] != ',' {
+			return a, false, nil
+		}
+		if v == nil { // the empty string, shared once boxed
+			d.path[len(d.path)-1].index = len(a)
+			var err error
+			if v, err = d.scalar(kindString, nil); err != nil {
+				return nil, false, err
+			}
+		}
+		a = append(a, v)
+		d.pos += n + 1
+		if end {
+			return a, true, nil
 		}
 	}
-	return a, false
+	return a, false, nil
 }
 
 // slabItems is the size of the chunks the items of small arrays are
