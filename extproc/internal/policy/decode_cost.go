@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -102,6 +103,15 @@ func scanSizes(b []byte) []sized {
 		out   []sized
 	)
 	for i := 0; i < len(b); i++ {
+		if scanPlain[b[i]] { // a run of them makes a value: not empty
+			for i+1 < len(b) && scanPlain[b[i+1]] {
+				i++
+			}
+			if depth > 0 && depth <= MaxDepth {
+				stack[depth-1].empty = false
+			}
+			continue
+		}
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 			continue
@@ -141,6 +151,15 @@ func scanSizes(b []byte) []sized {
 	}
 	return sortSized(out)
 }
+
+// scanPlain marks the bytes [scanSizes] only notes as making a container
+// not empty: all but whitespace, brackets, commas and quotes.
+var scanPlain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = !strings.ContainsRune(" \t\n\r,[]{}\"", rune(c))
+	}
+	return t
+}()
 
 // sortSized orders containers by position: the scan finds them as they
 // close, the decoder needs them as they open.

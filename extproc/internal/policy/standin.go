@@ -200,12 +200,17 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 	limit := max(1, min(keepItems, st.left))
 	var sel []int // failing items, in the order of their pointers
 	failing := 0
+	// The digits of i, and of the last item selected once sel is full.
+	di, next, dl := 1, 10, 0
 	for i, x := range a {
+		if i == next {
+			di, next = di+1, next*10
+		}
 		if st.passes(x, b) {
 			continue
 		}
 		failing++
-		if len(sel) == limit && !indexLess(i, sel[len(sel)-1]) {
+		if len(sel) == limit && !digitsLess(i, di, sel[len(sel)-1], dl) {
 			continue
 		}
 		j, _ := slices.BinarySearchFunc(sel, i, func(x, y int) int {
@@ -217,6 +222,9 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 		sel = slices.Insert(sel, j, i)
 		if len(sel) > limit {
 			sel = sel[:limit]
+		}
+		if len(sel) == limit {
+			dl = decimalDigits(sel[len(sel)-1])
 		}
 	}
 	switch {
@@ -261,8 +269,10 @@ const keepItems = 2 * MaxViolations
 // indexLess orders array indices (below 1e15) as their decimal strings
 // sort: padded with zeros to the same number of digits they compare as
 // numbers, and of two that pad alike the shorter string sorts first.
-func indexLess(a, b int) bool {
-	da, db := decimalDigits(a), decimalDigits(b)
+func indexLess(a, b int) bool { return digitsLess(a, decimalDigits(a), b, decimalDigits(b)) }
+
+// digitsLess is indexLess for a of da and b of db decimal digits.
+func digitsLess(a, da, b, db int) bool {
 	x, y := a, b
 	for range db - da {
 		x *= 10
