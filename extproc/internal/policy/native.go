@@ -115,9 +115,6 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 	for name, c := range s.Properties {
 		n.props[name] = sub(c)
 	}
-	for _, name := range slices.Sorted(maps.Keys(n.props)) {
-		n.propList = append(n.propList, prop{name, n.props[name]})
-	}
 	n.required = s.Required
 	switch ap := s.AdditionalProperties.(type) {
 	case bool:
@@ -150,12 +147,20 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 		done[s] = nil
 		return nil
 	}
+	n.finish(s)
+	return n
+}
+
+// finish sets what makes evaluating n quick, once its keywords are set.
+func (n *node) finish(s *jsonschema.Schema) {
+	for _, name := range slices.Sorted(maps.Keys(n.props)) {
+		n.propList = append(n.propList, prop{name, n.props[name]})
+	}
 	n.quick = quickTypes(s, n)
 	n.integer = n.types == typeInteger && onlyFields(s, "Types", "Minimum", "Maximum")
 	if t, ok := tensorItems(s); ok && n.types == typeArray && onlyFields(s, "Types", "Items2020") {
 		n.tensor = t.bits()
 	}
-	return n
 }
 
 // quickTypes returns the types of value that surely pass n by their type
