@@ -102,7 +102,8 @@ type decoder struct {
 	empty   any
 	// slab is where the items of small arrays are carved from (see
 	// [decoder.smallItems]).
-	slab []any
+	slab  []any
+	slabs int // the size of the last slab
 }
 
 type frame struct {

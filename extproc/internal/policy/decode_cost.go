@@ -340,23 +340,32 @@ func (d *decoder) run(a []any) ([]any, bool, error) {
 	return a, false, nil
 }
 
-// slabItems is the size of the chunks the items of small arrays are
-// carved from: one allocation for many arrays rather than one each.
-const slabItems = 1024
+// The items of small arrays are carved from slabs: one allocation for
+// many arrays rather than one each. The first slab of a body has
+// firstSlab items, each next one twice as many up to slabItems, so that
+// a small body takes a small slab; 1023 items and the allocator's header
+// fill 16 KiB.
+const (
+	firstSlab = 16
+	slabItems = 1023
+)
 
 // smallItems returns a copy of the items of a small array, carved from
-// the decoder's slab when it has at most bigItems. The slab's tail left when a new one is needed is
-// charged, so that the document bound counts what the slabs take.
+// the decoder's slab in a body of at least scanFrom bytes (where the
+// arrays the pre-scan did not size have less than bigItems items). The
+// slab's tail left when a new one is needed is charged, so that the
+// document bound counts what the slabs take.
 func (d *decoder) smallItems(items []any) ([]any, error) {
 	n := len(items)
-	if n > bigItems { // in a body too small to be scanned
+	if len(d.buf) < scanFrom || n > bigItems { // a small body is not worth slabs
 		return append([]any(nil), items...), nil
 	}
 	if n > len(d.slab) {
 		if err := d.charge(anyBytes * len(d.slab)); err != nil {
 			return nil, err
 		}
-		d.slab = make([]any, slabItems)
+		d.slabs = min(slabItems, max(firstSlab, 2*d.slabs))
+		d.slab = make([]any, max(n, d.slabs))
 	}
 	a := d.slab[:n:n]
 	d.slab = d.slab[n:]

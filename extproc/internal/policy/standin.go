@@ -127,7 +127,7 @@ func (st *standIn) cutBulk(v any, loc []string, b *bulk) (any, bool) {
 		// The item kept passes, and so do the bulk arrays inside it:
 		// they are cut without being walked again.
 		out, k = a[:1:1], &kept{index: []int{0}}
-		st.pass = append(st.pass, append(slices.Clone(loc), "0"))
+		st.pass = append(st.pass, append(loc[:len(loc):len(loc)], "0"))
 	}
 	if k == nil {
 		return v, false
