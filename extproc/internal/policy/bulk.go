@@ -165,24 +165,50 @@ func recognise(s *jsonschema.Schema, nodes map[*jsonschema.Schema]*node) (bulk, 
 		return bulk{}, false
 	}
 	b := bulk{keepOne: s.MinItems != nil && *s.MinItems == 1}
-	item := deref(s.Items2020)
-	if onlyFields(item, "AnyOf") && len(item.AnyOf) == 2 {
-		for i, br := range item.AnyOf {
-			if deref(br) == s {
-				if t, ok := scalarTypes(item.AnyOf[1-i]); ok {
-					b.tensor, b.types = true, t
-					return b, true
-				}
-			}
-		}
+	if t, ok := tensorItems(s); ok {
+		b.tensor, b.types = true, t
+		return b, true
 	}
 	b.item = compileNode(s.Items2020, nodes)
 	b.row = rowOf(b.item)
 	return b, b.item != nil
 }
 
+// tensorItems reports whether the items of the array schema s are
+// scalars of some types or, recursively, arrays of s (the recursive
+// TensorData of the Open Inference Protocol), and which types.
+func tensorItems(s *jsonschema.Schema) (scalars, bool) {
+	item := deref(s.Items2020)
+	if !onlyFields(item, "AnyOf") || len(item.AnyOf) != 2 {
+		return scalars{}, false
+	}
+	for i, br := range item.AnyOf {
+		if deref(br) == s {
+			if t, ok := scalarTypes(item.AnyOf[1-i]); ok {
+				return t, true
+			}
+		}
+	}
+	return scalars{}, false
+}
+
 // scalars are the types of scalar a bulk item may be.
 type scalars struct{ number, str, boolean bool }
+
+// bits returns t as type bits (typeNumber…).
+func (t scalars) bits() uint8 {
+	var b uint8
+	if t.number {
+		b |= typeNumber
+	}
+	if t.str {
+		b |= typeString
+	}
+	if t.boolean {
+		b |= typeBoolean
+	}
+	return b
+}
 
 // scalarTypes returns the types of s when s is nothing but a type among
 // number, string and boolean.

@@ -100,6 +100,10 @@ type decoder struct {
 	scalars int
 	boxes   *boxes
 	empty   any
+	// slab is where the items of small arrays are carved from (see
+	// [decoder.smallItems]).
+	slab  []any
+	slabs int // the size of the last slab
 }
 
 type frame struct {
@@ -170,9 +174,9 @@ func (d *decoder) array() (any, error) {
 			if err := d.charge(sliceBoxBytes + anyBytes*(len(d.items)-base)); err != nil {
 				return nil, err
 			}
-			a := append([]any(nil), d.items[base:]...)
+			a, err := d.smallItems(d.items[base:])
 			d.items = d.items[:base]
-			return a, nil
+			return a, err
 		default:
 			return nil, d.syntaxOrEnd("after array element")
 		}

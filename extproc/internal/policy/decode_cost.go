@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -102,6 +103,15 @@ func scanSizes(b []byte) []sized {
 		out   []sized
 	)
 	for i := 0; i < len(b); i++ {
+		if scanPlain[b[i]] { // a run of them makes a value: not empty
+			for i+1 < len(b) && scanPlain[b[i+1]] {
+				i++
+			}
+			if depth > 0 && depth <= MaxDepth {
+				stack[depth-1].empty = false
+			}
+			continue
+		}
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 			continue
@@ -141,6 +151,15 @@ func scanSizes(b []byte) []sized {
 	}
 	return sortSized(out)
 }
+
+// scanPlain marks the bytes [scanSizes] only notes as making a container
+// not empty: all but whitespace, brackets, commas and quotes.
+var scanPlain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = !strings.ContainsRune(" \t\n\r,[]{}\"", rune(c))
+	}
+	return t
+}()
 
 // sortSized orders containers by position: the scan finds them as they
 // close, the decoder needs them as they open.
@@ -249,9 +268,14 @@ func (d *decoder) bigArray(n int) (any, error) {
 	a := make([]any, 0, n)
 	d.path = append(d.path, frame{array: true})
 	for {
+		var end bool
+		var err error
+		if a, end, err = d.run(a); err != nil || end {
+			d.path = d.path[:len(d.path)-1]
+			return a, err
+		}
 		d.path[len(d.path)-1].index = len(a) // not a pointer: nesting may move the path
 		var v any
-		var err error
 		// Numbers first: a big array is most often a tensor's.
 		if d.space(); d.pos < len(d.buf) && (d.buf[d.pos]-'0' <= 9 || d.buf[d.pos] == '-') {
 			v, err = d.number()
@@ -273,6 +297,80 @@ func (d *decoder) bigArray(n int) (any, error) {
 			return nil, d.syntaxOrEnd("after array element")
 		}
 	}
+}
+
+// run appends the items at d.pos that are one-digit numbers or empty
+// strings or arrays whose boxes are shared, each followed by a comma or
+// the closing bracket, as [decoder.value] would decode them: a dense
+// tensor is a run of such items. It reports whether the array ended.
+func (d *decoder) run(a []any) ([]any, bool, error) {
+	var single *[128]any
+	if d.boxes != nil {
+		single = &d.boxes.single[kindNumber-1]
+	}
+	for d.pos+2 < len(d.buf) {
+		var v any
+		n := 2
+		switch c := d.buf[d.pos]; {
+		case c-'0' <= 9 && single != nil && single[c] != nil:
+			v, n = single[c], 1
+		case c == '[' && d.buf[d.pos+1] == ']' && d.empty != nil && len(d.path) < MaxDepth:
+			v = d.empty
+		case c == '"' && d.buf[d.pos+1] == '"':
+		default:
+			return a, false, nil
+		}
+		end := d.buf[d.pos+n] == ']'
+		if !end && d.buf[d.pos+n] != ',' {
+			return a, false, nil
+		}
+		if v == nil { // the empty string, shared once boxed
+			d.path[len(d.path)-1].index = len(a)
+			var err error
+			if v, err = d.scalar(kindString, nil); err != nil {
+				return nil, false, err
+			}
+		}
+		a = append(a, v)
+		d.pos += n + 1
+		if end {
+			return a, true, nil
+		}
+	}
+	return a, false, nil
+}
+
+// The items of small arrays are carved from slabs: one allocation for
+// many arrays rather than one each. The first slab of a body has
+// firstSlab items, each next one twice as many up to slabItems, so that
+// a small body takes a small slab; 1023 items and the allocator's header
+// fill 16 KiB.
+const (
+	firstSlab = 16
+	slabItems = 1023
+)
+
+// smallItems returns a copy of the items of a small array, carved from
+// the decoder's slab in a body of at least scanFrom bytes (where the
+// arrays the pre-scan did not size have less than bigItems items). The
+// slab's tail left when a new one is needed is charged, so that the
+// document bound counts what the slabs take.
+func (d *decoder) smallItems(items []any) ([]any, error) {
+	n := len(items)
+	if len(d.buf) < scanFrom || n > bigItems { // a small body is not worth slabs
+		return append([]any(nil), items...), nil
+	}
+	if n > len(d.slab) {
+		if err := d.charge(anyBytes * len(d.slab)); err != nil {
+			return nil, err
+		}
+		d.slabs = min(slabItems, max(firstSlab, 2*d.slabs))
+		d.slab = make([]any, max(n, d.slabs))
+	}
+	a := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	copy(a, items)
+	return a, nil
 }
 
 // emptyArray returns the document's one empty array: an empty slice

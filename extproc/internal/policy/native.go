@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"unicode/utf8"
 
@@ -23,6 +24,7 @@ type node struct {
 	anyOf   []*node
 
 	props                  map[string]*node
+	propList               []prop // props in name order, to walk
 	required               []string
 	closed                 bool // additionalProperties: false
 	additional, names      *node
@@ -39,6 +41,15 @@ type node struct {
 	quick uint8
 	// integer marks a node that is an integer type and bounds only.
 	integer bool
+	// tensor, for a node that is tensor data (see [tensorItems]), are
+	// the types (typeNumber…) of its scalar items.
+	tensor uint8
+}
+
+// prop is a property of an object node.
+type prop struct {
+	name string
+	node *node
 }
 
 const (
@@ -136,9 +147,20 @@ func compileNode(s *jsonschema.Schema, done map[*jsonschema.Schema]*node) *node 
 		done[s] = nil
 		return nil
 	}
+	n.finish(s)
+	return n
+}
+
+// finish sets what makes evaluating n quick, once its keywords are set.
+func (n *node) finish(s *jsonschema.Schema) {
+	for _, name := range slices.Sorted(maps.Keys(n.props)) {
+		n.propList = append(n.propList, prop{name, n.props[name]})
+	}
 	n.quick = quickTypes(s, n)
 	n.integer = n.types == typeInteger && onlyFields(s, "Types", "Minimum", "Maximum")
-	return n
+	if t, ok := tensorItems(s); ok && n.types == typeArray && onlyFields(s, "Types", "Items2020") {
+		n.tensor = t.bits()
+	}
 }
 
 // quickTypes returns the types of value that surely pass n by their type
@@ -191,11 +213,16 @@ func typeBit(name string) uint8 {
 // surely passes n. False means that it fails or that node cannot tell
 // (a json.Number "1.0" for an integer, a float64): the validator decides.
 func (n *node) passes(v any) bool {
+	if n.tensor != 0 {
+		a, ok := v.([]any)
+		return ok && tensorPasses(a, n.tensor)
+	}
 	if n.quick != 0 && n.quick&typeOf(v) != 0 {
 		return true
 	}
-	if x, ok := v.(json.Number); ok && n.integer {
-		return n.number(x) // a literal that is not a small integer is left to the validator
+	if n.integer {
+		x, ok := v.(json.Number)
+		return ok && n.integerPasses(x)
 	}
 	if n.boolean != nil {
 		return *n.boolean
@@ -322,8 +349,8 @@ func (n *node) object(m map[string]any) bool {
 			return false
 		}
 	}
-	for name, c := range n.props {
-		if x, ok := m[name]; ok && !c.passes(x) {
+	for _, p := range n.propList {
+		if x, ok := m[p.name]; ok && !p.node.passes(x) {
 			return false
 		}
 	}
@@ -347,6 +374,14 @@ func (n *node) object(m map[string]any) bool {
 func (n *node) array(a []any) bool {
 	if len(a) < n.minItems || n.maxItems >= 0 && len(a) > n.maxItems {
 		return false
+	}
+	if n.items != nil && n.items.integer { // a tensor's shape
+		for _, x := range a {
+			if y, ok := x.(json.Number); !ok || !n.items.integerPasses(y) {
+				return false
+			}
+		}
+		return true
 	}
 	if n.items != nil {
 		for _, x := range a {
@@ -389,6 +424,49 @@ func smallInt(s string) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// tensorPasses reports whether every item of a is a scalar of the
+// types leaf or, recursively, an array of such items: what [node.passes]
+// finds for tensor data, a type switch per value.
+func tensorPasses(a []any, leaf uint8) bool {
+	for _, x := range a {
+		switch y := x.(type) {
+		case json.Number:
+			if leaf&typeNumber == 0 {
+				return false
+			}
+		case string:
+			if leaf&typeString == 0 {
+				return false
+			}
+		case bool:
+			if leaf&typeBoolean == 0 {
+				return false
+			}
+		case []any:
+			if !tensorPasses(y, leaf) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// integerPasses is passes for a number and an integer node: a literal
+// that is not a small integer is left to the validator.
+func (n *node) integerPasses(x json.Number) bool {
+	if len(x) == 1 && '0' <= x[0] && x[0] <= '9' { // most shapes and counts
+		i := int64(x[0] - '0')
+		return (!n.hasMinimum || i >= n.minimum) && (!n.hasMaximum || i <= n.maximum)
+	}
+	if !n.hasMinimum && !n.hasMaximum {
+		_, ok := smallInt(string(x))
+		return ok
+	}
+	return n.number(x)
 }
 
 func (n *node) number(x json.Number) bool {

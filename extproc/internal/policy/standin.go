@@ -19,6 +19,18 @@ type standIn struct {
 	cut  bool
 	// extra are the members left out of closed objects.
 	extra []extraMembers
+	// pass locates the items kept that surely pass (see [standIn.cutBulk]).
+	pass [][]string
+}
+
+// passed reports whether loc is inside an item kept that surely passes.
+func (st *standIn) passed(loc []string) bool {
+	for _, p := range st.pass {
+		if len(p) <= len(loc) && slices.Equal(p, loc[:len(p)]) {
+			return true
+		}
+	}
+	return false
 }
 
 // kept maps the items of a stand-in array to the document's: index[k]
@@ -104,9 +116,18 @@ func (st *standIn) cutBulk(v any, loc []string, b *bulk) (any, bool) {
 	if !ok || len(a) == 0 {
 		return v, false
 	}
-	out, k, _ := st.filter(a, b)
+	var out []any
+	var k *kept
+	if st.passed(loc) {
+		out, k = []any{}, &kept{} // as filter finds: every item passes
+	} else {
+		out, k, _ = st.filter(a, b)
+	}
 	if k != nil && len(out) == 0 && b.keepOne {
+		// The item kept passes, and so do the bulk arrays inside it:
+		// they are cut without being walked again.
 		out, k = a[:1:1], &kept{index: []int{0}}
+		st.pass = append(st.pass, append(loc[:len(loc):len(loc)], "0"))
 	}
 	if k == nil {
 		return v, false
@@ -179,12 +200,17 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 	limit := max(1, min(keepItems, st.left))
 	var sel []int // failing items, in the order of their pointers
 	failing := 0
+	// The digits of i, and of the last item selected once sel is full.
+	di, next, dl := 1, 10, 0
 	for i, x := range a {
+		if i == next {
+			di, next = di+1, next*10
+		}
 		if st.passes(x, b) {
 			continue
 		}
 		failing++
-		if len(sel) == limit && !indexLess(i, sel[len(sel)-1]) {
+		if len(sel) == limit && !digitsLess(i, di, sel[len(sel)-1], dl) {
 			continue
 		}
 		j, _ := slices.BinarySearchFunc(sel, i, func(x, y int) int {
@@ -196,6 +222,9 @@ func (st *standIn) filter(a []any, b *bulk) (out []any, k *kept, allPass bool) {
 		sel = slices.Insert(sel, j, i)
 		if len(sel) > limit {
 			sel = sel[:limit]
+		}
+		if len(sel) == limit {
+			dl = decimalDigits(sel[len(sel)-1])
 		}
 	}
 	switch {
@@ -240,8 +269,10 @@ const keepItems = 2 * MaxViolations
 // indexLess orders array indices (below 1e15) as their decimal strings
 // sort: padded with zeros to the same number of digits they compare as
 // numbers, and of two that pad alike the shorter string sorts first.
-func indexLess(a, b int) bool {
-	da, db := decimalDigits(a), decimalDigits(b)
+func indexLess(a, b int) bool { return digitsLess(a, decimalDigits(a), b, decimalDigits(b)) }
+
+// digitsLess is indexLess for a of da and b of db decimal digits.
+func digitsLess(a, da, b, db int) bool {
 	x, y := a, b
 	for range db - da {
 		x *= 10
