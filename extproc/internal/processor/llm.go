@@ -106,12 +106,7 @@ func (p *llm) RequestHeaders(_ context.Context, h *extprocv3.HttpHeaders) (*extp
 	resp := requestHeadersResponse(nil)
 	if p.cfg.LeanStream {
 		p.out.lean = true
-		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
-			RequestHeaderMode:  extprocfilterv3.ProcessingMode_SEND,
-			RequestBodyMode:    p.req.RequestBodyMode,
-			ResponseHeaderMode: extprocfilterv3.ProcessingMode_SKIP,
-			ResponseBodyMode:   extprocfilterv3.ProcessingMode_STREAMED,
-		}
+		resp.ModeOverride = skipResponseHeaders(p.req, extprocfilterv3.ProcessingMode_STREAMED)
 	}
 	return resp, nil
 }

@@ -30,11 +30,18 @@ func (p *predict) leanFill(resp *extprocv3.ProcessingResponse) {
 		return
 	}
 	p.out.lean = true
-	resp.ModeOverride = &extprocfilterv3.ProcessingMode{
+	resp.ModeOverride = skipResponseHeaders(p.req, extprocfilterv3.ProcessingMode_BUFFERED_PARTIAL)
+}
+
+// skipResponseHeaders is the mode override of an answer whose response
+// headers the plugin does not see (a lean fill, a lean stream): the
+// request's modes as configured, the response body in mode body.
+func skipResponseHeaders(r *Request, body extprocfilterv3.ProcessingMode_BodySendMode) *extprocfilterv3.ProcessingMode {
+	return &extprocfilterv3.ProcessingMode{
 		RequestHeaderMode:  extprocfilterv3.ProcessingMode_SEND,
-		RequestBodyMode:    p.req.RequestBodyMode,
+		RequestBodyMode:    r.RequestBodyMode,
 		ResponseHeaderMode: extprocfilterv3.ProcessingMode_SKIP,
-		ResponseBodyMode:   extprocfilterv3.ProcessingMode_BUFFERED_PARTIAL,
+		ResponseBodyMode:   body,
 	}
 }
 
